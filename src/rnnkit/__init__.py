@@ -1,0 +1,25 @@
+"""rnnkit: recurrent neural networks on a hand-derived BPTT engine.
+
+``rnnkit.RNN / LSTM / GRU`` (and the cells) are drop-in replacements for torch.nn's: same
+constructor, parameter names and returns, plus ``lengths=`` in forward.
+"""
+
+from .engine import BACKENDS, get_backend, set_backend, use_backend
+from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BACKENDS",
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "LSTMCell",
+    "RNNBase",
+    "RNNCell",
+    "__version__",
+    "get_backend",
+    "set_backend",
+    "use_backend",
+]

@@ -1,0 +1,54 @@
+"""The contract every cell's math follows, so one scan engine can run them all.
+
+A cell is two pure functions over one time step (no modules, no state, no I/O):
+
+``step(gx, gh, h_prev, extra_prev) -> (h_raw, extra_new, saved)``
+    ``gx``     (n, G) input projection of this step, ``x_t · W_ihᵀ + b_ih``. For cells whose
+               hidden projection enters the gates unchanged (``split_hidden=False``: RNN, LSTM)
+               the engine has already added ``h_prev · W_hhᵀ + b_hh`` into ``gx`` (one fused GEMM)
+               and ``gh`` is ``None``.
+    ``gh``     (n, G) ``h_prev · W_hhᵀ + b_hh`` for cells that need it apart (GRU), else ``None``.
+    ``h_prev`` (n, P) previous recurrent output (P = H, or proj_size for a projected LSTM).
+    ``extra_prev`` tuple of further states, e.g. ``(c_prev,)`` of shape (n, H) for the LSTM.
+    Returns the new cell output ``h_raw`` (n, H) before any projection, the new extra states,
+    and ``saved``: the activations ``step_backward`` needs (post-activation gates, ...).
+
+``step_backward(dh, d_extra, saved, h_prev, extra_prev) -> (dgx, dgh, dh_direct, d_extra_prev)``
+    ``dh`` (n, H) is dL/dh_raw, ``d_extra`` the gradients flowing into the new extra states.
+    Returns dL/dgx (n, G); dL/dgh (n, G) or ``None`` when it equals dL/dgx; the part of
+    dL/dh_prev that does not pass through ``W_hh`` (GRU's ``z * h_prev`` term) or ``None``;
+    and dL/d(extra_prev). The engine turns dgx/dgh into weight gradients with big GEMMs.
+
+``G = gates * H``. Gate order follows torch.nn: LSTM (i, f, g, o), GRU (r, z, n).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import Tensor
+
+__all__ = ["CellMath", "StepBackward", "StepForward"]
+
+StepForward = Callable[
+    [Tensor, Tensor | None, Tensor, tuple[Tensor, ...]],
+    tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]],
+]
+StepBackward = Callable[
+    [Tensor, tuple[Tensor, ...], tuple[Tensor, ...], Tensor, tuple[Tensor, ...]],
+    tuple[Tensor, Tensor | None, Tensor | None, tuple[Tensor, ...]],
+]
+
+
+@dataclass(frozen=True)
+class CellMath:
+    """The pure math of one recurrent cell, as the scan engine consumes it."""
+
+    name: str  # e.g. "lstm"; also the torch.nn mode string where one exists
+    gates: int  # G / H: 1 (RNN), 3 (GRU), 4 (LSTM)
+    extra_states: int  # states besides h: 0 (RNN, GRU), 1 (LSTM: c)
+    split_hidden: bool  # True when the cell needs h·W_hhᵀ + b_hh apart from gx (GRU)
+    step: StepForward
+    step_backward: StepBackward
+    supports_projection: bool = False  # LSTM's proj_size

@@ -1,0 +1,49 @@
+"""The reference backend: the same cell math in a plain autograd loop. Ground truth for tests.
+
+Slow and simple on purpose: per step, ``F.linear`` for both projections, the cell's ``step``,
+and autograd differentiates it all (including double backward).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..cells.base import CellMath
+from .layout import TimeLayout
+from .weights import LayerWeights
+
+__all__ = ["reference_scan"]
+
+
+def reference_scan(
+    cell: CellMath,
+    layout: TimeLayout,
+    reverse: bool,
+    x: Tensor,
+    w: LayerWeights,
+    h0: Tensor,
+    extra0: tuple[Tensor, ...],
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """Same contract as :func:`rnnkit.engine.fused.fused_scan`, differentiated by autograd."""
+    xs = x.split(layout.batch_sizes)  # per-step views; one autograd node, not T slices
+    h, extras = h0, extra0
+    outs: list[Tensor | None] = [None] * layout.T
+    for t in layout.order(reverse):
+        n = layout.batch_sizes[t]
+        h_prev, extra_prev = h[:n], tuple(e[:n] for e in extras)
+        gx = F.linear(xs[t], w.W_ih, w.b_ih)
+        gh = F.linear(h_prev, w.W_hh, w.b_hh)
+        if cell.split_hidden:
+            h_raw, extra_new, _ = cell.step(gx, gh, h_prev, extra_prev)
+        else:
+            h_raw, extra_new, _ = cell.step(gx + gh, None, h_prev, extra_prev)
+        h_new = h_raw if w.W_hr is None else F.linear(h_raw, w.W_hr)
+        outs[t] = h_new
+        h = h_new if n == h.shape[0] else torch.cat((h_new, h[n:]))
+        extras = tuple(
+            e_new if n == e.shape[0] else torch.cat((e_new, e[n:]))
+            for e_new, e in zip(extra_new, extras)
+        )
+    return torch.cat(outs), h, extras

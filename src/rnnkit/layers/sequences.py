@@ -1,0 +1,161 @@
+"""Turning what a user passes (padded, batch_first, unbatched, lengths, PackedSequence) into the
+engine's packed layout, and the engine's output back into what torch.nn would return.
+
+Lengths, sorting and unsorting live here, once; the scan sees only packed rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from ..engine.layout import TimeLayout, time_layout
+from .checks import as_lengths, check_dtype_device, fmt_shape
+
+__all__ = ["SeqBatch", "prepare_sequences"]
+
+
+@dataclass
+class SeqBatch:
+    """A batch of sequences in packed layout, with what is needed to return torch's shapes."""
+
+    data: Tensor  # (N, I) rows of all steps, time-major, batch sorted longest first
+    layout: TimeLayout
+    B: int
+    T: int
+    sorted_indices: Tensor | None  # sorted position -> original batch index (None: identity)
+    unsorted_indices: Tensor | None  # original batch index -> sorted position
+    batch_first: bool
+    unbatched: bool = False
+    packed_batch_sizes: Tensor | None = None  # the PackedSequence's own batch_sizes, to hand back
+    padded: bool = False  # came as padded tensor with lengths: pad the output back to (T, B, .)
+
+    def sort_state(self, state: Tensor) -> Tensor:
+        """Batch dim 1 of a (L*D, B, .) state from the user's order into sorted order."""
+        return state if self.sorted_indices is None else state.index_select(1, self.sorted_indices)
+
+    def unsort_state(self, state: Tensor) -> Tensor:
+        """Batch dim 1 of a (L*D, B, .) state from sorted order back to the user's order."""
+        if self.unsorted_indices is None:
+            return state
+        return state.index_select(1, self.unsorted_indices)
+
+    def output(self, y: Tensor) -> Tensor | PackedSequence:
+        """The engine's (N, F) rows as torch.nn returns them for this kind of input."""
+        if self.packed_batch_sizes is not None:
+            return PackedSequence(
+                y, self.packed_batch_sizes, self.sorted_indices, self.unsorted_indices
+            )
+        if self.padded:
+            packed = PackedSequence(
+                y,
+                torch.tensor(self.layout.batch_sizes, dtype=torch.int64),
+                self.sorted_indices,
+                self.unsorted_indices,
+            )
+            out, _ = pad_packed_sequence(packed, self.batch_first, total_length=self.T)
+            return out
+        out = y.view(self.T, self.B, y.shape[1])
+        if self.unbatched:
+            return out.squeeze(1)
+        return out.transpose(0, 1) if self.batch_first else out
+
+
+def _shape_note(owner: str, I: int, batch_first: bool) -> str:
+    batched = f"(B, T, {I})" if batch_first else f"(T, B, {I})"
+    return f"{owner} expected input of shape {batched} or ({'T'}, {I}) unbatched"
+
+
+def prepare_sequences(
+    owner: str,
+    input: Tensor | PackedSequence,
+    lengths: object,
+    input_size: int,
+    batch_first: bool,
+    weight: Tensor,
+) -> SeqBatch:
+    """Validate ``input`` (and ``lengths``) and lay it out for the engine; no work before checks."""
+    if isinstance(input, PackedSequence):
+        return _from_packed(owner, input, lengths, input_size, weight)
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{owner} expected input as a Tensor or PackedSequence, got {type(input).__name__}"
+        )
+    check_dtype_device(owner, "input", input, weight)
+    if input.dim() not in (2, 3):
+        raise ValueError(
+            f"{_shape_note(owner, input_size, batch_first)}; got {fmt_shape(input.shape)}"
+        )
+    if input.shape[-1] != input_size:
+        raise ValueError(
+            f"{owner} expected input feature size {input_size}, got {input.shape[-1]} "
+            f"(input shape {fmt_shape(input.shape)}, batch_first={batch_first})"
+        )
+    unbatched = input.dim() == 2
+    if unbatched and lengths is not None:
+        raise ValueError(
+            f"{owner} got lengths with an unbatched input of shape {fmt_shape(input.shape)}; "
+            "lengths needs a batch: (T, B, I), or (B, T, I) with batch_first=True"
+        )
+    x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if batch_first else input)
+    T, B = x.shape[0], x.shape[1]
+    if T == 0:
+        raise ValueError(
+            f"{owner} expected at least one time step, got T = 0 "
+            f"(input shape {fmt_shape(input.shape)}, batch_first={batch_first})"
+        )
+    if lengths is not None:
+        lens = as_lengths(lengths, B, T)
+        if int(lens.min()) < T:
+            return _from_lengths(x, lens, B, T, batch_first)
+    data = x.contiguous().view(T * B, input_size)
+    return SeqBatch(data, time_layout((B,) * T), B, T, None, None, batch_first, unbatched)
+
+
+def _from_lengths(x: Tensor, lens: Tensor, B: int, T: int, batch_first: bool) -> SeqBatch:
+    packed = pack_padded_sequence(x, lens, batch_first=False, enforce_sorted=False)
+    layout = time_layout(tuple(packed.batch_sizes.tolist()))
+    return SeqBatch(
+        packed.data,
+        layout,
+        B,
+        T,
+        packed.sorted_indices,
+        packed.unsorted_indices,
+        batch_first,
+        padded=True,
+    )
+
+
+def _from_packed(
+    owner: str, packed: PackedSequence, lengths: object, input_size: int, weight: Tensor
+) -> SeqBatch:
+    if lengths is not None:
+        raise ValueError(
+            f"{owner} got both a PackedSequence and lengths; a PackedSequence carries its own "
+            "lengths, so pass lengths only with a padded tensor"
+        )
+    data = packed.data
+    check_dtype_device(owner, "input", data, weight)
+    if data.dim() != 2 or data.shape[1] != input_size:
+        raise ValueError(
+            f"{owner} expected PackedSequence data of shape (N, {input_size}), "
+            f"got {fmt_shape(data.shape)}"
+        )
+    batch_sizes = tuple(packed.batch_sizes.tolist())
+    if not batch_sizes:
+        raise ValueError(f"{owner} expected at least one time step, got T = 0")
+    layout = time_layout(batch_sizes)
+    return SeqBatch(
+        data,
+        layout,
+        layout.B,
+        layout.T,
+        packed.sorted_indices,
+        packed.unsorted_indices,
+        batch_first=False,
+        packed_batch_sizes=packed.batch_sizes,
+    )
