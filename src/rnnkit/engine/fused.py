@@ -12,6 +12,8 @@ The per-step loop here is Python; the cell math is shared with the reference bac
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor
 
@@ -129,7 +131,7 @@ def _backward_sweep(cell, layout, reverse, ctx, dy, dh_n, dextra_n, W_hh, W_hr, 
     dh, dextra = dh_n, tuple(dextra_n)
     saved, extra_steps = ctx.saved_steps, ctx.extra_steps
     order = layout.order(reverse)
-    prev_of = {t: p for p, t in zip(order, order[1:])}  # step processed just before t
+    prev_of = {t: p for p, t in itertools.pairwise(order)}  # step processed just before t
     for t in reversed(order):
         n, rows = layout.batch_sizes[t], layout.rows(t)
         p = prev_of.get(t)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 __all__ = ["TimeLayout", "time_layout"]
 
@@ -54,7 +54,7 @@ def time_layout(batch_sizes: tuple[int, ...]) -> TimeLayout:
     """The (cached) layout of ``batch_sizes``; it must be non-empty and non-increasing."""
     if not batch_sizes:
         raise ValueError("expected at least one time step, got T = 0")
-    if any(b1 < b2 for b1, b2 in zip(batch_sizes, batch_sizes[1:])):
+    if any(b1 < b2 for b1, b2 in pairwise(batch_sizes)):
         raise ValueError(f"batch_sizes must be non-increasing, got {list(batch_sizes)}")
     offsets = (0, *accumulate(batch_sizes[:-1]))
     return TimeLayout(batch_sizes=tuple(batch_sizes), offsets=tuple(offsets))

@@ -20,7 +20,7 @@ _Device = torch.device | str | None
 
 
 class RNNCellBase(nn.Module):
-    """One recurrent step with torch.nn's cell parameters: weight_ih, weight_hh, bias_ih, bias_hh."""
+    """One recurrent step with torch.nn's cell parameters (weight_ih, weight_hh, bias_ih/hh)."""
 
     cell: CellMath
 
