@@ -11,7 +11,9 @@ A cell is two pure functions over one time step (no modules, no state, no I/O):
     ``h_prev`` (n, P) previous recurrent output (P = H, or proj_size for a projected LSTM).
     ``extra_prev`` tuple of further states, e.g. ``(c_prev,)`` of shape (n, H) for the LSTM.
     Returns the new cell output ``h_raw`` (n, H) before any projection, the new extra states,
-    and ``saved``: the activations ``step_backward`` needs (post-activation gates, ...).
+    and ``saved``: the activations ``step_backward`` needs (post-activation gates, ...). The
+    engine keeps h and the extra states of every step itself, so ``saved`` need not repeat
+    them (a saved tensor that *is* ``h_raw`` is stored once, as the output).
 
 ``step_backward(dh, d_extra, saved, h_prev, extra_prev) -> (dgx, dgh, dh_direct, d_extra_prev)``
     ``dh`` (n, H) is dL/dh_raw, ``d_extra`` the gradients flowing into the new extra states.

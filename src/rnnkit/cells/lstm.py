@@ -32,7 +32,7 @@ def lstm_step(
     i, f, g, o = act.chunk(4, dim=1)
     c = f * c_prev + i * g  # (n, H)
     h = o * torch.tanh(c)  # (n, H)
-    return h, (c,), (act, c)
+    return h, (c,), (act,)
 
 
 def lstm_step_backward(
@@ -42,11 +42,12 @@ def lstm_step_backward(
     h_prev: Tensor,
     extra_prev: tuple[Tensor, ...],
 ) -> tuple[Tensor, None, None, tuple[Tensor, ...]]:
-    """Gradients of one LSTM step from its saved post-activation gates and cell state."""
-    act, c = saved
+    """Gradients of one LSTM step from its saved post-activation gates and c_{t-1}."""
+    (act,) = saved
     (dc_next,) = d_extra
     (c_prev,) = extra_prev
     i, f, g, o = act.chunk(4, dim=1)
+    c = f * c_prev + i * g  # c_t recomputed (bitwise as in forward) instead of saved
     tc = torch.tanh(c)
     dc = dc_next + dh * o * (1 - tc * tc)  # dL/dc_t: from c_{t+1} and through h_t = o·tanh(c_t)
     dgates = torch.cat(

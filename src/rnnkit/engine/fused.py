@@ -12,7 +12,7 @@ The per-step loop here is Python; the cell math is shared with the reference bac
 
 from __future__ import annotations
 
-import itertools
+from itertools import pairwise
 
 import torch
 from torch import Tensor
@@ -46,15 +46,19 @@ def _merge(new: Tensor, full: Tensor) -> Tensor:
 
 
 def _forward_sweep(cell, layout, reverse, gx, w, h0, extra0):
-    """The time loop of the forward pass, run without autograd."""
+    """The time loop of the forward pass, run without autograd.
+
+    Returns y (N, P), h_n, extra_n and, for backward, the per-step tensors concatenated in
+    packed row order: the cell's saved activations, the extra states, and h_raw (projection).
+    """
     T = layout.T
     W_hh_t = w.W_hh.t()
     W_hr_t = w.W_hr.t() if w.W_hr is not None else None
     h, extras = h0, extra0
-    hs: list[Tensor | None] = [None] * T
-    saved: list[tuple[Tensor, ...] | None] = [None] * T
-    extra_steps: list[tuple[Tensor, ...] | None] = [None] * T
-    raw_steps: list[Tensor | None] = [None] * T
+    hs: list = [None] * T
+    saved: list = [None] * T
+    extra_steps: list = [None] * T
+    raw_steps: list = [None] * T
     for t in layout.order(reverse):
         n, rows = layout.batch_sizes[t], layout.rows(t)
         h_prev = h[:n]
@@ -65,15 +69,21 @@ def _forward_sweep(cell, layout, reverse, gx, w, h0, extra0):
         else:
             gh, g = None, torch.addmm(gx[rows], h_prev, W_hh_t)  # (n, G) all pre-activations
         h_raw, extra_new, saved[t] = cell.step(g, gh, h_prev, extra_prev)
-        if W_hr_t is not None:
-            raw_steps[t] = h_raw
-            h_new = h_raw @ W_hr_t  # (n, P) projection
-        else:
-            h_new = h_raw
+        raw_steps[t] = h_raw
+        h_new = h_raw if W_hr_t is None else h_raw @ W_hr_t  # (n, P)
         hs[t], extra_steps[t] = h_new, extra_new
         h = _merge(h_new, h)
         extras = tuple(_merge(e_new, e) for e_new, e in zip(extra_new, extras))
-    return torch.cat(hs), h, extras, saved, extra_steps, raw_steps
+    y = torch.cat(hs)
+    saved_rows = tuple(
+        y
+        if all(sv[k] is hs[t] for t, sv in enumerate(saved))
+        else torch.cat([sv[k] for sv in saved])
+        for k in range(len(saved[0]))
+    )  # a saved tensor that is the step's output is kept once, as y
+    extra_rows = tuple(torch.cat([ex[k] for ex in extra_steps]) for k in range(len(extra0)))
+    raw_rows = torch.cat(raw_steps) if W_hr_t is not None else None
+    return y, h, extras, saved_rows, extra_rows, raw_rows
 
 
 class _FusedScan(torch.autograd.Function):
@@ -85,27 +95,41 @@ class _FusedScan(torch.autograd.Function):
         else:
             in_bias = b_ih if cell.split_hidden else b_ih + b_hh
             gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
-        y, h_n, extra_n, saved, extra_steps, raw_steps = _forward_sweep(
+        y, h_n, extra_n, saved_rows, extra_rows, raw_rows = _forward_sweep(
             cell, layout, reverse, gx, w, h0, extra0
         )
         ctx.cell, ctx.layout, ctx.reverse = cell, layout, reverse
-        ctx.saved_steps, ctx.extra_steps, ctx.raw_steps = saved, extra_steps, raw_steps
-        ctx.has_bias = b_ih is not None
-        ctx.save_for_backward(x, W_ih, W_hh, W_hr, h0, y, *extra0)
+        ctx.has_bias, ctx.n_saved, ctx.n_extra = b_ih is not None, len(saved_rows), len(extra0)
+        ctx.save_for_backward(
+            x, W_ih, W_hh, W_hr, raw_rows, h0, y, *extra0, *saved_rows, *extra_rows
+        )
         return (y, h_n, *extra_n)
 
     @staticmethod
     def backward(ctx, dy, dh_n, *dextra_n):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "rnnkit's fused BPTT engine has a hand-written backward that is not itself "
-                "differentiable (no double backward); run under "
-                "rnnkit.use_backend('reference') for higher-order gradients"
-            )
-        x, W_ih, W_hh, W_hr, h0, y, *extra0 = ctx.saved_tensors
-        cell, layout = ctx.cell, ctx.layout
+        if not torch.is_grad_enabled():
+            return _FusedScan._grads(ctx, dy, dh_n, *dextra_n)
+        with torch.no_grad():  # create_graph=True: the grads are right, but not differentiable
+            grads = _FusedScan._grads(ctx, dy, dh_n, *dextra_n)
+        return _poison_double_backward(grads)
+
+    @staticmethod
+    def _grads(ctx, dy, dh_n, *dextra_n):
+        x, W_ih, W_hh, W_hr, raw_rows, h0, y, *rest = ctx.saved_tensors
+        E = ctx.n_extra
+        extra0, saved_rows, extra_rows = rest[:E], rest[E : E + ctx.n_saved], rest[-E:] if E else ()
         dG, dG_h, H_prev, dH_out, dh, dextra = _backward_sweep(
-            cell, layout, ctx.reverse, ctx, dy, dh_n, dextra_n, W_hh, W_hr, h0, y, extra0
+            ctx.cell,
+            ctx.layout,
+            ctx.reverse,
+            dy,
+            dh_n,
+            dextra_n,
+            W_hh,
+            W_hr,
+            (h0, y),
+            (extra0, extra_rows),
+            saved_rows,
         )
         need = ctx.needs_input_grad  # (cell, layout, reverse, x, W_ih, W_hh, b_ih, b_hh, W_hr, ...)
         dx = dG @ W_ih if need[3] else None  # (N, I)
@@ -113,15 +137,32 @@ class _FusedScan(torch.autograd.Function):
         dW_hh = dG_h.t() @ H_prev if need[5] else None  # (G, P)
         db_ih = dG.sum(0) if ctx.has_bias and need[6] else None
         db_hh = dG_h.sum(0) if ctx.has_bias and need[7] else None
-        dW_hr = None
-        if W_hr is not None and need[8]:
-            dW_hr = dH_out.t() @ torch.cat(ctx.raw_steps)  # (P, H)
-        ctx.saved_steps = ctx.extra_steps = ctx.raw_steps = None
+        dW_hr = dH_out.t() @ raw_rows if W_hr is not None and need[8] else None  # (P, H)
         return (None, None, None, dx, dW_ih, dW_hh, db_ih, db_hh, dW_hr, dh, *dextra)
 
 
-def _backward_sweep(cell, layout, reverse, ctx, dy, dh_n, dextra_n, W_hh, W_hr, h0, y, extra0):
-    """The reverse-time loop: dG per step into one (N, G) buffer, and dh_0 / d(extra_0)."""
+_DOUBLE_BACKWARD = (
+    b"rnnkit's fused BPTT engine has a hand-written backward that is not itself "
+    b"differentiable (no double backward); run under rnnkit.use_backend('reference') "
+    b"for higher-order gradients"
+)
+
+
+def _poison_double_backward(grads: tuple) -> tuple:
+    """Grads whose own backward raises a clear error (as torch's once_differentiable does)."""
+    tensors = [g for g in grads if g is not None]
+    err_fn = torch._C._functions.DelayedError(_DOUBLE_BACKWARD, len(tensors))
+    poisoned = iter(err_fn(*[g.detach().requires_grad_(True) for g in tensors]))
+    return tuple(None if g is None else next(poisoned) for g in grads)
+
+
+def _backward_sweep(cell, layout, reverse, dy, dh_n, dextra_n, W_hh, W_hr, hs, extras, saved_rows):
+    """The reverse-time loop: dG per step into one (N, G) buffer, and dh_0 / d(extra_0).
+
+    ``hs`` = (h0, y) and ``extras`` = (extra0, extra_rows) give every step's previous state;
+    ``saved_rows`` the cell's saved activations, all in packed row order.
+    """
+    (h0, y), (extra0, extra_rows) = hs, extras
     N, P = y.shape
     G = W_hh.shape[0]
     dG = y.new_empty(N, G)
@@ -129,16 +170,15 @@ def _backward_sweep(cell, layout, reverse, ctx, dy, dh_n, dextra_n, W_hh, W_hr, 
     H_prev = y.new_empty(N, P)  # h_{t-1} of every row, for dW_hh = dG_hᵀ·H_prev
     dH_out = y.new_empty(N, P) if W_hr is not None else None
     dh, dextra = dh_n, tuple(dextra_n)
-    saved, extra_steps = ctx.saved_steps, ctx.extra_steps
     order = layout.order(reverse)
-    prev_of = {t: p for p, t in itertools.pairwise(order)}  # step processed just before t
+    prev_of = {t: p for p, t in pairwise(order)}  # step processed just before t
     for t in reversed(order):
         n, rows = layout.batch_sizes[t], layout.rows(t)
         p = prev_of.get(t)
-        h_prev = _prev_rows(None if p is None else y[layout.rows(p)], h0, n)
+        prows = None if p is None else layout.rows(p)
+        h_prev = _prev_rows(None if p is None else y[prows], h0, n)
         extra_prev = tuple(
-            _prev_rows(None if p is None else extra_steps[p][k], e0, n)
-            for k, e0 in enumerate(extra0)
+            _prev_rows(None if p is None else e[prows], e0, n) for e, e0 in zip(extra_rows, extra0)
         )
         H_prev[rows] = h_prev
         dh_t = dh[:n] + dy[rows]  # dL/dh_t: from the next step and from the output
@@ -146,7 +186,11 @@ def _backward_sweep(cell, layout, reverse, ctx, dy, dh_n, dextra_n, W_hh, W_hr, 
             dH_out[rows] = dh_t
             dh_t = dh_t @ W_hr  # dL/dh_raw (n, H) through the projection
         dgx, dgh, dh_direct, dextra_prev = cell.step_backward(
-            dh_t, tuple(e[:n] for e in dextra), saved[t], h_prev, extra_prev
+            dh_t,
+            tuple(e[:n] for e in dextra),
+            tuple(s[rows] for s in saved_rows),
+            h_prev,
+            extra_prev,
         )
         dG[rows] = dgx
         if dgh is not None:

@@ -53,10 +53,6 @@ class RNN(RNNBase):
             dtype=dtype,
         )
 
-    def extra_repr(self) -> str:
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else f"{s}, nonlinearity={self.nonlinearity!r}"
-
 
 class LSTM(RNNBase):
     """Long short-term memory, gates (i, f, g, o) as torch.nn.LSTM, optional projection.

@@ -1,0 +1,40 @@
+"""Shared test helpers: build torch.nn twins with copied weights, run both, compare."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# float64: absolute 1e-10; float32: 1e-5 relative to the largest magnitude of the expected value.
+TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
+
+
+def max_rel_err(actual: Tensor, expected: Tensor) -> float:
+    """max |a - e| / max |e| (absolute error in float64, where values are O(1))."""
+    err = (actual.detach() - expected.detach()).abs().max().item()
+    if expected.dtype == torch.float64:
+        return err
+    return err / max(expected.detach().abs().max().item(), 1e-12)
+
+
+def assert_close(actual: Tensor, expected: Tensor, what: str = "") -> None:
+    """Equal within TOL of the dtype; shapes and dtypes must match exactly."""
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} vs {expected.shape}"
+    assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} vs {expected.dtype}"
+    err = max_rel_err(actual, expected)
+    assert err <= TOL[expected.dtype], f"{what}: error {err:.3g} > {TOL[expected.dtype]:.0e}"
+
+
+def copy_weights(src: torch.nn.Module, dst: torch.nn.Module) -> None:
+    """dst's parameters := src's, by name (strict: same names and shapes)."""
+    dst.load_state_dict(src.state_dict(), strict=True)
+
+
+def weighted_sum(tensors: list[Tensor], seed: int = 0) -> Tensor:
+    """sum_k <R_k, t_k> with fixed random R_k: a loss whose gradients are all non-trivial."""
+    g = torch.Generator().manual_seed(seed)
+    total = 0
+    for t in tensors:
+        r = torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.dtype)
+        total = total + (t * r).sum()
+    return total
