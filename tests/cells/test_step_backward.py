@@ -21,14 +21,14 @@ def test_step_backward_equals_autograd(cell):
     gh = rnd(n, cell.gates * H) if cell.split_hidden else None
     h_prev = rnd(n, H)
     extra_prev = tuple(rnd(n, H) for _ in range(cell.extra_states))
-    h, extra_new, saved = cell.step(gx, gh, h_prev, extra_prev)
+    h, extra_new, saved = cell.step(gx, gh, h_prev, extra_prev, ())
     dh = torch.randn(n, H, generator=g, dtype=torch.float64)
     d_extra = tuple(torch.randn(n, H, generator=g, dtype=torch.float64) for _ in extra_new)
     inputs = [t for t in (gx, gh, h_prev, *extra_prev) if t is not None]
     auto = torch.autograd.grad((h, *extra_new), inputs, (dh, *d_extra), allow_unused=True)
     with torch.no_grad():
-        dgx, dgh, dh_direct, d_extra_prev = cell.step_backward(
-            dh, d_extra, saved, h_prev, extra_prev
+        dgx, dgh, dh_direct, d_extra_prev, _ = cell.step_backward(
+            dh, d_extra, saved, h_prev, extra_prev, ()
         )
     expected = dict(zip(["gx", "gh", "h_prev", "extra"], [auto[0], None, None, None]))
     k = 1

@@ -16,7 +16,11 @@ __all__ = ["GRU", "gru_step", "gru_step_backward"]
 
 
 def gru_step(
-    gx: Tensor, gh: Tensor | None, h_prev: Tensor, extra_prev: tuple[Tensor, ...]
+    gx: Tensor,
+    gh: Tensor | None,
+    h_prev: Tensor,
+    extra_prev: tuple[Tensor, ...],
+    params: tuple = (),
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """One GRU step from ``gx`` (n, 3H) and ``gh`` (n, 3H)."""
     assert gh is not None, "the GRU needs the hidden projection apart (split_hidden)"
@@ -35,7 +39,8 @@ def gru_step_backward(
     saved: tuple[Tensor, ...],
     h_prev: Tensor,
     extra_prev: tuple[Tensor, ...],
-) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...]]:
+    params: tuple = (),
+) -> tuple[Tensor, Tensor, Tensor, tuple[Tensor, ...], tuple]:
     """Gradients of one GRU step from its saved gates (r, z, n) and ``gh_n``."""
     act, gh_n = saved
     r, z, n = act.chunk(3, dim=1)
@@ -45,7 +50,7 @@ def gru_step_backward(
     dgx = torch.cat((dr_pre, dz_pre, dn_pre), dim=1)  # (n, 3H) dL/dgx
     dgh = torch.cat((dr_pre, dz_pre, dn_pre * r), dim=1)  # (n, 3H) dL/dgh: gh_n enters as r·gh_n
     dh_direct = dh * z  # dL/dh_prev through h_t = ... + z·h_prev
-    return dgx, dgh, dh_direct, ()
+    return dgx, dgh, dh_direct, (), ()
 
 
 GRU = CellMath(

@@ -16,7 +16,11 @@ __all__ = ["LSTM", "lstm_step", "lstm_step_backward"]
 
 
 def lstm_step(
-    gx: Tensor, gh: Tensor | None, h_prev: Tensor, extra_prev: tuple[Tensor, ...]
+    gx: Tensor,
+    gh: Tensor | None,
+    h_prev: Tensor,
+    extra_prev: tuple[Tensor, ...],
+    params: tuple = (),
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """One LSTM step. ``gx`` (n, 4H) holds the full gate pre-activations."""
     (c_prev,) = extra_prev
@@ -41,7 +45,8 @@ def lstm_step_backward(
     saved: tuple[Tensor, ...],
     h_prev: Tensor,
     extra_prev: tuple[Tensor, ...],
-) -> tuple[Tensor, None, None, tuple[Tensor, ...]]:
+    params: tuple = (),
+) -> tuple[Tensor, None, None, tuple[Tensor, ...], tuple]:
     """Gradients of one LSTM step from its saved post-activation gates and c_{t-1}."""
     (act,) = saved
     (dc_next,) = d_extra
@@ -60,7 +65,7 @@ def lstm_step_backward(
         dim=1,
     )  # (n, 4H)
     dc_prev = dc * f  # dL/dc_{t-1}
-    return dgates, None, None, (dc_prev,)
+    return dgates, None, None, (dc_prev,), ()
 
 
 LSTM = CellMath(

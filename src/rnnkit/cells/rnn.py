@@ -18,7 +18,11 @@ __all__ = [
 
 
 def rnn_tanh_step(
-    gx: Tensor, gh: Tensor | None, h_prev: Tensor, extra_prev: tuple[Tensor, ...]
+    gx: Tensor,
+    gh: Tensor | None,
+    h_prev: Tensor,
+    extra_prev: tuple[Tensor, ...],
+    params: tuple = (),
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """One tanh step. ``gx`` (n, H) already holds the full pre-activation."""
     h = torch.tanh(gx)  # (n, H)
@@ -26,7 +30,11 @@ def rnn_tanh_step(
 
 
 def rnn_relu_step(
-    gx: Tensor, gh: Tensor | None, h_prev: Tensor, extra_prev: tuple[Tensor, ...]
+    gx: Tensor,
+    gh: Tensor | None,
+    h_prev: Tensor,
+    extra_prev: tuple[Tensor, ...],
+    params: tuple = (),
 ) -> tuple[Tensor, tuple[Tensor, ...], tuple[Tensor, ...]]:
     """One ReLU step. ``gx`` (n, H) already holds the full pre-activation."""
     h = torch.relu(gx)  # (n, H)
@@ -39,10 +47,11 @@ def rnn_tanh_step_backward(
     saved: tuple[Tensor, ...],
     h_prev: Tensor,
     extra_prev: tuple[Tensor, ...],
-) -> tuple[Tensor, None, None, tuple[Tensor, ...]]:
+    params: tuple = (),
+) -> tuple[Tensor, None, None, tuple[Tensor, ...], tuple]:
     (h,) = saved
     dpre = dh * (1 - h * h)  # dL/d(pre-activation): tanh' = 1 - tanh²
-    return dpre, None, None, ()
+    return dpre, None, None, (), ()
 
 
 def rnn_relu_step_backward(
@@ -51,10 +60,11 @@ def rnn_relu_step_backward(
     saved: tuple[Tensor, ...],
     h_prev: Tensor,
     extra_prev: tuple[Tensor, ...],
-) -> tuple[Tensor, None, None, tuple[Tensor, ...]]:
+    params: tuple = (),
+) -> tuple[Tensor, None, None, tuple[Tensor, ...], tuple]:
     (h,) = saved
     dpre = dh * (h > 0)  # dL/d(pre-activation): relu' = [pre > 0] = [h > 0]
-    return dpre, None, None, ()
+    return dpre, None, None, (), ()
 
 
 RNN_TANH = CellMath(

@@ -1,11 +1,12 @@
 """The fused BPTT engine: one autograd Function per layer-direction with hand-written backward.
 
-Forward:  gx = X·W_ihᵀ + b for all T steps in one GEMM (N, G); then per step one small GEMM
-          h_{t-1}·W_hhᵀ (fused with the add into gx where the cell allows) and the cell's
-          pointwise math, saving only what ``step_backward`` needs.
+Forward:  gx = X·W_ihᵀ + b for all T steps in one GEMM (N, G), outside the Function, so that
+          autograd turns it into dX = dG·W_ih and dW_ih = dGᵀ·X, each one GEMM over all rows;
+          then per step one small GEMM h_{t-1}·W_hhᵀ (fused with the add into gx where the cell
+          allows) and the cell's pointwise math, saving only what ``step_backward`` needs.
 Backward: one reverse sweep over time producing dG (N, G) and dh_{t-1} (dc_{t-1}) per step;
-          then dW_ih = dGᵀ·X, dW_hh = dG_hᵀ·H_prev, the bias grads and dX = dG·W_ih, each one
-          GEMM or reduction over all N rows.
+          then dW_hh = dG_hᵀ·H_prev and the bias and cell-parameter grads, each one GEMM or
+          reduction over all N rows.
 
 The per-step loop here is Python; the cell math is shared with the reference backend.
 """
@@ -15,13 +16,23 @@ from __future__ import annotations
 from itertools import pairwise
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..cells.base import CellMath
 from .layout import TimeLayout
 from .weights import LayerWeights
 
-__all__ = ["fused_scan"]
+__all__ = ["fused_scan", "input_projection"]
+
+
+def input_projection(cell: CellMath, x: Tensor, w: LayerWeights, params: tuple) -> Tensor:
+    """gx (N, G) for all rows at once, under autograd; b_hh is folded in where the cell allows."""
+    bias = w.b_ih
+    if bias is not None and w.b_hh is not None and not cell.split_hidden:
+        bias = bias + w.b_hh
+    gx = F.linear(x, w.W_ih, bias)
+    return gx if cell.prepare_input is None else cell.prepare_input(gx, params)
 
 
 def _prev_rows(prev: Tensor | None, init: Tensor, n: int) -> Tensor:
@@ -45,15 +56,26 @@ def _merge(new: Tensor, full: Tensor) -> Tensor:
     return new if n == full.shape[0] else torch.cat((new, full[n:]))
 
 
-def _forward_sweep(cell, layout, reverse, gx, w, h0, extra0):
+def _pre_activations(cell, gx_t, h_prev, W_hh, b_hh):
+    """(g, gh) for one step: gh apart for split cells, else folded into g with one fused op."""
+    if cell.diagonal_hidden:  # W_hh is a (G,) vector: gh = h_prev ⊙ w_hh
+        if cell.split_hidden:
+            gh = h_prev * W_hh if b_hh is None else torch.addcmul(b_hh, h_prev, W_hh)
+            return gx_t, gh
+        return torch.addcmul(gx_t, h_prev, W_hh), None
+    if cell.split_hidden:
+        gh = h_prev @ W_hh.t() if b_hh is None else torch.addmm(b_hh, h_prev, W_hh.t())
+        return gx_t, gh
+    return torch.addmm(gx_t, h_prev, W_hh.t()), None  # (n, G) all pre-activations
+
+
+def _forward_sweep(cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, params):
     """The time loop of the forward pass, run without autograd.
 
     Returns y (N, P), h_n, extra_n and, for backward, the per-step tensors concatenated in
     packed row order: the cell's saved activations, the extra states, and h_raw (projection).
     """
     T = layout.T
-    W_hh_t = w.W_hh.t()
-    W_hr_t = w.W_hr.t() if w.W_hr is not None else None
     h, extras = h0, extra0
     hs: list = [None] * T
     saved: list = [None] * T
@@ -63,14 +85,10 @@ def _forward_sweep(cell, layout, reverse, gx, w, h0, extra0):
         n, rows = layout.batch_sizes[t], layout.rows(t)
         h_prev = h[:n]
         extra_prev = tuple(e[:n] for e in extras)
-        if cell.split_hidden:
-            gh = h_prev @ W_hh_t if w.b_hh is None else torch.addmm(w.b_hh, h_prev, W_hh_t)
-            g = gx[rows]
-        else:
-            gh, g = None, torch.addmm(gx[rows], h_prev, W_hh_t)  # (n, G) all pre-activations
-        h_raw, extra_new, saved[t] = cell.step(g, gh, h_prev, extra_prev)
+        g, gh = _pre_activations(cell, gx[rows], h_prev, W_hh, b_hh)
+        h_raw, extra_new, saved[t] = cell.step(g, gh, h_prev, extra_prev, params)
         raw_steps[t] = h_raw
-        h_new = h_raw if W_hr_t is None else h_raw @ W_hr_t  # (n, P)
+        h_new = h_raw if W_hr is None else h_raw @ W_hr.t()  # (n, P)
         hs[t], extra_steps[t] = h_new, extra_new
         h = _merge(h_new, h)
         extras = tuple(_merge(e_new, e) for e_new, e in zip(extra_new, extras))
@@ -82,26 +100,21 @@ def _forward_sweep(cell, layout, reverse, gx, w, h0, extra0):
         for k in range(len(saved[0]))
     )  # a saved tensor that is the step's output is kept once, as y
     extra_rows = tuple(torch.cat([ex[k] for ex in extra_steps]) for k in range(len(extra0)))
-    raw_rows = torch.cat(raw_steps) if W_hr_t is not None else None
+    raw_rows = torch.cat(raw_steps) if W_hr is not None else None
     return y, h, extras, saved_rows, extra_rows, raw_rows
 
 
 class _FusedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, cell, layout, reverse, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0):
-        w = LayerWeights(W_ih, W_hh, b_ih, b_hh, W_hr)
-        if b_ih is None:
-            gx = x @ W_ih.t()  # (N, G)
-        else:
-            in_bias = b_ih if cell.split_hidden else b_ih + b_hh
-            gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
+    def forward(ctx, cell, layout, reverse, n_extra, gx, W_hh, b_hh, W_hr, h0, *rest):
+        extra0, params = rest[:n_extra], rest[n_extra:]
         y, h_n, extra_n, saved_rows, extra_rows, raw_rows = _forward_sweep(
-            cell, layout, reverse, gx, w, h0, extra0
+            cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, params
         )
         ctx.cell, ctx.layout, ctx.reverse = cell, layout, reverse
-        ctx.has_bias, ctx.n_saved, ctx.n_extra = b_ih is not None, len(saved_rows), len(extra0)
+        ctx.n_extra, ctx.n_saved, ctx.n_params = n_extra, len(saved_rows), len(params)
         ctx.save_for_backward(
-            x, W_ih, W_hh, W_hr, raw_rows, h0, y, *extra0, *saved_rows, *extra_rows
+            W_hh, b_hh, W_hr, raw_rows, h0, y, *extra0, *extra_rows, *params, *saved_rows
         )
         return (y, h_n, *extra_n)
 
@@ -115,30 +128,23 @@ class _FusedScan(torch.autograd.Function):
 
     @staticmethod
     def _grads(ctx, dy, dh_n, *dextra_n):
-        x, W_ih, W_hh, W_hr, raw_rows, h0, y, *rest = ctx.saved_tensors
-        E = ctx.n_extra
-        extra0, saved_rows, extra_rows = rest[:E], rest[E : E + ctx.n_saved], rest[-E:] if E else ()
-        dG, dG_h, H_prev, dH_out, dh, dextra = _backward_sweep(
-            ctx.cell,
-            ctx.layout,
-            ctx.reverse,
-            dy,
-            dh_n,
-            dextra_n,
-            W_hh,
-            W_hr,
-            (h0, y),
-            (extra0, extra_rows),
-            saved_rows,
-        )
-        need = ctx.needs_input_grad  # (cell, layout, reverse, x, W_ih, W_hh, b_ih, b_hh, W_hr, ...)
-        dx = dG @ W_ih if need[3] else None  # (N, I)
-        dW_ih = dG.t() @ x if need[4] else None  # (G, I)
-        dW_hh = dG_h.t() @ H_prev if need[5] else None  # (G, P)
-        db_ih = dG.sum(0) if ctx.has_bias and need[6] else None
-        db_hh = dG_h.sum(0) if ctx.has_bias and need[7] else None
-        dW_hr = dH_out.t() @ raw_rows if W_hr is not None and need[8] else None  # (P, H)
-        return (None, None, None, dx, dW_ih, dW_hh, db_ih, db_hh, dW_hr, dh, *dextra)
+        W_hh, b_hh, W_hr, raw_rows, h0, y, *rest = ctx.saved_tensors
+        E, K = ctx.n_extra, ctx.n_params
+        extra0, extra_rows = tuple(rest[:E]), tuple(rest[E : 2 * E])
+        params, saved_rows = tuple(rest[2 * E : 2 * E + K]), tuple(rest[2 * E + K :])
+        sweep = _backward_sweep(
+            ctx.cell, ctx.layout, ctx.reverse, (dy, dh_n, dextra_n), (W_hh, W_hr, params),
+            (h0, y), (extra0, extra_rows), saved_rows,
+        )  # fmt: skip
+        dG, dG_h, H_prev, dH_out, dparam_rows, dh, dextra = sweep
+        need = ctx.needs_input_grad  # (cell, layout, reverse, n_extra, gx, W_hh, b_hh, W_hr, ...)
+        dW_hh = None
+        if need[5]:  # dL/dW_hh: (G, P) = dG_hᵀ·H_prev, or (G,) = Σ dG_h ⊙ H_prev for diagonal
+            dW_hh = (dG_h * H_prev).sum(0) if ctx.cell.diagonal_hidden else dG_h.t() @ H_prev
+        db_hh = dG_h.sum(0) if b_hh is not None and need[6] else None
+        dW_hr = dH_out.t() @ raw_rows if W_hr is not None and need[7] else None  # (P, H)
+        dparams = tuple(None if r is None else r.sum(0) for r in dparam_rows)
+        return (None, None, None, None, dG, dW_hh, db_hh, dW_hr, dh, *dextra, *dparams)
 
 
 _DOUBLE_BACKWARD = (
@@ -156,12 +162,14 @@ def _poison_double_backward(grads: tuple) -> tuple:
     return tuple(None if g is None else next(poisoned) for g in grads)
 
 
-def _backward_sweep(cell, layout, reverse, dy, dh_n, dextra_n, W_hh, W_hr, hs, extras, saved_rows):
+def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved_rows):
     """The reverse-time loop: dG per step into one (N, G) buffer, and dh_0 / d(extra_0).
 
-    ``hs`` = (h0, y) and ``extras`` = (extra0, extra_rows) give every step's previous state;
+    ``grads_out`` = (dy, dh_n, dextra_n); ``weights`` = (W_hh, W_hr, params); ``hs`` =
+    (h0, y) and ``extras`` = (extra0, extra_rows) give every step's previous state;
     ``saved_rows`` the cell's saved activations, all in packed row order.
     """
+    (dy, dh, dextra), (W_hh, W_hr, params) = grads_out, weights
     (h0, y), (extra0, extra_rows) = hs, extras
     N, P = y.shape
     G = W_hh.shape[0]
@@ -169,7 +177,7 @@ def _backward_sweep(cell, layout, reverse, dy, dh_n, dextra_n, W_hh, W_hr, hs, e
     dG_h = y.new_empty(N, G) if cell.split_hidden else dG
     H_prev = y.new_empty(N, P)  # h_{t-1} of every row, for dW_hh = dG_hᵀ·H_prev
     dH_out = y.new_empty(N, P) if W_hr is not None else None
-    dh, dextra = dh_n, tuple(dextra_n)
+    dparam_rows: list = [None] * len(params)  # per-row contributions, summed after the sweep
     order = layout.order(reverse)
     prev_of = {t: p for p, t in pairwise(order)}  # step processed just before t
     for t in reversed(order):
@@ -185,22 +193,31 @@ def _backward_sweep(cell, layout, reverse, dy, dh_n, dextra_n, W_hh, W_hr, hs, e
         if W_hr is not None:
             dH_out[rows] = dh_t
             dh_t = dh_t @ W_hr  # dL/dh_raw (n, H) through the projection
-        dgx, dgh, dh_direct, dextra_prev = cell.step_backward(
-            dh_t,
-            tuple(e[:n] for e in dextra),
-            tuple(s[rows] for s in saved_rows),
-            h_prev,
-            extra_prev,
+        step_saved = tuple(s[rows] for s in saved_rows)
+        dgx, dgh, dh_direct, dextra_prev, dp = cell.step_backward(
+            dh_t, tuple(e[:n] for e in dextra), step_saved, h_prev, extra_prev, params
         )
         dG[rows] = dgx
         if dgh is not None:
             dG_h[rows] = dgh
-        dh_prev = (dgx if dgh is None else dgh) @ W_hh  # (n, P) dL/dh_{t-1} through W_hh
+        _store_param_rows(dparam_rows, dp, rows, N)
+        dgh = dgx if dgh is None else dgh
+        dh_prev = dgh * W_hh if cell.diagonal_hidden else dgh @ W_hh  # (n, P) through W_hh
         if dh_direct is not None:
             dh_prev = dh_prev + dh_direct
         dh = _merge(dh_prev, dh)
         dextra = tuple(_merge(d_new, d) for d_new, d in zip(dextra_prev, dextra))
-    return dG, dG_h, H_prev, dH_out, dh, dextra
+    return dG, dG_h, H_prev, dH_out, dparam_rows, dh, dextra
+
+
+def _store_param_rows(buffers: list, contributions: tuple, rows: slice, N: int) -> None:
+    """Write one step's per-row cell-parameter grads into (N, ...) buffers (zeros elsewhere)."""
+    for k, c in enumerate(contributions):
+        if c is None:
+            continue
+        if buffers[k] is None:
+            buffers[k] = c.new_zeros(N, *c.shape[1:])
+        buffers[k][rows] = c
 
 
 def fused_scan(
@@ -211,10 +228,16 @@ def fused_scan(
     w: LayerWeights,
     h0: Tensor,
     extra0: tuple[Tensor, ...],
+    params: tuple[Tensor, ...] = (),
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction over packed ``x`` (N, I) with the hand-derived BPTT engine.
 
+    ``params`` are the cell's own parameters (e.g. layer-norm gains), in ``cell.params`` order.
     Returns ``y`` (N, P), ``h_n`` (B, P) and the final extra states (e.g. ``(c_n,)``, (B, H)).
     """
-    y, h_n, *extra_n = _FusedScan.apply(cell, layout, reverse, x, *w, h0, *extra0)
+    gx = input_projection(cell, x, w, params)
+    b_hh = w.b_hh if cell.split_hidden else None
+    y, h_n, *extra_n = _FusedScan.apply(
+        cell, layout, reverse, len(extra0), gx, w.W_hh, b_hh, w.W_hr, h0, *extra0, *params
+    )
     return y, h_n, tuple(extra_n)

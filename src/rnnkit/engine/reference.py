@@ -25,6 +25,7 @@ def reference_scan(
     w: LayerWeights,
     h0: Tensor,
     extra0: tuple[Tensor, ...],
+    params: tuple[Tensor, ...] = (),
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Same contract as :func:`rnnkit.engine.fused.fused_scan`, differentiated by autograd."""
     xs = x.split(layout.batch_sizes)  # per-step views; one autograd node, not T slices
@@ -34,11 +35,16 @@ def reference_scan(
         n = layout.batch_sizes[t]
         h_prev, extra_prev = h[:n], tuple(e[:n] for e in extras)
         gx = F.linear(xs[t], w.W_ih, w.b_ih)
-        gh = F.linear(h_prev, w.W_hh, w.b_hh)
-        if cell.split_hidden:
-            h_raw, extra_new, _ = cell.step(gx, gh, h_prev, extra_prev)
+        if cell.prepare_input is not None:
+            gx = cell.prepare_input(gx, params)
+        if cell.diagonal_hidden:
+            gh = h_prev * w.W_hh if w.b_hh is None else h_prev * w.W_hh + w.b_hh
         else:
-            h_raw, extra_new, _ = cell.step(gx + gh, None, h_prev, extra_prev)
+            gh = F.linear(h_prev, w.W_hh, w.b_hh)
+        if cell.split_hidden:
+            h_raw, extra_new, _ = cell.step(gx, gh, h_prev, extra_prev, params)
+        else:
+            h_raw, extra_new, _ = cell.step(gx + gh, None, h_prev, extra_prev, params)
         h_new = h_raw if w.W_hr is None else F.linear(h_raw, w.W_hr)
         outs[t] = h_new
         h = h_new if n == h.shape[0] else torch.cat((h_new, h[n:]))
