@@ -5,7 +5,19 @@ constructor, parameter names and returns, plus ``lengths=`` in forward.
 """
 
 from .engine import BACKENDS, get_backend, set_backend, use_backend
-from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell
+from .layers import (
+    GRU,
+    LSTM,
+    RNN,
+    GRUCell,
+    IndRNN,
+    LayerNormGRU,
+    LayerNormLSTM,
+    LSTMCell,
+    PeepholeLSTM,
+    RNNBase,
+    RNNCell,
+)
 
 __version__ = "0.1.0"
 
@@ -15,7 +27,11 @@ __all__ = [
     "LSTM",
     "RNN",
     "GRUCell",
+    "IndRNN",
     "LSTMCell",
+    "LayerNormGRU",
+    "LayerNormLSTM",
+    "PeepholeLSTM",
     "RNNBase",
     "RNNCell",
     "__version__",

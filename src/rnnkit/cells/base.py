@@ -46,6 +46,7 @@ class ParamSpec:
     name: str  # attribute suffix, e.g. "ln_hh_weight" -> ln_hh_weight_l0
     size: int  # the parameter is a vector of size * hidden_size
     init: str = "ones"  # "ones", "zeros" or "uniform" (±1/sqrt(H) as torch.nn)
+    is_bias: bool = False  # created only when the layer has bias=True (else passed as None)
 
 
 @dataclass(frozen=True)
@@ -61,5 +62,7 @@ class CellMath:
     supports_projection: bool = False  # LSTM's proj_size
     diagonal_hidden: bool = False  # W_hh is a (G,) vector (IndRNN): gh = h_prev ⊙ w_hh
     params: tuple[ParamSpec, ...] = field(default=())  # the cell's own parameters
+    forget_gate: int | None = None  # index of the forget gate block (LSTM family: 1)
+    weight_biases: bool = True  # bias_ih / bias_hh exist (False where the cell's own replace them)
     # gx -> gx' for all rows at once, under autograd, before the scan (e.g. layer norm of x·W_ihᵀ)
     prepare_input: Callable[[Tensor, tuple[Tensor, ...]], Tensor] | None = None

@@ -76,4 +76,5 @@ LSTM = CellMath(
     step=lstm_step,
     step_backward=lstm_step_backward,
     supports_projection=True,
+    forget_gate=1,
 )

@@ -1,7 +1,22 @@
-"""nn.Modules: RNN / LSTM / GRU layers (stacking, bidirectional, lengths, packing) and cells."""
+"""nn.Modules: RNN / LSTM / GRU layers (stacking, bidirectional, lengths, packing), cells, and
+layers for the cells torch.nn lacks."""
 
 from .base import RNNBase
 from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM
 from .recurrent import GRU, LSTM, RNN
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "GRUCell",
+    "IndRNN",
+    "LSTMCell",
+    "LayerNormGRU",
+    "LayerNormLSTM",
+    "PeepholeLSTM",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
+]

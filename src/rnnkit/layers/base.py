@@ -32,6 +32,37 @@ def _check_size(owner: str, name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def _check_init_options(
+    owner: str, cell: CellMath, forget_bias: float | None, recurrent_init: str
+) -> None:
+    if forget_bias is not None and cell.forget_gate is None:
+        raise ValueError(
+            f"{owner} has no forget gate; expected forget_bias=None, got {forget_bias}"
+        )
+    allowed = ("uniform", "identity") if cell.diagonal_hidden else RECURRENT_INITS
+    if recurrent_init not in allowed:
+        raise ValueError(
+            f"{owner} expected recurrent_init in {', '.join(allowed)}, got {recurrent_init!r}"
+        )
+
+
+def _init_recurrent(W_hh: Tensor, how: str, H: int) -> None:
+    """Re-initialize W_hh (G, P) per H-row gate block: orthogonal or identity; or keep uniform."""
+    if how == "uniform":
+        return
+    if W_hh.dim() == 1:  # diagonal recurrence: identity means w_hh = 1
+        W_hh.fill_(1.0)
+        return
+    for block in W_hh.split(H, dim=0):
+        if how == "orthogonal":
+            nn.init.orthogonal_(block)
+        else:
+            nn.init.eye_(block)
+
+
+RECURRENT_INITS = ("uniform", "orthogonal", "identity")
+
+
 class RNNBase(nn.Module):
     """A multi-layer, optionally bidirectional recurrent layer running ``cell`` on the engine.
 
@@ -56,6 +87,9 @@ class RNNBase(nn.Module):
         proj_size: int = 0,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        forget_bias: float | None = None,
+        recurrent_init: str = "uniform",
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -91,35 +125,65 @@ class RNNBase(nn.Module):
                 f"{owner} expected proj_size < hidden_size, got proj_size={proj_size} "
                 f">= hidden_size={hidden_size}"
             )
+        _check_init_options(owner, cell, forget_bias, recurrent_init)
+        self.forget_bias, self.recurrent_init = forget_bias, recurrent_init
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
+        self._roles: list[dict[str, str]] = []  # per layer-direction: role -> parameter name
         self._make_parameters(cell.gates * hidden_size, {"device": device, "dtype": dtype})
         self.reset_parameters()
 
+    def _parameter_shapes(self, layer_in: int, G: int) -> dict[str, tuple[int, ...]]:
+        """Role -> shape of one layer-direction's parameters, in torch.nn's order."""
+        H, P = self.hidden_size, self.proj_size or self.hidden_size
+        shapes = {
+            "weight_ih": (G, layer_in),
+            "weight_hh": (G,) if self.cell.diagonal_hidden else (G, P),
+        }
+        if self.bias and self.cell.weight_biases:
+            shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
+        for spec in self.cell.params:
+            if self.bias or not spec.is_bias:
+                shapes[spec.name] = (spec.size * H,)
+        if self.proj_size:
+            shapes["weight_hr"] = (self.proj_size, H)
+        return shapes
+
     def _make_parameters(self, G: int, factory: dict) -> None:
-        D, H, P = self.num_directions, self.hidden_size, self.proj_size or self.hidden_size
+        D, P = self.num_directions, self.proj_size or self.hidden_size
         for layer in range(self.num_layers):
             layer_in = self.input_size if layer == 0 else P * D
             for direction in range(D):
                 suffix = "_reverse" if direction == 1 else ""
-                shapes = {"weight_ih": (G, layer_in), "weight_hh": (G, P)}
-                if self.bias:
-                    shapes |= {"bias_ih": (G,), "bias_hh": (G,)}
-                if self.proj_size:
-                    shapes["weight_hr"] = (self.proj_size, H)
-                names = []
-                for kind, shape in shapes.items():
-                    name = f"{kind}_l{layer}{suffix}"
+                roles = {}
+                for role, shape in self._parameter_shapes(layer_in, G).items():
+                    name = f"{role}_l{layer}{suffix}"
                     setattr(self, name, nn.Parameter(torch.empty(shape, **factory)))
-                    names.append(name)
-                self._flat_weights_names.extend(names)
-                self._all_weights.append(names)
+                    roles[role] = name
+                self._flat_weights_names.extend(roles.values())
+                self._all_weights.append(list(roles.values()))
+                self._roles.append(roles)
 
     def reset_parameters(self) -> None:
-        """torch.nn's init: every parameter uniform in ±1/sqrt(hidden_size)."""
+        """torch.nn's init (every parameter uniform in ±1/sqrt(hidden_size), in order), then the
+        cell's own parameters as their spec says, ``forget_bias`` and ``recurrent_init``."""
         stdv = 1.0 / math.sqrt(self.hidden_size)
         for weight in self.parameters():
             nn.init.uniform_(weight, -stdv, stdv)
+        H, fill = self.hidden_size, {"ones": 1.0, "zeros": 0.0}
+        with torch.no_grad():
+            for roles in self._roles:
+                for spec in self.cell.params:
+                    if spec.name in roles and spec.init in fill:
+                        getattr(self, roles[spec.name]).fill_(fill[spec.init])
+                _init_recurrent(getattr(self, roles["weight_hh"]), self.recurrent_init, H)
+                if self.forget_bias is not None:  # b_f = forget_bias (the b_ih + b_hh sum)
+                    block = slice(self.cell.forget_gate * H, (self.cell.forget_gate + 1) * H)
+                    first = "bias_ih" if "bias_ih" in roles else "ln_ih_bias"
+                    if first in roles:
+                        getattr(self, roles[first])[block] = self.forget_bias
+                    if "bias_hh" in roles:
+                        getattr(self, roles["bias_hh"])[block] = 0.0
 
     @property
     def num_directions(self) -> int:
@@ -137,15 +201,17 @@ class RNNBase(nn.Module):
     def flatten_parameters(self) -> None:
         """No-op, for drop-in compatibility: the engine needs no flat (cuDNN) weight buffer."""
 
-    def _layer_weights(self, k: int) -> LayerWeights:
-        """The weights of layer-direction ``k`` = layer * num_directions + direction."""
-        params = dict(zip(("W_ih", "W_hh"), self.all_weights[k]))
-        rest = self.all_weights[k][2:]
-        if self.bias:
-            params["b_ih"], params["b_hh"], rest = rest[0], rest[1], rest[2:]
-        if self.proj_size:
-            params["W_hr"] = rest[0]
-        return LayerWeights(**params)
+    def _layer_weights(self, k: int) -> tuple[LayerWeights, tuple[Tensor | None, ...]]:
+        """The weights and cell parameters of layer-direction ``k`` = layer * D + direction."""
+        roles = self._roles[k]
+
+        def get(role: str) -> Tensor | None:
+            return getattr(self, roles[role]) if role in roles else None
+
+        w = LayerWeights(
+            get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
+        )
+        return w, tuple(get(spec.name) for spec in self.cell.params)
 
     def _initial_states(self, hx: object, seq: SeqBatch, weight: Tensor) -> tuple[Tensor, ...]:
         """(h_0, *extra_0) each (L*D, B, .) in sorted batch order; zeros where hx is None."""
@@ -193,14 +259,10 @@ class RNNBase(nn.Module):
             outs = []
             for direction in range(D):
                 k = layer * D + direction
+                w, params = self._layer_weights(k)
+                extra0 = tuple(s[k] for s in states0[1:])
                 y, h_n, extra_n = scan(
-                    self.cell,
-                    seq.layout,
-                    direction == 1,
-                    x,
-                    self._layer_weights(k),
-                    states0[0][k],
-                    tuple(s[k] for s in states0[1:]),
+                    self.cell, seq.layout, direction == 1, x, w, states0[0][k], extra0, params
                 )
                 outs.append(y)
                 for bucket, state in zip(finals, (h_n, *extra_n)):

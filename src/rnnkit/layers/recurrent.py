@@ -33,6 +33,8 @@ class RNN(RNNBase):
         bidirectional: bool = False,
         device: _Device = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_init: str = "uniform",
     ) -> None:
         cells = {"tanh": ("RNN_TANH", RNN_TANH), "relu": ("RNN_RELU", RNN_RELU)}
         if nonlinearity not in cells:
@@ -51,6 +53,7 @@ class RNN(RNNBase):
             bidirectional,
             device=device,
             dtype=dtype,
+            recurrent_init=recurrent_init,
         )
 
 
@@ -58,8 +61,11 @@ class LSTM(RNNBase):
     """Long short-term memory, gates (i, f, g, o) as torch.nn.LSTM, optional projection.
 
     Same constructor, parameters and returns as ``torch.nn.LSTM``; ``forward`` also takes
-    ``lengths``. Input (T, B, I) -> output (T, B, D*P), (h_n (L*D, B, P), c_n (L*D, B, H)),
-    where P = proj_size or hidden_size.
+    ``lengths``. Beyond torch (keyword-only): ``forget_bias`` sets the forget-gate bias at init
+    (b_ih's block; b_hh's block is zeroed), ``recurrent_init`` in {"uniform" (torch's),
+    "orthogonal", "identity"} re-initializes each gate block of W_hh.
+    Input (T, B, I) -> output (T, B, D*P), (h_n (L*D, B, P), c_n (L*D, B, H)), where
+    P = proj_size or hidden_size.
     """
 
     def __init__(
@@ -74,6 +80,9 @@ class LSTM(RNNBase):
         proj_size: int = 0,
         device: _Device = None,
         dtype: torch.dtype | None = None,
+        *,
+        forget_bias: float | None = None,
+        recurrent_init: str = "uniform",
     ) -> None:
         super().__init__(
             "LSTM",
@@ -88,6 +97,8 @@ class LSTM(RNNBase):
             proj_size,
             device,
             dtype,
+            forget_bias=forget_bias,
+            recurrent_init=recurrent_init,
         )
 
 
@@ -109,6 +120,8 @@ class GRU(RNNBase):
         bidirectional: bool = False,
         device: _Device = None,
         dtype: torch.dtype | None = None,
+        *,
+        recurrent_init: str = "uniform",
     ) -> None:
         super().__init__(
             "GRU",
@@ -122,4 +135,5 @@ class GRU(RNNBase):
             bidirectional,
             device=device,
             dtype=dtype,
+            recurrent_init=recurrent_init,
         )
