@@ -56,8 +56,9 @@ def scan(
     w: LayerWeights,
     h0: Tensor,
     extra0: tuple[Tensor, ...],
+    params: tuple[Tensor, ...] = (),
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction with the selected backend (see :func:`fused_scan`)."""
     if _current == "reference":
-        return reference_scan(cell, layout, reverse, x, w, h0, extra0)
-    return fused_scan(cell, layout, reverse, x, w, h0, extra0)
+        return reference_scan(cell, layout, reverse, x, w, h0, extra0, params)
+    return fused_scan(cell, layout, reverse, x, w, h0, extra0, params)
