@@ -4,6 +4,7 @@
 constructor, parameter names and returns, plus ``lengths=`` in forward.
 """
 
+from .cells import CellMath, ParamSpec, define_cell
 from .engine import BACKENDS, get_backend, set_backend, use_backend
 from .layers import (
     GRU,
@@ -15,6 +16,7 @@ from .layers import (
     LayerNormLSTM,
     LSTMCell,
     PeepholeLSTM,
+    Recurrent,
     RNNBase,
     RNNCell,
 )
@@ -26,15 +28,19 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "CellMath",
     "GRUCell",
     "IndRNN",
     "LSTMCell",
     "LayerNormGRU",
     "LayerNormLSTM",
+    "ParamSpec",
     "PeepholeLSTM",
     "RNNBase",
     "RNNCell",
+    "Recurrent",
     "__version__",
+    "define_cell",
     "get_backend",
     "set_backend",
     "use_backend",

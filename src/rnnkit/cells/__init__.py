@@ -1,6 +1,7 @@
 """Pure math of each recurrent cell: one step forward, one step backward from saved activations."""
 
 from .base import CellMath, ParamSpec
+from .custom import autograd_step_backward, define_cell
 from .gru import GRU
 from .indrnn import INDRNN_RELU, INDRNN_TANH
 from .layernorm import LAYERNORM_GRU, LAYERNORM_LSTM
@@ -20,4 +21,6 @@ __all__ = [
     "RNN_TANH",
     "CellMath",
     "ParamSpec",
+    "autograd_step_backward",
+    "define_cell",
 ]

@@ -136,14 +136,13 @@ class _FusedScan(torch.autograd.Function):
             ctx.cell, ctx.layout, ctx.reverse, (dy, dh_n, dextra_n), (W_hh, W_hr, params),
             (h0, y), (extra0, extra_rows), saved_rows,
         )  # fmt: skip
-        dG, dG_h, H_prev, dH_out, dparam_rows, dh, dextra = sweep
+        dG, dG_h, H_prev, dH_out, dparams, dh, dextra = sweep
         need = ctx.needs_input_grad  # (cell, layout, reverse, n_extra, gx, W_hh, b_hh, W_hr, ...)
         dW_hh = None
         if need[5]:  # dL/dW_hh: (G, P) = dG_hᵀ·H_prev, or (G,) = Σ dG_h ⊙ H_prev for diagonal
             dW_hh = (dG_h * H_prev).sum(0) if ctx.cell.diagonal_hidden else dG_h.t() @ H_prev
         db_hh = dG_h.sum(0) if b_hh is not None and need[6] else None
         dW_hr = dH_out.t() @ raw_rows if W_hr is not None and need[7] else None  # (P, H)
-        dparams = tuple(None if r is None else r.sum(0) for r in dparam_rows)
         return (None, None, None, None, dG, dW_hh, db_hh, dW_hr, dh, *dextra, *dparams)
 
 
@@ -177,7 +176,7 @@ def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved
     dG_h = y.new_empty(N, G) if cell.split_hidden else dG
     H_prev = y.new_empty(N, P)  # h_{t-1} of every row, for dW_hh = dG_hᵀ·H_prev
     dH_out = y.new_empty(N, P) if W_hr is not None else None
-    dparam_rows: list = [None] * len(params)  # per-row contributions, summed after the sweep
+    dparams: list = [None] * len(params)  # Σ over steps of the cell-parameter grads
     order = layout.order(reverse)
     prev_of = {t: p for p, t in pairwise(order)}  # step processed just before t
     for t in reversed(order):
@@ -200,24 +199,23 @@ def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved
         dG[rows] = dgx
         if dgh is not None:
             dG_h[rows] = dgh
-        _store_param_rows(dparam_rows, dp, rows, N)
+        _accumulate(dparams, dp, params)
         dgh = dgx if dgh is None else dgh
         dh_prev = dgh * W_hh if cell.diagonal_hidden else dgh @ W_hh  # (n, P) through W_hh
         if dh_direct is not None:
             dh_prev = dh_prev + dh_direct
         dh = _merge(dh_prev, dh)
         dextra = tuple(_merge(d_new, d) for d_new, d in zip(dextra_prev, dextra))
-    return dG, dG_h, H_prev, dH_out, dparam_rows, dh, dextra
+    return dG, dG_h, H_prev, dH_out, dparams, dh, dextra
 
 
-def _store_param_rows(buffers: list, contributions: tuple, rows: slice, N: int) -> None:
-    """Write one step's per-row cell-parameter grads into (N, ...) buffers (zeros elsewhere)."""
+def _accumulate(sums: list, contributions: tuple, params: tuple) -> None:
+    """Add one step's cell-parameter grads: per row (n, *shape), or already summed (*shape)."""
     for k, c in enumerate(contributions):
         if c is None:
             continue
-        if buffers[k] is None:
-            buffers[k] = c.new_zeros(N, *c.shape[1:])
-        buffers[k][rows] = c
+        total = c.sum(0) if c.dim() == params[k].dim() + 1 else c
+        sums[k] = total if sums[k] is None else sums[k] + total
 
 
 def fused_scan(

@@ -3,7 +3,7 @@ layers for the cells torch.nn lacks."""
 
 from .base import RNNBase
 from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
-from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM
+from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM, Recurrent
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "RNNBase",
     "RNNCell",
     "RNNCellBase",
+    "Recurrent",
 ]

@@ -11,10 +11,11 @@ import torch
 from torch import Tensor, nn
 
 from ..cells import INDRNN_RELU, INDRNN_TANH, LAYERNORM_GRU, LAYERNORM_LSTM, PEEPHOLE_LSTM
+from ..cells.base import CellMath
 from ..engine import LayerWeights
 from .base import RNNBase
 
-__all__ = ["IndRNN", "LayerNormGRU", "LayerNormLSTM", "PeepholeLSTM"]
+__all__ = ["IndRNN", "LayerNormGRU", "LayerNormLSTM", "PeepholeLSTM", "Recurrent"]
 
 _Device = torch.device | str | None
 
@@ -155,3 +156,36 @@ class IndRNN(RNNBase):
             m = self.recurrent_max
             w = w._replace(W_hh=w.W_hh.clamp(-m, m))
         return w, params
+
+
+class Recurrent(RNNBase):
+    """A layer of any cell described by :func:`rnnkit.define_cell` (or a built-in CellMath).
+
+    Same layer options and forward contract as rnnkit.LSTM / GRU: returns ``(output, h_n)``,
+    or ``(output, (h_n, *extra_n))`` for cells with extra states.
+    """
+
+    def __init__(
+        self,
+        cell: CellMath,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        device: _Device = None,
+        dtype: torch.dtype | None = None,
+        *,
+        forget_bias: float | None = None,
+        recurrent_init: str = "uniform",
+    ) -> None:
+        if not isinstance(cell, CellMath):
+            raise TypeError(
+                f"Recurrent expected a CellMath (see rnnkit.define_cell), got {type(cell).__name__}"
+            )
+        super().__init__(
+            cell.name, cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+            bidirectional, 0, device, dtype, forget_bias=forget_bias, recurrent_init=recurrent_init,
+        )  # fmt: skip
