@@ -137,7 +137,7 @@ def test_lengths_with_unbatched_input(lstm):
     [
         (lambda: rnnkit.RNN(3, 4, nonlinearity="sigmoid"), ValueError, "'tanh' or 'relu'"),
         (lambda: rnnkit.LSTM(3, 4, proj_size=4), ValueError, "proj_size < hidden_size"),
-        (lambda: rnnkit.GRU(3, 4, proj_size=2), TypeError, "proj_size"),
+        (lambda: rnnkit.GRU(3, 4, proj_size=2), ValueError, "no projection; expected proj_size=0"),
         (lambda: rnnkit.LSTM(3, 4, dropout=1.5), ValueError, r"dropout to be a number in \[0, 1\]"),
         (lambda: rnnkit.LSTM(3, 0), ValueError, "hidden_size >= 1, got 0"),
         (lambda: rnnkit.LSTM(3, 4.0), TypeError, "hidden_size to be an int, got float"),

@@ -15,6 +15,7 @@ from torch import Tensor
 from ..cells.base import CellMath
 from .fused import fused_scan
 from .layout import TimeLayout
+from .noise import NO_NOISE, StepNoise
 from .reference import reference_scan
 from .weights import LayerWeights
 
@@ -57,8 +58,9 @@ def scan(
     h0: Tensor,
     extra0: tuple[Tensor, ...],
     params: tuple[Tensor, ...] = (),
+    noise: StepNoise = NO_NOISE,
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction with the selected backend (see :func:`fused_scan`)."""
     if _current == "reference":
-        return reference_scan(cell, layout, reverse, x, w, h0, extra0, params)
-    return fused_scan(cell, layout, reverse, x, w, h0, extra0, params)
+        return reference_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
+    return fused_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)

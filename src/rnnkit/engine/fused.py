@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ..cells.base import CellMath
 from .layout import TimeLayout
+from .noise import NO_NOISE, StepNoise, at_rows
 from .weights import LayerWeights
 
 __all__ = ["fused_scan", "input_projection"]
@@ -69,12 +70,14 @@ def _pre_activations(cell, gx_t, h_prev, W_hh, b_hh):
     return torch.addmm(gx_t, h_prev, W_hh.t()), None  # (n, G) all pre-activations
 
 
-def _forward_sweep(cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, params):
+def _forward_sweep(cell, layout, reverse, gx, weights, h0, extra0, params, noise):
     """The time loop of the forward pass, run without autograd.
 
     Returns y (N, P), h_n, extra_n and, for backward, the per-step tensors concatenated in
     packed row order: the cell's saved activations, the extra states, and h_raw (projection).
     """
+    W_hh, b_hh, W_hr = weights
+    rec_mask, zone_h, zone_extra = noise
     T = layout.T
     h, extras = h0, extra0
     hs: list = [None] * T
@@ -85,10 +88,17 @@ def _forward_sweep(cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, para
         n, rows = layout.batch_sizes[t], layout.rows(t)
         h_prev = h[:n]
         extra_prev = tuple(e[:n] for e in extras)
-        g, gh = _pre_activations(cell, gx[rows], h_prev, W_hh, b_hh)
+        h_in = h_prev if rec_mask is None else h_prev * rec_mask[:n]  # recurrent dropout
+        g, gh = _pre_activations(cell, gx[rows], h_in, W_hh, b_hh)
         h_raw, extra_new, saved[t] = cell.step(g, gh, h_prev, extra_prev, params)
         raw_steps[t] = h_raw
         h_new = h_raw if W_hr is None else h_raw @ W_hr.t()  # (n, P)
+        if zone_h is not None:  # zoneout: keep the previous value where the mask says so
+            h_new = torch.lerp(h_new, h_prev, at_rows(zone_h, rows))
+            extra_new = tuple(
+                torch.lerp(e, e_prev, at_rows(z, rows))
+                for e, e_prev, z in zip(extra_new, extra_prev, zone_extra)
+            )
         hs[t], extra_steps[t] = h_new, extra_new
         h = _merge(h_new, h)
         extras = tuple(_merge(e_new, e) for e_new, e in zip(extra_new, extras))
@@ -106,12 +116,12 @@ def _forward_sweep(cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, para
 
 class _FusedScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, cell, layout, reverse, n_extra, gx, W_hh, b_hh, W_hr, h0, *rest):
+    def forward(ctx, cell, layout, reverse, noise, n_extra, gx, W_hh, b_hh, W_hr, h0, *rest):
         extra0, params = rest[:n_extra], rest[n_extra:]
         y, h_n, extra_n, saved_rows, extra_rows, raw_rows = _forward_sweep(
-            cell, layout, reverse, gx, W_hh, b_hh, W_hr, h0, extra0, params
+            cell, layout, reverse, gx, (W_hh, b_hh, W_hr), h0, extra0, params, noise
         )
-        ctx.cell, ctx.layout, ctx.reverse = cell, layout, reverse
+        ctx.cell, ctx.layout, ctx.reverse, ctx.noise = cell, layout, reverse, noise
         ctx.n_extra, ctx.n_saved, ctx.n_params = n_extra, len(saved_rows), len(params)
         ctx.save_for_backward(
             W_hh, b_hh, W_hr, raw_rows, h0, y, *extra0, *extra_rows, *params, *saved_rows
@@ -134,16 +144,16 @@ class _FusedScan(torch.autograd.Function):
         params, saved_rows = tuple(rest[2 * E : 2 * E + K]), tuple(rest[2 * E + K :])
         sweep = _backward_sweep(
             ctx.cell, ctx.layout, ctx.reverse, (dy, dh_n, dextra_n), (W_hh, W_hr, params),
-            (h0, y), (extra0, extra_rows), saved_rows,
+            (h0, y), (extra0, extra_rows), saved_rows, ctx.noise,
         )  # fmt: skip
         dG, dG_h, H_prev, dH_out, dparams, dh, dextra = sweep
-        need = ctx.needs_input_grad  # (cell, layout, reverse, n_extra, gx, W_hh, b_hh, W_hr, ...)
+        need = ctx.needs_input_grad[1:]  # (layout, reverse, noise, n_extra, gx, W_hh, b_hh, W_hr,.)
         dW_hh = None
         if need[5]:  # dL/dW_hh: (G, P) = dG_hᵀ·H_prev, or (G,) = Σ dG_h ⊙ H_prev for diagonal
             dW_hh = (dG_h * H_prev).sum(0) if ctx.cell.diagonal_hidden else dG_h.t() @ H_prev
         db_hh = dG_h.sum(0) if b_hh is not None and need[6] else None
         dW_hr = dH_out.t() @ raw_rows if W_hr is not None and need[7] else None  # (P, H)
-        return (None, None, None, None, dG, dW_hh, db_hh, dW_hr, dh, *dextra, *dparams)
+        return (None, None, None, None, None, dG, dW_hh, db_hh, dW_hr, dh, *dextra, *dparams)
 
 
 _DOUBLE_BACKWARD = (
@@ -161,7 +171,7 @@ def _poison_double_backward(grads: tuple) -> tuple:
     return tuple(None if g is None else next(poisoned) for g in grads)
 
 
-def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved_rows):
+def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved_rows, noise):
     """The reverse-time loop: dG per step into one (N, G) buffer, and dh_0 / d(extra_0).
 
     ``grads_out`` = (dy, dh_n, dextra_n); ``weights`` = (W_hh, W_hr, params); ``hs`` =
@@ -170,6 +180,7 @@ def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved
     """
     (dy, dh, dextra), (W_hh, W_hr, params) = grads_out, weights
     (h0, y), (extra0, extra_rows) = hs, extras
+    rec_mask, zone_h, zone_extra = noise
     N, P = y.shape
     G = W_hh.shape[0]
     dG = y.new_empty(N, G)
@@ -187,14 +198,20 @@ def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved
         extra_prev = tuple(
             _prev_rows(None if p is None else e[prows], e0, n) for e, e0 in zip(extra_rows, extra0)
         )
-        H_prev[rows] = h_prev
+        H_prev[rows] = h_prev if rec_mask is None else h_prev * rec_mask[:n]
         dh_t = dh[:n] + dy[rows]  # dL/dh_t: from the next step and from the output
+        dextra_t = tuple(e[:n] for e in dextra)
+        if zone_h is not None:  # zoneout h_t = lerp(h_cell, h_prev, z): split the gradient
+            dh_kept = dh_t * at_rows(zone_h, rows)  # dL/dh_prev through the kept units
+            dh_t = dh_t - dh_kept  # dL/dh_cell = (1 - z)·dL/dh_t
+            kept = [d * at_rows(z, rows) for d, z in zip(dextra_t, zone_extra)]
+            dextra_t = tuple(d - k for d, k in zip(dextra_t, kept))
         if W_hr is not None:
             dH_out[rows] = dh_t
             dh_t = dh_t @ W_hr  # dL/dh_raw (n, H) through the projection
         step_saved = tuple(s[rows] for s in saved_rows)
         dgx, dgh, dh_direct, dextra_prev, dp = cell.step_backward(
-            dh_t, tuple(e[:n] for e in dextra), step_saved, h_prev, extra_prev, params
+            dh_t, dextra_t, step_saved, h_prev, extra_prev, params
         )
         dG[rows] = dgx
         if dgh is not None:
@@ -202,8 +219,13 @@ def _backward_sweep(cell, layout, reverse, grads_out, weights, hs, extras, saved
         _accumulate(dparams, dp, params)
         dgh = dgx if dgh is None else dgh
         dh_prev = dgh * W_hh if cell.diagonal_hidden else dgh @ W_hh  # (n, P) through W_hh
+        if rec_mask is not None:
+            dh_prev = dh_prev * rec_mask[:n]
         if dh_direct is not None:
             dh_prev = dh_prev + dh_direct
+        if zone_h is not None:
+            dh_prev = dh_prev + dh_kept
+            dextra_prev = tuple(d + k for d, k in zip(dextra_prev, kept))
         dh = _merge(dh_prev, dh)
         dextra = tuple(_merge(d_new, d) for d_new, d in zip(dextra_prev, dextra))
     return dG, dG_h, H_prev, dH_out, dparams, dh, dextra
@@ -227,15 +249,17 @@ def fused_scan(
     h0: Tensor,
     extra0: tuple[Tensor, ...],
     params: tuple[Tensor, ...] = (),
+    noise: StepNoise = NO_NOISE,
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction over packed ``x`` (N, I) with the hand-derived BPTT engine.
 
-    ``params`` are the cell's own parameters (e.g. layer-norm gains), in ``cell.params`` order.
+    ``params`` are the cell's own parameters (e.g. layer-norm gains), in ``cell.params`` order;
+    ``noise`` the recurrent-dropout mask and zoneout masks (see :mod:`rnnkit.engine.noise`).
     Returns ``y`` (N, P), ``h_n`` (B, P) and the final extra states (e.g. ``(c_n,)``, (B, H)).
     """
     gx = input_projection(cell, x, w, params)
     b_hh = w.b_hh if cell.split_hidden else None
     y, h_n, *extra_n = _FusedScan.apply(
-        cell, layout, reverse, len(extra0), gx, w.W_hh, b_hh, w.W_hr, h0, *extra0, *params
+        cell, layout, reverse, noise, len(extra0), gx, w.W_hh, b_hh, w.W_hr, h0, *extra0, *params
     )
     return y, h_n, tuple(extra_n)

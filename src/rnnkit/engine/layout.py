@@ -44,6 +44,10 @@ class TimeLayout:
         """The rows of step ``t`` in the packed data."""
         return slice(self.offsets[t], self.offsets[t] + self.batch_sizes[t])
 
+    def batch_index(self) -> list[int]:
+        """For each packed row, its position in the (sorted) batch: 0..batch_sizes[t]-1 per step."""
+        return [b for n in self.batch_sizes for b in range(n)]
+
     def order(self, reverse: bool) -> range:
         """The steps in processing order: forward in time, or backward for a reverse direction."""
         return range(self.T - 1, -1, -1) if reverse else range(self.T)

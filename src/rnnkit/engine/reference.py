@@ -12,6 +12,7 @@ from torch import Tensor
 
 from ..cells.base import CellMath
 from .layout import TimeLayout
+from .noise import NO_NOISE, StepNoise, at_rows
 from .weights import LayerWeights
 
 __all__ = ["reference_scan"]
@@ -26,8 +27,10 @@ def reference_scan(
     h0: Tensor,
     extra0: tuple[Tensor, ...],
     params: tuple[Tensor, ...] = (),
+    noise: StepNoise = NO_NOISE,
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Same contract as :func:`rnnkit.engine.fused.fused_scan`, differentiated by autograd."""
+    rec_mask, zone_h, zone_extra = noise
     xs = x.split(layout.batch_sizes)  # per-step views; one autograd node, not T slices
     h, extras = h0, extra0
     outs: list[Tensor | None] = [None] * layout.T
@@ -37,15 +40,23 @@ def reference_scan(
         gx = F.linear(xs[t], w.W_ih, w.b_ih)
         if cell.prepare_input is not None:
             gx = cell.prepare_input(gx, params)
+        h_in = h_prev if rec_mask is None else h_prev * rec_mask[:n]
         if cell.diagonal_hidden:
-            gh = h_prev * w.W_hh if w.b_hh is None else h_prev * w.W_hh + w.b_hh
+            gh = h_in * w.W_hh if w.b_hh is None else h_in * w.W_hh + w.b_hh
         else:
-            gh = F.linear(h_prev, w.W_hh, w.b_hh)
+            gh = F.linear(h_in, w.W_hh, w.b_hh)
         if cell.split_hidden:
             h_raw, extra_new, _ = cell.step(gx, gh, h_prev, extra_prev, params)
         else:
             h_raw, extra_new, _ = cell.step(gx + gh, None, h_prev, extra_prev, params)
         h_new = h_raw if w.W_hr is None else F.linear(h_raw, w.W_hr)
+        if zone_h is not None:
+            rows = layout.rows(t)
+            h_new = torch.lerp(h_new, h_prev, at_rows(zone_h, rows))
+            extra_new = tuple(
+                torch.lerp(e, e_prev, at_rows(z, rows))
+                for e, e_prev, z in zip(extra_new, extra_prev, zone_extra)
+            )
         outs[t] = h_new
         h = h_new if n == h.shape[0] else torch.cat((h_new, h[n:]))
         extras = tuple(

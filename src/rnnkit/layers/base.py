@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath
 from ..engine import LayerWeights, scan
+from ..engine.noise import NO_NOISE, StepNoise
 from .checks import check_dtype_device, check_shape, unpack_hx
 from .sequences import SeqBatch, prepare_sequences
 
@@ -67,6 +68,12 @@ class RNNBase(nn.Module):
     """A multi-layer, optionally bidirectional recurrent layer running ``cell`` on the engine.
 
     Subclasses fix ``mode`` (torch's name: 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') and the cell.
+    Keyword-only options beyond torch.nn, for every layer: ``forget_bias`` (LSTM family),
+    ``recurrent_init`` ('uniform', 'orthogonal', 'identity'), ``zoneout`` (rate for h, or
+    (h, c) rates; Krueger et al. 2016), ``recurrent_dropout`` (one mask per sequence on h_{t-1}
+    in the hidden projection; Gal & Ghahramani 2016) and ``input_dropout`` (one mask per
+    sequence on each layer's input). The random ones act in training mode only; zoneout in
+    eval mode uses its expectation.
     Forward takes input (T, B, I), (B, T, I) with ``batch_first``, unbatched (T, I), or a
     PackedSequence; optional initial state; optional ``lengths`` (B,) for padded input.
     """
@@ -90,6 +97,9 @@ class RNNBase(nn.Module):
         *,
         forget_bias: float | None = None,
         recurrent_init: str = "uniform",
+        zoneout: float | tuple[float, float] = 0.0,
+        recurrent_dropout: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -126,6 +136,14 @@ class RNNBase(nn.Module):
                 f">= hidden_size={hidden_size}"
             )
         _check_init_options(owner, cell, forget_bias, recurrent_init)
+        zh, zc = zoneout if isinstance(zoneout, tuple) else (zoneout, zoneout)
+        rates = {"zoneout": (zh, zc), "recurrent_dropout": (recurrent_dropout,)}
+        rates["input_dropout"] = (input_dropout,)
+        for name, rate in ((n, r) for n, rs in rates.items() for r in rs):
+            if not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+                raise ValueError(f"{owner} expected {name} in [0, 1), got {rate!r}")
+        self.zoneout, self.recurrent_dropout = (float(zh), float(zc)), float(recurrent_dropout)
+        self.input_dropout = float(input_dropout)
         self.forget_bias, self.recurrent_init = forget_bias, recurrent_init
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
@@ -256,14 +274,18 @@ class RNNBase(nn.Module):
         x, D = seq.data, self.num_directions
         finals: list[list[Tensor]] = [[] for _ in states0]
         for layer in range(self.num_layers):
+            if self.input_dropout and self.training:  # one mask per sequence, all steps
+                x = x * self._sequence_mask(x, seq, self.input_dropout)
             outs = []
             for direction in range(D):
                 k = layer * D + direction
                 w, params = self._layer_weights(k)
                 extra0 = tuple(s[k] for s in states0[1:])
+                noise = self._step_noise(seq, states0)
                 y, h_n, extra_n = scan(
-                    self.cell, seq.layout, direction == 1, x, w, states0[0][k], extra0, params
-                )
+                    self.cell, seq.layout, direction == 1, x, w, states0[0][k], extra0, params,
+                    noise,
+                )  # fmt: skip
                 outs.append(y)
                 for bucket, state in zip(finals, (h_n, *extra_n)):
                     bucket.append(state)
@@ -275,6 +297,31 @@ class RNNBase(nn.Module):
         if seq.unbatched:
             states = tuple(s.squeeze(1) for s in states)
         return output, (states[0] if len(states) == 1 else states)
+
+    def _sequence_mask(self, x: Tensor, seq: SeqBatch, p: float) -> Tensor:
+        """(N, F) rows of a dropout mask drawn once per sequence (B, F), scaled by 1 / (1 - p)."""
+        mask = torch.bernoulli(x.new_full((seq.B, x.shape[1]), 1 - p)) / (1 - p)
+        return mask[seq.layout.batch_index()]
+
+    def _step_noise(self, seq: SeqBatch, states0: tuple[Tensor, ...]) -> StepNoise:
+        """Recurrent-dropout and zoneout masks for one layer-direction (none if unused)."""
+        (zh, zc), p = self.zoneout, self.recurrent_dropout
+        if not (zh or zc or p):
+            return NO_NOISE
+        h0 = states0[0][0]
+        rec_mask = None
+        if p and self.training:
+            rec_mask = torch.bernoulli(h0.new_full(h0.shape, 1 - p)) / (1 - p)
+        if not (zh or zc):
+            return StepNoise(rec_mask)
+        if not self.training:  # the expectation of zoneout: a constant weight on the old value
+            return StepNoise(rec_mask, zh, tuple(zc for _ in states0[1:]))
+        N = seq.layout.N
+
+        def zone(rate: float, like: Tensor) -> Tensor:
+            return torch.bernoulli(like.new_full((N, like.shape[-1]), rate))
+
+        return StepNoise(rec_mask, zone(zh, h0), tuple(zone(zc, s[0]) for s in states0[1:]))
 
     def extra_repr(self) -> str:
         s = "{input_size}, {hidden_size}"

@@ -7,6 +7,8 @@ PackedSequence.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -43,11 +45,12 @@ class LayerNormLSTM(RNNBase):
         *,
         forget_bias: float | None = 1.0,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         super().__init__(
             "LayerNormLSTM", LAYERNORM_LSTM, input_size, hidden_size, num_layers, bias,
             batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init,
+            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
 
@@ -71,10 +74,12 @@ class LayerNormGRU(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         super().__init__(
             "LayerNormGRU", LAYERNORM_GRU, input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype, recurrent_init=recurrent_init,
+            batch_first, dropout, bidirectional, 0, device, dtype,
+            recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
 
@@ -99,11 +104,12 @@ class PeepholeLSTM(RNNBase):
         *,
         forget_bias: float | None = 1.0,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         super().__init__(
             "PeepholeLSTM", PEEPHOLE_LSTM, input_size, hidden_size, num_layers, bias,
             batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init,
+            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
 
@@ -131,6 +137,7 @@ class IndRNN(RNNBase):
         *,
         recurrent_max: float | None = None,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         cells = {"relu": INDRNN_RELU, "tanh": INDRNN_TANH}
         if nonlinearity not in cells:
@@ -140,7 +147,8 @@ class IndRNN(RNNBase):
         self.nonlinearity, self.recurrent_max = nonlinearity, recurrent_max
         super().__init__(
             "IndRNN", cells[nonlinearity], input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype, recurrent_init=recurrent_init,
+            batch_first, dropout, bidirectional, 0, device, dtype,
+            recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
     def reset_parameters(self) -> None:
@@ -180,6 +188,7 @@ class Recurrent(RNNBase):
         *,
         forget_bias: float | None = None,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         if not isinstance(cell, CellMath):
             raise TypeError(
@@ -187,5 +196,6 @@ class Recurrent(RNNBase):
             )
         super().__init__(
             cell.name, cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, 0, device, dtype, forget_bias=forget_bias, recurrent_init=recurrent_init,
+            bidirectional, 0, device, dtype, forget_bias=forget_bias,
+            recurrent_init=recurrent_init, **options,
         )  # fmt: skip

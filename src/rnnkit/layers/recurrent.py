@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ..cells import GRU as GRU_CELL
@@ -35,6 +37,7 @@ class RNN(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         cells = {"tanh": ("RNN_TANH", RNN_TANH), "relu": ("RNN_RELU", RNN_RELU)}
         if nonlinearity not in cells:
@@ -54,6 +57,7 @@ class RNN(RNNBase):
             device=device,
             dtype=dtype,
             recurrent_init=recurrent_init,
+            **options,
         )
 
 
@@ -83,6 +87,7 @@ class LSTM(RNNBase):
         *,
         forget_bias: float | None = None,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         super().__init__(
             "LSTM",
@@ -99,6 +104,7 @@ class LSTM(RNNBase):
             dtype,
             forget_bias=forget_bias,
             recurrent_init=recurrent_init,
+            **options,
         )
 
 
@@ -122,6 +128,7 @@ class GRU(RNNBase):
         dtype: torch.dtype | None = None,
         *,
         recurrent_init: str = "uniform",
+        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
     ) -> None:
         super().__init__(
             "GRU",
@@ -136,4 +143,5 @@ class GRU(RNNBase):
             device=device,
             dtype=dtype,
             recurrent_init=recurrent_init,
+            **options,
         )
