@@ -6,6 +6,7 @@ from .gru import GRU
 from .indrnn import INDRNN_RELU, INDRNN_TANH
 from .layernorm import LAYERNORM_GRU, LAYERNORM_LSTM
 from .lstm import LSTM
+from .minimal import MIN_GRU, MIN_LSTM, MinCell
 from .peephole import PEEPHOLE_LSTM
 from .rnn import RNN_RELU, RNN_TANH
 
@@ -16,10 +17,13 @@ __all__ = [
     "LAYERNORM_GRU",
     "LAYERNORM_LSTM",
     "LSTM",
+    "MIN_GRU",
+    "MIN_LSTM",
     "PEEPHOLE_LSTM",
     "RNN_RELU",
     "RNN_TANH",
     "CellMath",
+    "MinCell",
     "ParamSpec",
     "autograd_step_backward",
     "define_cell",

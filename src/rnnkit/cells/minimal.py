@@ -13,10 +13,10 @@ minLSTM, gx = (pre_f, pre_i, pre_h), G = 3H:
     h_t = f' ⊙ h_{t-1} + i' ⊙ h̃,   a = f',  b = i' ⊙ h̃
 
 In log space (for the scan), with log σ(x) = -softplus(-x):
-    minGRU:  log a = -softplus(pre_z),  log b = -softplus(-pre_z) + log g(pre_h)
+    minGRU:  log a = -softplus(pre_z),  log b = log z + log g(pre_h) = log a + pre_z + log g
     minLSTM: log f' = log f - log(f + i) = -log(1 + i/f) = -softplus(log i - log f)
              with log i - log f = softplus(-pre_f) - softplus(-pre_i) =: d, so
-             log a = -softplus(d),  log b = -softplus(-d) + log g(pre_h)
+             log a = -softplus(d),  log b = -softplus(-d) + log g = log a + d + log g(pre_h)
     log g(x) = log(x + 0.5) for x >= 0, -softplus(-x) for x < 0.
 Every term is finite for finite pre-activations (no log of an underflowed gate).
 
@@ -80,7 +80,7 @@ def min_gru_log_coefficients(gx: Tensor) -> tuple[Tensor, Tensor]:
     """(log a, log b), each (..., H), from gx (..., 2H) = (pre_z, pre_h)."""
     pre_z, pre_h = gx.chunk(2, dim=-1)
     log_a = -_softplus(pre_z)  # log(1 - z) = log σ(-pre_z)
-    log_b = -_softplus(-pre_z) + log_positive(pre_h)  # log z + log h̃
+    log_b = log_a + pre_z + log_positive(pre_h)  # log z + log h̃; log σ(x) = log σ(-x) + x
     return log_a, log_b
 
 
@@ -124,7 +124,7 @@ def min_lstm_log_coefficients(gx: Tensor) -> tuple[Tensor, Tensor]:
     pre_f, pre_i, pre_h = gx.chunk(3, dim=-1)
     d = _softplus(-pre_f) - _softplus(-pre_i)  # log i - log f
     log_a = -_softplus(d)  # log f' = -log(1 + i/f)
-    log_b = -_softplus(-d) + log_positive(pre_h)  # log i' + log h̃, log i' = -log(1 + f/i)
+    log_b = log_a + d + log_positive(pre_h)  # log i' + log h̃; log i' = -softplus(-d) = log f' + d
     return log_a, log_b
 
 

@@ -4,6 +4,7 @@ layers for the cells torch.nn lacks."""
 from .base import RNNBase
 from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM, Recurrent
+from .minimal import MinGRU, MinLSTM, MinRNNBase
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "LSTMCell",
     "LayerNormGRU",
     "LayerNormLSTM",
+    "MinGRU",
+    "MinLSTM",
+    "MinRNNBase",
     "PeepholeLSTM",
     "RNNBase",
     "RNNCell",

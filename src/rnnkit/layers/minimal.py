@@ -7,7 +7,11 @@ h alone. ``mode`` (constructor, attribute, or forward keyword) picks the engine:
 
 - ``"scan"``: all T steps at once, a log-space parallel scan (``engine/parallel_scan.py``);
 - ``"sequential"``: one step at a time (streaming: T = 1 with a carried state);
-- ``"auto"`` (default): sequential when T == 1, else scan. Both give the same numbers.
+- ``"auto"`` (default): the scan on CUDA when T > 1, else sequential (on CPU the step loop
+  measured faster). Both give the same numbers.
+
+``scan_chunk`` (keyword, default 64) is the number of steps per parallel scan; the state is
+carried between chunks. ``None`` scans all T at once (see ``engine/parallel_scan.py``).
 
 Parameters, per layer k and direction: ``weight_ih_l{k}[_reverse]`` (G, I_k) and, with
 ``bias``, ``bias_ih_l{k}[_reverse]`` (G,); G = 2H (z, h̃) for MinGRU, 3H (f, i, h̃) for MinLSTM.
@@ -27,7 +31,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.minimal import MIN_GRU, MIN_LSTM, MinCell
-from ..engine.parallel_scan import SCAN_MODES, min_scan
+from ..engine.parallel_scan import DEFAULT_CHUNK, SCAN_MODES, min_scan
 from .checks import check_dtype_device, check_shape, unpack_hx
 from .sequences import SeqBatch, prepare_sequences
 
@@ -67,6 +71,7 @@ class MinRNNBase(nn.Module):
         dtype: torch.dtype | None = None,
         *,
         mode: str = "auto",
+        scan_chunk: int | None = DEFAULT_CHUNK,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
@@ -77,6 +82,9 @@ class MinRNNBase(nn.Module):
         self.bias, self.batch_first = bool(bias), bool(batch_first)
         self.bidirectional = bool(bidirectional)
         self.mode = _check_mode(owner, mode)
+        self.scan_chunk = (
+            None if scan_chunk is None else _positive_int(owner, "scan_chunk", scan_chunk)
+        )
         number = isinstance(dropout, numbers.Real) and not isinstance(dropout, bool)
         if not number or not 0 <= dropout <= 1:
             raise ValueError(
@@ -156,7 +164,7 @@ class MinRNNBase(nn.Module):
         ``output``: (T, B, D*H) (or batch-first / unbatched / packed like the input).
         """
         owner = type(self).__name__
-        mode = self.mode if mode is None else _check_mode(owner, mode)
+        mode = _check_mode(owner, self.mode if mode is None else mode)
         weight = self.weight_ih_l0
         seq = prepare_sequences(owner, input, lengths, self.input_size, self.batch_first, weight)
         h0 = self._initial_state(hx, seq, weight)
@@ -167,7 +175,8 @@ class MinRNNBase(nn.Module):
             for direction in range(D):
                 k = layer * D + direction
                 gx = F.linear(x, *self.all_weights[k])  # (N, G) all steps in one GEMM
-                y, h_n = min_scan(self.cell, seq.layout, direction == 1, gx, h0[k], mode)
+                reverse, h0_k = direction == 1, h0[k]
+                y, h_n = min_scan(self.cell, seq.layout, reverse, gx, h0_k, mode, self.scan_chunk)
                 outs.append(y)
                 finals.append(h_n)
             x = outs[0] if D == 1 else torch.cat(outs, dim=1)
@@ -179,7 +188,7 @@ class MinRNNBase(nn.Module):
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0}
-        defaults |= {"bidirectional": False, "mode": "auto"}
+        defaults |= {"bidirectional": False, "mode": "auto", "scan_chunk": DEFAULT_CHUNK}
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 s += f", {name}={getattr(self, name)!r}"
