@@ -23,6 +23,7 @@ __all__ = ["BACKENDS", "get_backend", "scan", "set_backend", "use_backend"]
 
 BACKENDS = ("auto", "fused", "reference")
 _current = "auto"
+last_path: str | None = None  # the engine that ran the latest scan ("fused", "reference")
 
 
 def set_backend(name: str) -> None:
@@ -61,6 +62,8 @@ def scan(
     noise: StepNoise = NO_NOISE,
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction with the selected backend (see :func:`fused_scan`)."""
+    global last_path
+    last_path = "reference" if _current == "reference" else "fused"
     if _current == "reference":
         return reference_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
     return fused_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
