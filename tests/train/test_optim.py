@@ -1,0 +1,59 @@
+"""Optimizers by name and the warm-up + cosine / step / constant learning-rate schedules."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import pytest
+import torch
+
+from rnnkit.train import TrainConfig, build_optimizer, build_scheduler, lr_factor
+
+
+@pytest.mark.parametrize(
+    "name, cls",
+    [
+        ("adam", torch.optim.Adam),
+        ("adamw", torch.optim.AdamW),
+        ("rmsprop", torch.optim.RMSprop),
+        ("sgd", torch.optim.SGD),
+    ],
+)
+def test_build_optimizer_by_name(name, cls):
+    opt = build_optimizer([torch.nn.Parameter(torch.zeros(3))], TrainConfig(optimizer=name, lr=0.1))
+    assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.1
+
+
+def test_warmup_is_linear_then_cosine_ends_at_min_ratio():
+    cfg = TrainConfig(warmup=10, schedule="cosine", min_lr_ratio=0.1)
+    assert lr_factor(0, 100, cfg) == pytest.approx(0.1)
+    assert lr_factor(9, 100, cfg) == pytest.approx(1.0)
+    assert lr_factor(10, 100, cfg) == pytest.approx(1.0)
+    assert lr_factor(100, 100, cfg) == pytest.approx(0.1)
+    values = [lr_factor(s, 100, cfg) for s in range(10, 101)]
+    assert all(a >= b for a, b in itertools.pairwise(values))
+
+
+def test_step_schedule_multiplies_by_gamma():
+    cfg = TrainConfig(warmup=0, schedule="step", step_size=5, gamma=0.5)
+    assert [lr_factor(s, 100, cfg) for s in (0, 4, 5, 10)] == [1.0, 1.0, 0.5, 0.25]
+
+
+def test_scheduler_follows_lr_factor_and_resumes_from_its_state():
+    cfg = TrainConfig(lr=1.0, warmup=3, schedule="cosine")
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = build_optimizer([p], cfg)
+    sched = build_scheduler(opt, cfg, 20)
+    for _ in range(7):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(lr_factor(7, 20, cfg))
+    opt2 = build_optimizer([p], dataclasses.replace(cfg))
+    sched2 = build_scheduler(opt2, cfg, 20)
+    sched2.load_state_dict(sched.state_dict())
+    opt.step()
+    sched.step()
+    opt2.step()
+    sched2.step()
+    assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]

@@ -1,0 +1,92 @@
+"""The generic Trainer on a toy task: learning, metrics, best checkpoint, early stop, resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from rnnkit.train import BEST, LAST, StepResult, TrainConfig, Trainer, load_checkpoint
+
+
+class ToyTask:
+    """Least squares y = x·w on 8 fixed batches; the carry counts steps since the epoch start."""
+
+    def __init__(self, val_values=None, crash_at=None) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.randn(8, 16, 4, generator=g)  # (batches, B, I)
+        self.y = self.x @ torch.tensor([1.0, -2.0, 0.5, 3.0])
+        self.val_values = val_values  # forced validation losses, for early stopping
+        self.evals = 0
+        self.crash_at = crash_at  # step at which train_step raises, as a killed run would stop
+
+    def steps_per_epoch(self) -> int:
+        return 8
+
+    def train_step(self, model, step, carry):
+        if step == self.crash_at:
+            raise KeyboardInterrupt
+        k = step % 8
+        carry = torch.zeros(()) if k == 0 else carry + 1
+        pred = model(self.x[k]).squeeze(-1)
+        noise = 0.01 * torch.randn(pred.shape)  # uses the RNG, so resume must restore it
+        loss = ((pred + noise - self.y[k]) ** 2).mean()
+        return StepResult(loss, carry.detach(), 16)
+
+    def evaluate(self, model):
+        self.evals += 1
+        if self.val_values is not None:
+            return {"loss": self.val_values[self.evals - 1]}
+        with torch.no_grad():
+            return {"loss": ((model(self.x[0]).squeeze(-1) - self.y[0]) ** 2).mean().item()}
+
+
+def _fit(tmp_path, name="run", task=None, resume=None, **overrides):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1)
+    cfg = TrainConfig(
+        steps=40, lr=0.3, warmup=2, eval_every=10, save_every=5, log_every=5, plot=False
+    )
+    cfg = dataclasses.replace(cfg, out=str(tmp_path / name), **overrides)
+    trainer = Trainer(model, task or ToyTask(), cfg, run_config={"toy": 1}, log=lambda _: None)
+    metrics = trainer.fit(resume=resume)
+    return model, metrics, tmp_path / name
+
+
+def test_trainer_learns_and_writes_metrics_and_checkpoints(tmp_path):
+    _, metrics, out = _fit(tmp_path, plot=True)
+    assert metrics["loss"] < 0.05
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == list(range(5, 41, 5))
+    assert [r["step"] for r in records if "val_loss" in r] == [10, 20, 30, 40]
+    assert {"lr", "tokens_per_s", "epoch"} <= set(records[0])
+    assert load_checkpoint(out / LAST)["step"] == 40
+    best = min(r["val_loss"] for r in records if "val_loss" in r)
+    assert load_checkpoint(out / BEST)["best"] == best
+    assert (out / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_early_stopping_stops_after_patience_evaluations(tmp_path):
+    task = ToyTask(val_values=[1.0, 0.5, 0.6, 0.7, 0.8])
+    _, metrics, out = _fit(tmp_path, task=task, patience=2, eval_every=5)
+    ckpt = load_checkpoint(out / LAST)
+    assert ckpt["step"] == 20 and ckpt["bad_evals"] == 2
+    assert load_checkpoint(out / BEST)["step"] == 10 and metrics["loss"] == 0.7
+
+
+def test_resume_in_process_continues_bit_for_bit(tmp_path):
+    full, _, _ = _fit(tmp_path, "full")
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, "part", task=ToyTask(crash_at=17))  # last.pt written at step 15
+    ckpt = load_checkpoint(tmp_path / "part" / LAST)
+    assert ckpt["step"] == 15 and ckpt["ranks"][0]["carry"].item() == 6
+    resumed, _, _ = _fit(tmp_path, "part", resume=ckpt)
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "part" / "metrics.jsonl").open()]
+    assert steps == [
+        json.loads(line)["step"] for line in (tmp_path / "full" / "metrics.jsonl").open()
+    ]
