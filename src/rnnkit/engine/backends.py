@@ -1,12 +1,15 @@
-"""Choosing the backend that runs a scan: the fused BPTT engine (default) or the reference loop.
+"""Choosing the backend that runs a scan: native C++ loop, fused BPTT engine, or reference loop.
 
 ``set_backend(name)`` sets it for the process, ``use_backend(name)`` for a ``with`` block.
-Names: ``"auto"`` (the fastest path that accepts the call; today the fused engine),
-``"fused"`` (the hand-derived BPTT engine) and ``"reference"`` (plain autograd loop).
+Names: ``"auto"`` (the fused engine; also the native loop first when RNNKIT_NATIVE=1),
+``"native"`` (the fused engine with its time loops in C++; raises NotImplementedError where it
+declines), ``"fused"`` (the hand-derived BPTT engine, Python loop) and ``"reference"`` (plain
+autograd loop). ``last_path`` names the engine that ran the latest scan, for tests.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,15 +18,16 @@ from torch import Tensor
 from ..cells.base import CellMath
 from .fused import fused_scan
 from .layout import TimeLayout
+from .native import native_scan
 from .noise import NO_NOISE, StepNoise
 from .reference import reference_scan
 from .weights import LayerWeights
 
 __all__ = ["BACKENDS", "get_backend", "scan", "set_backend", "use_backend"]
 
-BACKENDS = ("auto", "fused", "reference")
+BACKENDS = ("auto", "native", "fused", "reference")
 _current = "auto"
-last_path: str | None = None  # the engine that ran the latest scan ("fused", "reference")
+last_path: str | None = None  # "native", "fused" or "reference": the engine of the latest scan
 
 
 def set_backend(name: str) -> None:
@@ -50,6 +54,13 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
+def _auto_tries_native() -> bool:
+    """Whether "auto" may take the native loop: opt-in with RNNKIT_NATIVE=1 for now, until the
+    native sweeps have had a memory-safety review (one unexplained crash was seen while its
+    extension was being rebuilt by concurrent processes)."""
+    return os.environ.get("RNNKIT_NATIVE") == "1"
+
+
 def scan(
     cell: CellMath,
     layout: TimeLayout,
@@ -63,7 +74,20 @@ def scan(
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
     """Run one layer-direction with the selected backend (see :func:`fused_scan`)."""
     global last_path
-    last_path = "reference" if _current == "reference" else "fused"
     if _current == "reference":
+        last_path = "reference"
         return reference_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
+    if _current == "native" or (_current == "auto" and _auto_tries_native()):
+        try:
+            if params or noise is not NO_NOISE:
+                raise NotImplementedError(
+                    "the native backend runs no cell parameters, recurrent dropout or zoneout"
+                )
+            out = native_scan(cell, layout, reverse, x, w, h0, extra0)
+            last_path = "native"
+            return out
+        except NotImplementedError:
+            if _current == "native":
+                raise
+    last_path = "fused"
     return fused_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)

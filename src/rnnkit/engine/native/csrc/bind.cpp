@@ -1,0 +1,15 @@
+// Python bindings of the native sweeps (kept apart so the heavy pybind/torch headers compile
+// in their own translation unit, in parallel with the kernels). The sweeps release the GIL.
+#include <torch/csrc/utils/pybind.h>
+
+#include "sweeps.h"
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  namespace py = pybind11;
+  m.doc() = "rnnkit native scan: C++ forward and backward sweeps of the fused BPTT engine";
+  m.def("forward_sweep", &rnnkit::forward_sweep, "time loop of the forward pass",
+        py::call_guard<py::gil_scoped_release>());
+  m.def("backward_sweep", &rnnkit::backward_sweep, "reverse time loop of the backward pass",
+        py::call_guard<py::gil_scoped_release>());
+  m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");
+}

@@ -1,0 +1,143 @@
+// Vectorized pointwise math of one row of one step, per cell: the C++ twin of
+// rnnkit/cells/*.py (step / step_backward). Each function handles one batch row of H units;
+// the scan (scan.cpp) calls it for every row of a step after that step's GEMM.
+//
+// Layouts per row: gates (G) in torch.nn order, LSTM (i, f, g, o), GRU (r, z, n). The forward
+// overwrites the gate pre-activations with the post-activation gates, which the backward reads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "activations.h"
+
+namespace rnnkit {
+
+// f(j, count) over [0, H) in vector-wide chunks; the last chunk may be partial.
+template <typename T, typename F>
+inline void vec_loop(int64_t H, const F& f) {
+  constexpr int64_t W = Vec<T>::size();
+  int64_t j = 0;
+  for (; j + W <= H; j += W) f(j, W);
+  if (j < H) f(j, H - j);
+}
+
+template <typename T>
+inline Vec<T> ld(const T* p, int64_t c) {
+  return Vec<T>::loadu(p, c);
+}
+
+// ---- Elman RNN: h = act(pre) -------------------------------------------------------------
+
+template <typename T>
+void rnn_fwd_row(int64_t H, bool relu, const T* pre, T* h) {
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> v = ld(pre + j, c);
+    v = relu ? at::vec::maximum(v, Vec<T>(T(0))) : tanh<T>(v);
+    v.store(h + j, c);
+  });
+}
+
+// dpre from dL/dh = dh_next + dy and the saved output h.
+template <typename T>
+void rnn_bwd_row(int64_t H, bool relu, const T* dh_next, const T* dy, const T* h, T* dpre) {
+  const Vec<T> zero(T(0)), one(T(1));
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> dh = ld(dh_next + j, c) + ld(dy + j, c);  // dL/dh_t: next step + output
+    Vec<T> hv = ld(h + j, c);
+    Vec<T> d = relu ? Vec<T>::blendv(zero, dh, hv > zero)  // relu' = [h > 0]
+                    : dh * (one - hv * hv);                 // tanh' = 1 - h²
+    d.store(dpre + j, c);
+  });
+}
+
+// ---- LSTM ----------------------------------------------------------------------------------
+
+// g (4H): pre-activations in, post-activation gates out; c_out = f·c_prev + i·g,
+// h_out = o·tanh(c_out).
+template <typename T>
+void lstm_fwd_row(int64_t H, T* g, const T* c_prev, T* c_out, T* h_out) {
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> i = sigmoid(ld(g + j, c));
+    Vec<T> f = sigmoid(ld(g + H + j, c));
+    Vec<T> gg = tanh<T>(ld(g + 2 * H + j, c));
+    Vec<T> o = sigmoid(ld(g + 3 * H + j, c));
+    Vec<T> cv = f * ld(c_prev + j, c) + i * gg;
+    Vec<T> h = o * tanh<T>(cv);
+    i.store(g + j, c);
+    f.store(g + H + j, c);
+    gg.store(g + 2 * H + j, c);
+    o.store(g + 3 * H + j, c);
+    cv.store(c_out + j, c);
+    h.store(h_out + j, c);
+  });
+}
+
+// dgates (4H) from dL/dh (dh_in [+ dy]), dL/dc_t (dc, replaced by dL/dc_{t-1}), the saved gates
+// act and cell state c_t, and c_{t-1}.
+template <typename T>
+void lstm_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, const T* c_t,
+                  const T* c_prev, T* dgates) {
+  const Vec<T> one(T(1));
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> dh = dy ? ld(dh_in + j, c) + ld(dy + j, c) : ld(dh_in + j, c);  // dL/dh_t
+    Vec<T> i = ld(act + j, c), f = ld(act + H + j, c);
+    Vec<T> gg = ld(act + 2 * H + j, c), o = ld(act + 3 * H + j, c);
+    Vec<T> tc = tanh<T>(ld(c_t + j, c));
+    Vec<T> dct = ld(dc + j, c) + dh * o * (one - tc * tc);  // dL/dc_t: c_{t+1} and h_t
+    (dct * gg * i * (one - i)).store(dgates + j, c);                  // dL/d(pre_i)
+    (dct * ld(c_prev + j, c) * f * (one - f)).store(dgates + H + j, c);  // dL/d(pre_f)
+    (dct * i * (one - gg * gg)).store(dgates + 2 * H + j, c);           // dL/d(pre_g)
+    (dh * tc * o * (one - o)).store(dgates + 3 * H + j, c);             // dL/d(pre_o)
+    (dct * f).store(dc + j, c);                                         // dL/dc_{t-1}
+  });
+}
+
+// ---- GRU -----------------------------------------------------------------------------------
+
+// g (3H): gx in, (r, z, n) out; a (3H) = h_prev·W_hhᵀ (b_hh added here when given);
+// ghn_out = W_hn·h + b_hn (saved); h_out = n + z·(h_prev - n).
+template <typename T>
+void gru_fwd_row(int64_t H, T* g, const T* a, const T* b_hh, const T* h_prev, T* ghn_out,
+                 T* h_out) {
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> ar = ld(a + j, c), az = ld(a + H + j, c), an = ld(a + 2 * H + j, c);
+    if (b_hh) {
+      ar = ar + ld(b_hh + j, c);
+      az = az + ld(b_hh + H + j, c);
+      an = an + ld(b_hh + 2 * H + j, c);
+    }
+    Vec<T> r = sigmoid(ld(g + j, c) + ar);
+    Vec<T> z = sigmoid(ld(g + H + j, c) + az);
+    Vec<T> n = tanh<T>(ld(g + 2 * H + j, c) + r * an);
+    Vec<T> h = n + z * (ld(h_prev + j, c) - n);
+    r.store(g + j, c);
+    z.store(g + H + j, c);
+    n.store(g + 2 * H + j, c);
+    an.store(ghn_out + j, c);
+    h.store(h_out + j, c);
+  });
+}
+
+// dgx (3H), dgh (3H) from dL/dh = dh (+ dy); dh is replaced by the direct part z·dL/dh.
+template <typename T>
+void gru_bwd_row(int64_t H, T* dh, const T* dy, const T* act, const T* ghn, const T* h_prev,
+                 T* dgx, T* dgh) {
+  const Vec<T> one(T(1));
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> d = ld(dh + j, c) + ld(dy + j, c);  // dL/dh_t: next step + output
+    Vec<T> r = ld(act + j, c), z = ld(act + H + j, c), n = ld(act + 2 * H + j, c);
+    Vec<T> dn = d * (one - z) * (one - n * n);                   // dL/d(pre_n) = dL/dn·tanh'
+    Vec<T> dz = d * (ld(h_prev + j, c) - n) * z * (one - z);     // dL/d(pre_z)
+    Vec<T> dr = dn * ld(ghn + j, c) * r * (one - r);             // dL/d(pre_r)
+    dr.store(dgx + j, c);
+    dz.store(dgx + H + j, c);
+    dn.store(dgx + 2 * H + j, c);
+    dr.store(dgh + j, c);
+    dz.store(dgh + H + j, c);
+    (dn * r).store(dgh + 2 * H + j, c);  // dL/d(gh_n): it enters as r·gh_n
+    (d * z).store(dh + j, c);            // dL/dh_{t-1} through h_t = ... + z·h_{t-1}
+  });
+}
+
+}  // namespace rnnkit

@@ -1,0 +1,106 @@
+// What the forward and backward sweeps share: the cell kinds, the packed layout, row
+// parallelism, argument checks, and the entry points bind.cpp exposes to Python.
+//
+// The sweeps have the semantics of rnnkit/engine/fused.py (_forward_sweep / _backward_sweep) on
+// the packed layout: step t holds batch_sizes[t] rows starting at offsets[t]; rows of sequences
+// that have finished (or, in a reverse direction, not yet started) keep their state. Both
+// sweeps hold the full (B, .) state in one buffer and update its first n rows in place each
+// step, which gives exactly those semantics.
+#pragma once
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace rnnkit {
+
+enum Kind : int64_t { RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3 };
+
+inline int64_t gates_of(int64_t kind) { return kind == LSTM ? 4 : kind == GRU ? 3 : 1; }
+
+// The packed layout and the processing order.
+struct Steps {
+  std::vector<int64_t> sizes, offsets;
+  bool reverse;
+  Steps(const std::vector<int64_t>& bs, bool rev) : sizes(bs), offsets(bs.size()), reverse(rev) {
+    TORCH_CHECK(!bs.empty() && bs[0] > 0, "expected at least one step with rows");
+    int64_t o = 0;
+    for (size_t t = 0; t < bs.size(); ++t) {
+      TORCH_CHECK(bs[t] > 0 && (t == 0 || bs[t] <= bs[t - 1]),
+                  "batch_sizes must be positive and non-increasing");
+      offsets[t] = o, o += bs[t];
+    }
+  }
+  int64_t T() const { return static_cast<int64_t>(sizes.size()); }
+  int64_t N() const { return offsets.back() + sizes.back(); }
+  int64_t B() const { return sizes.front(); }
+  int64_t at(int64_t k) const { return reverse ? T() - 1 - k : k; }  // k-th step processed
+  int64_t prev(int64_t t) const {  // the step processed just before t, or -1
+    int64_t p = reverse ? t + 1 : t - 1;
+    return (p < 0 || p >= T()) ? -1 : p;
+  }
+};
+
+// Run f(i) for the n rows of a step; split over threads only when the step is big enough to
+// pay for the fork/join.
+template <typename F>
+void for_rows(int64_t n, int64_t work_per_row, const F& f) {
+  constexpr int64_t kMinParallelWork = int64_t{1} << 15;
+  if (n < 2 || n * work_per_row < kMinParallelWork) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+  int64_t grain = std::max<int64_t>(1, kMinParallelWork / (2 * work_per_row));
+  at::parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) f(i);
+  });
+}
+
+// t must be defined with shape `shape` and the dtype of `like`; returns it contiguous.
+inline at::Tensor checked(const at::Tensor& t, const char* name, at::IntArrayRef shape,
+                          const at::Tensor& like) {
+  TORCH_CHECK(t.defined(), "native scan: ", name, " is missing");
+  TORCH_CHECK(t.sizes() == shape, "native scan: ", name, " expected shape ", shape, ", got ",
+              t.sizes());
+  TORCH_CHECK(t.scalar_type() == like.scalar_type() && t.device().is_cpu(), "native scan: ",
+              name, " expected a CPU ", like.scalar_type(), " tensor, got ", t.toString());
+  return t.contiguous();
+}
+
+inline at::Tensor checked(const std::optional<at::Tensor>& t, const char* name,
+                          at::IntArrayRef shape, const at::Tensor& like) {
+  return checked(t.value_or(at::Tensor()), name, shape, like);
+}
+
+template <typename T>
+T* ptr(const at::Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
+
+// Returns [y (N, P), h_n (B, P), c_n (B, H) | None, S (N, H) | None, raw (N, H) | None];
+// S holds c per row (LSTM) or gh_n (GRU). gx (N, G) is overwritten with the post-activation
+// gates, which backward_sweep reads.
+std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_hh,
+                                      std::optional<at::Tensor> b_hh,
+                                      std::optional<at::Tensor> W_hr, at::Tensor h0,
+                                      std::optional<at::Tensor> c0,
+                                      std::vector<int64_t> batch_sizes, bool reverse);
+
+// act and S are what forward_sweep saved (None for RNN, whose backward needs only y).
+// Returns [dG (N, G), dG_h (N, G) (the same tensor unless GRU), H_prev (N, P),
+//          dH_out (N, P) | None, dh_0 (B, P), dc_0 (B, H) | None].
+std::vector<at::Tensor> backward_sweep(
+    int64_t kind, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
+    at::Tensor y, at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
+    std::optional<at::Tensor> W_hr, at::Tensor dy, at::Tensor dh_n,
+    std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse);
+
+void use_aten_gemm(bool on);
+
+}  // namespace rnnkit
