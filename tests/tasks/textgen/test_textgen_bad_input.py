@@ -56,7 +56,7 @@ def test_resume_of_another_configuration_overwrites_nothing(trained, corpus, cap
 def test_resume_on_other_text_is_refused(trained, tmp_path, capsys, corpus):
     other = tmp_path / "other.txt"
     other.write_text(corpus.read_text()[::-1])
-    _fails(capsys, train_args(other, trained, "--steps", "8", "--resume"), "different text")
+    _fails(capsys, train_args(other, trained, "--steps", "8", "--resume"), "other data")
 
 
 def test_resume_with_nothing_to_resume(tmp_path, corpus, capsys):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ...train import TrainConfig, opt
 from .model import CELLS
 
-__all__ = ["RESUMABLE", "TRAIN_DEFAULTS", "TextgenConfig"]
+__all__ = ["TRAIN_DEFAULTS", "TextgenConfig"]
 
 
 @dataclass
@@ -44,10 +44,4 @@ TRAIN_DEFAULTS = dataclasses.replace(
     eval_every=100,
     save_every=50,
     out="runs/textgen",
-)
-
-# TrainConfig fields that may differ when a run is resumed; all other options must match
-RESUMABLE = frozenset(
-    {"steps", "epochs", "out", "resume", "threads", "device", "backend", "progress", "plot"}
-    | {"log_every", "eval_every", "save_every", "patience"}
 )

@@ -6,7 +6,6 @@ runs before anything is written, and fails with ``RnnkitError``: nothing is over
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import itertools
 import os
@@ -18,21 +17,17 @@ from typing import Any
 
 import torch
 
-import rnnkit
-
 from ...data import load_shakespeare
-from ...train import (
-    BEST,
-    LAST,
-    CheckpointError,
-    DistEnv,
-    RnnkitError,
-    TrainConfig,
-    Trainer,
-    init_distributed,
-    load_checkpoint,
+from ...train import LAST, CheckpointError, RnnkitError, TrainConfig, Trainer
+from ...train.recipe import (
+    check_same_run,
+    check_train_options,
+    load_task_checkpoint,
+    prepare_out,
+    run_config,
+    setup,
 )
-from .config import RESUMABLE, TextgenConfig
+from .config import TextgenConfig
 from .data import StreamBatches, read_corpus, split_blocks
 from .model import LanguageModel
 from .sampling import generate
@@ -49,69 +44,19 @@ def _check_sizes(cfg: TextgenConfig, tcfg: TrainConfig) -> None:
             raise RnnkitError(f"{flag} must be >= 1; got {getattr(cfg, name)}")
     if not 0 <= cfg.dropout < 1:
         raise RnnkitError(f"--dropout must be in [0, 1); got {cfg.dropout}")
-    if tcfg.backend not in rnnkit.BACKENDS:
-        raise RnnkitError(
-            f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {tcfg.backend}"
-        )
-    for name in ("eval_every", "save_every", "log_every"):
-        if getattr(tcfg, name) < 1:
-            raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(tcfg, name)}")
-
-
-def _run_config(cfg: TextgenConfig, tcfg: TrainConfig, corpus_sha: str) -> dict[str, Any]:
-    """What must match for a resume: data, model, and the non-resumable training options."""
-    train = {k: v for k, v in dataclasses.asdict(tcfg).items() if k not in RESUMABLE}
-    return {"textgen": dataclasses.asdict(cfg), "train": train, "corpus_sha256": corpus_sha}
-
-
-def _check_same_run(saved: dict[str, Any], now: dict[str, Any], path: Path) -> None:
-    if saved.get("corpus_sha256") != now["corpus_sha256"]:
-        raise CheckpointError(f"--resume: {path} was trained on a different text than --data gives")
-    diffs = []
-    for group in ("textgen", "train"):
-        old, new = saved.get(group, {}), now[group]
-        for key in new:
-            if old.get(key, object()) != new[key]:
-                diffs.append(f"--{key.replace('_', '-')} {old.get(key)} (now {new[key]})")
-    if diffs:
-        raise CheckpointError(
-            f"--resume: {path} is a run of another configuration: it had " + ", ".join(diffs)
-        )
-
-
-def _prepare_out(tcfg: TrainConfig) -> dict[str, Any] | None:
-    """The checkpoint to resume (``--resume``) or None; refuses to overwrite a finished run."""
-    last = Path(tcfg.out) / LAST
-    if tcfg.resume:
-        if not last.exists():
-            raise CheckpointError(f"--resume: there is no {LAST} in {tcfg.out} to continue")
-        return load_checkpoint(last)
-    if last.exists():
-        raise RnnkitError(
-            f"{tcfg.out} already holds a run ({LAST}); pass --resume to continue it or "
-            "choose another --out"
-        )
-    return None
-
-
-def _setup(tcfg: TrainConfig) -> DistEnv:
-    env = init_distributed(tcfg.device)
-    threads = tcfg.threads or max(1, (os.cpu_count() or 1) // env.local_world_size)
-    torch.set_num_threads(threads)
-    rnnkit.set_backend(tcfg.backend)
-    return env
+    check_train_options(tcfg)
 
 
 def train(cfg: TextgenConfig, tcfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
     """Train a language model as configured; returns the final validation metrics."""
     _check_sizes(cfg, tcfg)
-    env = _setup(tcfg)
+    env = setup(tcfg)
     say = log if env.is_main else (lambda _: None)
-    resume = _prepare_out(tcfg)
+    resume = prepare_out(tcfg)
     text = load_shakespeare() if cfg.data is None else read_corpus(cfg.data, cfg.encoding)
-    run_config = _run_config(cfg, tcfg, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    config = run_config("textgen", cfg, tcfg, hashlib.sha256(text.encode("utf-8")).hexdigest())
     if resume is not None:
-        _check_same_run(resume["config"], run_config, Path(tcfg.out) / LAST)
+        check_same_run(resume["config"], config, Path(tcfg.out) / LAST)
         vocab = Vocab.from_dict(resume["vocab"])
     else:
         vocab = Vocab.build(text, cfg.level, cfg.vocab_size)
@@ -128,7 +73,7 @@ def train(cfg: TextgenConfig, tcfg: TrainConfig, log: Callable[[str], None] = pr
         f"validation), vocabulary {len(vocab)}, {sum(p.numel() for p in model.parameters()):,} "
         f"parameters, {env.world_size} process(es) x {torch.get_num_threads()} threads"
     )
-    trainer = Trainer(model, task, tcfg, env, run_config, {"vocab": vocab.to_dict()}, log=say)
+    trainer = Trainer(model, task, tcfg, env, config, {"vocab": vocab.to_dict()}, log=say)
     start = time.perf_counter()
     metrics = trainer.fit(resume=resume)
     say(f"done in {time.perf_counter() - start:.0f} s; checkpoints in {tcfg.out}")
@@ -137,10 +82,7 @@ def train(cfg: TextgenConfig, tcfg: TrainConfig, log: Callable[[str], None] = pr
 
 def load_model(path: str | os.PathLike) -> tuple[LanguageModel, Vocab, dict[str, Any]]:
     """(model, vocab, checkpoint) from a run directory (best.pt, else last.pt) or a file."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / BEST if (p / BEST).exists() else p / LAST
-    ckpt = load_checkpoint(p)
+    ckpt, p = load_task_checkpoint(path, "textgen")
     try:
         cfg = TextgenConfig(**ckpt["config"]["textgen"])
         vocab = Vocab.from_dict(ckpt["vocab"])
