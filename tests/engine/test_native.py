@@ -159,7 +159,7 @@ def test_native_layer_matches_torch_bidirectional_two_layers(kind, options, pack
 
 
 def test_auto_runs_native_for_float32_and_falls_back_for_bfloat16(monkeypatch):
-    monkeypatch.setenv("RNNKIT_NATIVE", "1")  # auto takes native only when opted in
+    monkeypatch.delenv("RNNKIT_NATIVE", raising=False)  # the default: auto takes native
     layer = rnnkit.GRU(4, 5)
     with rnnkit.use_backend("auto"):
         layer(torch.randn(3, 2, 4))
@@ -174,7 +174,7 @@ def test_auto_falls_back_with_one_warning_when_the_build_fails(monkeypatch):
     def broken_build():
         raise OSError("no compiler in this test")
 
-    monkeypatch.setenv("RNNKIT_NATIVE", "1")
+    monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
     monkeypatch.setattr(build, "_build", broken_build)
     monkeypatch.setattr(build, "_module", None)
     monkeypatch.setattr(build, "_error", None)
@@ -189,11 +189,15 @@ def test_auto_falls_back_with_one_warning_when_the_build_fails(monkeypatch):
         layer(x)
 
 
-def test_auto_stays_on_fused_unless_opted_in(monkeypatch):
+def test_auto_takes_the_fused_engine_for_what_native_declines(monkeypatch):
     monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
     with rnnkit.use_backend("auto"):
+        rnnkit.LayerNormGRU(4, 5)(torch.randn(3, 2, 4))
+        assert backends.last_path == "fused"
+        rnnkit.GRU(4, 5, zoneout=0.1)(torch.randn(3, 2, 4))
+        assert backends.last_path == "fused"
         rnnkit.GRU(4, 5)(torch.randn(3, 2, 4))
-    assert backends.last_path == "fused"
+        assert backends.last_path == "native"
 
 
 def test_environment_switch_turns_native_off(monkeypatch):

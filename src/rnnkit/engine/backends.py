@@ -1,7 +1,8 @@
 """Choosing the backend that runs a scan: native C++ loop, fused BPTT engine, or reference loop.
 
 ``set_backend(name)`` sets it for the process, ``use_backend(name)`` for a ``with`` block.
-Names: ``"auto"`` (the fused engine; also the native loop first when RNNKIT_NATIVE=1),
+Names: ``"auto"`` (the native loop where it runs the call, else the fused engine; the
+environment variable RNNKIT_NATIVE=0 keeps it on the fused engine),
 ``"native"`` (the fused engine with its time loops in C++; raises NotImplementedError where it
 declines), ``"fused"`` (the hand-derived BPTT engine, Python loop) and ``"reference"`` (plain
 autograd loop). ``last_path`` names the engine that ran the latest scan, for tests.
@@ -55,10 +56,11 @@ def use_backend(name: str) -> Iterator[None]:
 
 
 def _auto_tries_native() -> bool:
-    """Whether "auto" may take the native loop: opt-in with RNNKIT_NATIVE=1 for now, until the
-    native sweeps have had a memory-safety review (one unexplained crash was seen while its
-    extension was being rebuilt by concurrent processes)."""
-    return os.environ.get("RNNKIT_NATIVE") == "1"
+    """Whether "auto" may take the native loop: unless RNNKIT_NATIVE=0 (no build at all then).
+
+    The C++ sweeps pass the native tests and a random-layer stress run under AddressSanitizer
+    (``RNNKIT_NATIVE_SANITIZE=address``, see native/build.py)."""
+    return os.environ.get("RNNKIT_NATIVE", "1") != "0"
 
 
 def scan(

@@ -4,7 +4,9 @@
 C++ compiler) into torch's extensions cache, keyed by the CPU capability torch detected, so a
 cache moved to a machine without AVX2 is never reused there. Any failure becomes
 ``NotImplementedError`` (warned once per process), so the dispatcher falls back to the Python
-fused engine. ``RNNKIT_NATIVE=0`` in the environment turns the native path off (no build).
+fused engine. ``RNNKIT_NATIVE=0`` in the environment turns the native path off (no build);
+``RNNKIT_NATIVE_SANITIZE=address`` builds a separate AddressSanitizer variant (run Python with
+``LD_PRELOAD=$(c++ -print-file-name=libasan.so)``) to check the C++ for memory errors.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import sys
 import sysconfig
 import warnings
 from pathlib import Path
@@ -48,17 +51,31 @@ def _capability_flags() -> tuple[str, list[str]]:
 
 
 def _build() -> ModuleType:
+    from torch.utils.cpp_extension import get_default_build_root
     from torch.utils.cpp_extension import load as jit_load
 
     if not compiler_available():
         raise RuntimeError("no C++ compiler found on PATH (c++, g++ or clang++)")
     suffix, simd = _capability_flags()
-    # headers are not hashed by torch's JIT versioning: a digest flag rebuilds on any change
+    # The sources' digest is part of the module name, so each version of csrc/ builds into its
+    # own directory: a process never loads a library another process is relinking in place
+    # (torch's JIT versioning would rebuild the same directory, and it does not hash headers).
     digest = hashlib.sha1(b"".join((_CSRC / f).read_bytes() for f in _SOURCES + _HEADERS))
+    sanitize = os.environ.get("RNNKIT_NATIVE_SANITIZE", "")  # e.g. "address": for tests only
+    flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"] if sanitize else []
+    name = f"rnnkit_native_{suffix}_{digest.hexdigest()[:12]}" + (f"_{sanitize}" * bool(sanitize))
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root())
+    if not (root / name / f"{name}.so").exists():
+        print(
+            f"rnnkit: compiling the native RNN loops once (about a minute); cached in {root}",
+            file=sys.stderr,
+            flush=True,
+        )
     return jit_load(
-        name=f"rnnkit_native_{suffix}",
+        name=name,
         sources=[str(_CSRC / s) for s in _SOURCES],
-        extra_cflags=["-O3", *simd, f"-DRNNKIT_CSRC_DIGEST={digest.hexdigest()[:12]}"],
+        extra_cflags=["-O3", *simd, *flags],
+        extra_ldflags=[f"-fsanitize={sanitize}"] if sanitize else None,
         extra_include_paths=[str(_CSRC)],
         verbose=False,
     )
