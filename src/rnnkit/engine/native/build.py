@@ -64,15 +64,19 @@ def _build() -> ModuleType:
     sanitize = os.environ.get("RNNKIT_NATIVE_SANITIZE", "")  # e.g. "address": for tests only
     flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"] if sanitize else []
     name = f"rnnkit_native_{suffix}_{digest.hexdigest()[:12]}" + (f"_{sanitize}" * bool(sanitize))
+    # our own directory per torch version (the C++ ABI) and source version
     root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root())
-    if not (root / name / f"{name}.so").exists():
+    directory = root / f"rnnkit-torch{torch.__version__}" / name
+    if not (directory / f"{name}.so").exists():
         print(
-            f"rnnkit: compiling the native RNN loops once (about a minute); cached in {root}",
+            f"rnnkit: compiling the native RNN loops once (about a minute) into {directory}",
             file=sys.stderr,
             flush=True,
         )
+    directory.mkdir(parents=True, exist_ok=True)
     return jit_load(
         name=name,
+        build_directory=str(directory),
         sources=[str(_CSRC / s) for s in _SOURCES],
         extra_cflags=["-O3", *simd, *flags],
         extra_ldflags=[f"-fsanitize={sanitize}"] if sanitize else None,
