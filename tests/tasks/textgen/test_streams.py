@@ -49,3 +49,35 @@ def test_eval_chunks_cover_the_validation_stream_once():
     ids = torch.arange(101)
     targets = torch.cat([y for _, y in eval_chunks(ids, seq_len=7, rows=4)], dim=1)
     assert sorted(targets.flatten().tolist()) == list(range(1, 101))
+
+
+def test_state_resets_are_a_function_of_seed_and_step_and_shard_like_the_batch():
+    ids = torch.arange(10000)
+    whole = StreamBatches(ids, 64, 10).keep_state(7, 0.3, seed=1)
+    parts = [StreamBatches(ids, 64, 10).shard(r, 2).keep_state(7, 0.3, seed=1) for r in range(2)]
+    assert torch.equal(torch.cat(parts), whole)
+    assert torch.equal(StreamBatches(ids, 64, 10).keep_state(7, 0.3, seed=1), whole)
+    assert not torch.equal(StreamBatches(ids, 64, 10).keep_state(8, 0.3, seed=1), whole)
+    assert 0 < int((~whole).sum()) < 64  # about 0.3 x 64 streams reset
+    assert bool(StreamBatches(ids, 64, 10).keep_state(7, 0.0, seed=1).all())
+
+
+def test_task_zeroes_exactly_the_reset_streams_state():
+    from rnnkit.tasks.textgen.task import TextgenTask
+
+    batches = StreamBatches(torch.arange(10000) % 7, 16, 10)
+    seen = []
+
+    def model(x, state):
+        seen.append(state)
+        return torch.zeros(*x.shape, 7, requires_grad=True), state
+
+    task = TextgenTask(batches, torch.arange(100) % 7, "char", torch.device("cpu"), 0, 0.5, 3)
+    carry = (torch.ones(2, 16, 4), torch.full((2, 16, 4), 2.0))  # (L, B, H) h and c
+    task.train_step(model, 5, carry)
+    keep = batches.keep_state(5, 0.5, 3)
+    h, c = seen[0]
+    assert torch.equal(h[:, keep], torch.ones(2, int(keep.sum()), 4))
+    assert torch.equal(c[:, ~keep], torch.zeros(2, int((~keep).sum()), 4))
+    task.train_step(model, 0, carry)  # an epoch's first chunk starts every stream at zero
+    assert seen[1] is None

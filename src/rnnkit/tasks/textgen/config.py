@@ -31,6 +31,9 @@ class TextgenConfig:
     dropout: float = opt(0.0, "dropout on embeddings, between layers and before the output")
     seq_len: int = opt(100, "tokens per chunk of truncated BPTT (state carries across chunks)")
     batch_size: int = opt(128, "parallel streams per step (global, over all processes)")
+    reset_prob: float = opt(
+        0.02, "chance per chunk that a stream's carried state is reset (sampling starts at zero)"
+    )
     val_fraction: float = opt(0.05, "fraction of the text held out for validation")
     val_blocks: int = opt(10, "validation is the last --val-fraction of each of this many blocks")
     eval_tokens: int = opt(0, "evaluate on this many validation tokens; 0 = all of them")

@@ -91,6 +91,13 @@ class StreamBatches:
         cols = slice(k * self.T, (k + 1) * self.T)
         return self.x[self.rows, cols], self.y[self.rows, cols], k == 0
 
+    def keep_state(self, step: int, reset_prob: float, seed: int) -> Tensor:
+        """(B/W,) bool: False for the streams whose carried state step ``step`` resets. Drawn
+        for the global batch from (seed, step) alone, so resume and any process count agree."""
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        keep = torch.rand(self.x.shape[0], generator=gen) >= reset_prob  # (B,)
+        return keep[self.rows]
+
 
 def eval_chunks(ids: Tensor, seq_len: int, rows: int = 32):
     """Yield (x, y) chunks of (R, <=T) covering ``ids`` as R side-by-side streams, in order."""

@@ -42,8 +42,10 @@ def _check_sizes(cfg: TextgenConfig, tcfg: TrainConfig) -> None:
         if getattr(cfg, name) < 1:
             flag = "--" + name.replace("_", "-")
             raise RnnkitError(f"{flag} must be >= 1; got {getattr(cfg, name)}")
-    if not 0 <= cfg.dropout < 1:
-        raise RnnkitError(f"--dropout must be in [0, 1); got {cfg.dropout}")
+    for name in ("dropout", "reset_prob"):
+        if not 0 <= getattr(cfg, name) < 1:
+            flag = "--" + name.replace("_", "-")
+            raise RnnkitError(f"{flag} must be in [0, 1); got {getattr(cfg, name)}")
     check_train_options(tcfg)
 
 
@@ -67,7 +69,9 @@ def train(cfg: TextgenConfig, tcfg: TrainConfig, log: Callable[[str], None] = pr
         raise RnnkitError(f"the held-out text has {len(val_ids)} tokens; raise --val-fraction")
     torch.manual_seed(tcfg.seed)
     model = LanguageModel(len(vocab), cfg.embed, cfg.hidden, cfg.layers, cfg.cell, cfg.dropout)
-    task = TextgenTask(batches, val_ids, cfg.level, env.device, cfg.eval_tokens)
+    task = TextgenTask(
+        batches, val_ids, cfg.level, env.device, cfg.eval_tokens, cfg.reset_prob, tcfg.seed
+    )
     say(
         f"textgen: {len(ids):,} {cfg.level} tokens ({len(train_ids):,} train, {len(val_ids):,} "
         f"validation), vocabulary {len(vocab)}, {sum(p.numel() for p in model.parameters()):,} "

@@ -1,7 +1,9 @@
 """``TextgenTask``: next-token cross-entropy on carried-state chunks, and validation in nats.
 
 Training: step ``s`` reads chunk ``s mod chunks`` of every stream (``StreamBatches``); the
-state from the previous chunk is carried in, detached, and reset at each epoch's first chunk.
+state from the previous chunk is carried in, detached, and reset at each epoch's first chunk
+and, with probability ``reset_prob``, for single streams at any chunk: sampling starts from the
+zero state, and a model that never saw it mid-text writes junk until its state settles.
 Validation: the held-out stream in side-by-side rows, state carried across all of it, reported
 as ``loss`` (nats/token) plus ``bits_per_char`` (char level) or ``perplexity`` (word level).
 """
@@ -31,8 +33,11 @@ class TextgenTask:
         level: str,
         device: torch.device,
         eval_tokens: int = 0,
+        reset_prob: float = 0.0,
+        seed: int = 0,
     ) -> None:
         self.train, self.level, self.device = train, level, device
+        self.reset_prob, self.seed = reset_prob, seed
         self.val_ids = val_ids[: eval_tokens + 1] if eval_tokens > 0 else val_ids
 
     def steps_per_epoch(self) -> int:
@@ -41,7 +46,12 @@ class TextgenTask:
     def train_step(self, model: nn.Module, step: int, carry: Any) -> StepResult:
         x, y, starts_epoch = self.train.batch(step)
         x, y = x.to(self.device), y.to(self.device)  # (B, T)
-        logits, state = model(x, None if starts_epoch else carry)  # (B, T, V)
+        if starts_epoch:
+            carry = None
+        elif carry is not None and self.reset_prob > 0:
+            keep = self.train.keep_state(step, self.reset_prob, self.seed).to(self.device)
+            carry = map_carry(lambda s: s * keep.view(1, -1, 1).to(s.dtype), carry)  # (L, B, H)
+        logits, state = model(x, carry)  # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         return StepResult(loss, map_carry(Tensor.detach, state), x.numel())
 
