@@ -73,7 +73,10 @@ def test_copy_baseline_is_the_memoryless_cross_entropy():
 
 
 def test_unknown_cell_lists_the_known_ones():
-    with pytest.raises(ValueError, match="unknown cell 'lstmm'; expected one of gru, lstm, rnn"):
+    with pytest.raises(
+        ValueError,
+        match="unknown cell .lstmm.; expected one of rnn, rnn_relu, lstm, gru, layernorm_lstm",
+    ):
         cell_class("lstmm")
     with pytest.raises(ValueError, match="expected T"):
         train_synthetic("adding", "lstm", T=1, steps=1)
@@ -82,7 +85,7 @@ def test_unknown_cell_lists_the_known_ones():
 
 
 def test_new_cells_plug_in_through_the_cells_dict(monkeypatch):
-    monkeypatch.setitem(CELLS, "torch_gru", nn.GRU)
+    monkeypatch.setitem(CELLS, "torch_gru", (nn.GRU, {}))
     model = build_model("copy", "torch_gru", hidden=3, seed=0)
     assert isinstance(model.rnn, nn.GRU)
     x, _ = TASKS["copy"].batch(4, 2, _gen())

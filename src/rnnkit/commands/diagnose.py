@@ -68,7 +68,7 @@ def _check(args: argparse.Namespace) -> list[str]:
         raise ValueError(f"expected --cells as a comma-separated list; got {args.cells!r}")
     unknown = [c for c in cells if c not in CELLS]
     if unknown:
-        raise ValueError(f"unknown cell {unknown[0]!r}; expected one of {', '.join(sorted(CELLS))}")
+        raise ValueError(f"unknown cell {unknown[0]!r}; expected one of {', '.join(CELLS)}")
     if args.T < 2:
         raise ValueError(f"expected --T >= 2, got {args.T}")
     if args.train_steps < 0:

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..engine import backends
-from ..layers import GRU, LSTM, RNN
+from ..layers.registry import LAYERS, layer_class, make_layer
 
 __all__ = [
     "CELLS",
@@ -49,9 +49,8 @@ __all__ = [
     "train_synthetic",
 ]
 
-# Cell name -> recurrent layer class taking (input_size, hidden_size) like torch.nn.RNN.
-# Add new cells here (e.g. CELLS["layernorm_lstm"] = LayerNormLSTM); the CLI lists these names.
-CELLS: dict[str, type[nn.Module]] = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+# Cell name -> (recurrent layer class, fixed arguments): every layer of rnnkit.layers.registry.
+CELLS = LAYERS
 
 COPY_SYMBOLS = 10  # symbols to remember
 COPY_ALPHABET = 8  # symbols are 1..8; 0 is blank, 9 the delimiter
@@ -61,9 +60,7 @@ COPY_SOLVED_ACCURACY = 0.99
 
 def cell_class(name: str) -> type[nn.Module]:
     """The recurrent layer class registered as ``name`` in :data:`CELLS`."""
-    if name not in CELLS:
-        raise ValueError(f"unknown cell {name!r}; expected one of {', '.join(sorted(CELLS))}")
-    return CELLS[name]
+    return layer_class(name)[0]
 
 
 def _check_T(T: int, minimum: int = 2) -> None:
@@ -183,7 +180,7 @@ class SequenceModel(nn.Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int) -> None:
         super().__init__()
-        self.rnn = cell_class(cell)(input_size, hidden_size)
+        self.rnn = make_layer(cell, input_size, hidden_size)
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -11,32 +11,19 @@ from typing import Any
 
 from torch import Tensor, nn
 
-import rnnkit
+from ...layers.registry import LAYERS, make_layer
 
 __all__ = ["CELLS", "LanguageModel", "recurrent_layer"]
 
 
-CELLS = {  # --cell name -> (rnnkit layer class, extra constructor arguments)
-    "rnn": (rnnkit.RNN, {"nonlinearity": "tanh"}),
-    "rnn_relu": (rnnkit.RNN, {"nonlinearity": "relu"}),
-    "lstm": (rnnkit.LSTM, {}),
-    "gru": (rnnkit.GRU, {}),
-}
-_MORE = {  # further rnnkit layers with the same constructor, where this rnnkit has them
-    "layernorm_lstm": "LayerNormLSTM",
-    "layernorm_gru": "LayerNormGRU",
-    "peephole_lstm": "PeepholeLSTM",
-    "indrnn": "IndRNN",
-    "mingru": "MinGRU",
-    "minlstm": "MinLSTM",
-}
-CELLS.update({k: (getattr(rnnkit, v), {}) for k, v in _MORE.items() if hasattr(rnnkit, v)})
+CELLS = LAYERS  # --cell name -> (rnnkit layer class, fixed constructor arguments)
 
 
 def recurrent_layer(cell: str, input_size: int, hidden: int, layers: int, dropout: float):
     """A batch-first rnnkit layer stack of ``cell`` (a key of ``CELLS``)."""
-    cls, kwargs = CELLS[cell]
-    return cls(input_size, hidden, num_layers=layers, dropout=dropout, batch_first=True, **kwargs)
+    return make_layer(
+        cell, input_size, hidden, num_layers=layers, dropout=dropout, batch_first=True
+    )
 
 
 class LanguageModel(nn.Module):
