@@ -25,7 +25,7 @@ BAD = [
     (synth, ["copy", "--steps", "0"], "steps > 0"),
     (synth, ["copy", "--steps", "-3"], "steps > 0"),
     (diagnose, ["--cells", "rnn,foo"], "unknown cell 'foo'"),
-    (diagnose, ["--T", "1"], "--T >= 2"),
+    (diagnose, ["--T", "1"], "T to be an int >= 2"),
     (diagnose, ["--train-steps", "-1"], "--train-steps >= 0"),
 ]
 

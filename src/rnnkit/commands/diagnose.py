@@ -13,6 +13,7 @@ float64) on one held-out batch with the adding-problem MSE at the last step as t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,28 +23,26 @@ import torch.nn.functional as F
 
 from ..diagnostics import GradientFlowReport, gradient_flow, plot_gradient_flow
 from ..tasks.synthetic import CELLS, SynthConfig, adding_batch, build_model, fit
-from . import fail, write_json_atomic
+from ..train.config import add_arguments
+from . import common_arguments, fail, write_json_atomic
 
 __all__ = ["add_parser", "main", "register", "run"]
 
 PROG = "rnnkit diagnose"
 
 
+_DEFAULTS = dataclasses.replace(SynthConfig(), T=200)
+_SKIP = ("task", "cell", "steps", "eval_every", "eval_size", "clip", "stop_on_solve")
+
+
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add diagnose's arguments to ``p``."""
+    """Add diagnose's arguments to ``p`` (the adding problem's flags from :class:`SynthConfig`)."""
     p.add_argument(
         "--cells", default="rnn,lstm,gru", help=f"comma-separated, from: {', '.join(CELLS)}"
     )
-    p.add_argument("--T", type=int, default=200, help="sequence length of the adding problem")
     p.add_argument("--train-steps", type=int, default=0, help="Adam steps before measuring")
-    p.add_argument("--hidden", type=int, default=64, help="hidden size H")
-    p.add_argument("--batch-size", type=int, default=64, help="batch for training and measuring")
-    p.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1 is fastest for small models)"
-    )
-    p.add_argument("--out", type=Path, default=Path("runs/diagnose"), help="folder for PNG+JSON")
+    add_arguments(p, _DEFAULTS, skip=_SKIP)
+    common_arguments(p, "runs/diagnose", "folder for PNG+JSON")
     p.set_defaults(func=run)
     return p
 
@@ -69,14 +68,17 @@ def _check(args: argparse.Namespace) -> list[str]:
     unknown = [c for c in cells if c not in CELLS]
     if unknown:
         raise ValueError(f"unknown cell {unknown[0]!r}; expected one of {', '.join(CELLS)}")
-    if args.T < 2:
-        raise ValueError(f"expected --T >= 2, got {args.T}")
     if args.train_steps < 0:
         raise ValueError(f"expected --train-steps >= 0, got {args.train_steps}")
-    for name in ("hidden", "batch_size", "lr"):
-        if getattr(args, name) <= 0:
-            raise ValueError(f"expected --{name.replace('_', '-')} > 0, got {getattr(args, name)}")
+    _config(args, cells[0])  # T, hidden, batch size and lr as SynthConfig checks them
     return cells
+
+
+def _config(args: argparse.Namespace, cell: str) -> SynthConfig:
+    """The adding-problem training run of ``cell`` that ``--train-steps`` asks for."""
+    steps = max(1, args.train_steps)
+    kept = {name: getattr(args, name) for name in ("T", "hidden", "batch_size", "lr", "seed")}
+    return SynthConfig("adding", cell, steps=steps, eval_every=steps, **kept)
 
 
 def measure(cell: str, args: argparse.Namespace) -> tuple[GradientFlowReport, dict | None]:
@@ -84,11 +86,7 @@ def measure(cell: str, args: argparse.Namespace) -> tuple[GradientFlowReport, di
     model = build_model("adding", cell, args.hidden, args.seed)
     trained = None
     if args.train_steps:
-        cfg = SynthConfig(
-            "adding", cell, args.T, args.train_steps, args.hidden, args.batch_size, args.lr,
-            args.seed, eval_every=max(1, args.train_steps),
-        )  # fmt: skip
-        trained = fit(model, cfg)
+        trained = fit(model, _config(args, cell))
         trained.pop("history")
     x, y = adding_batch(args.T, args.batch_size, torch.Generator().manual_seed(args.seed + 2))
     # measured in float64: over hundreds of steps the norms fall below float32's range

@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
 
-from ..tasks.synthetic import CELLS, TASKS, SynthConfig, build_model, fit
-from . import fail, write_json_atomic
+from ..tasks.synthetic import TASKS, SynthConfig, build_model, fit
+from ..train.config import add_arguments, from_args
+from . import common_arguments, fail, write_json_atomic
 
 __all__ = ["add_parser", "main", "register", "run"]
 
@@ -26,24 +26,10 @@ _DEFAULTS = SynthConfig()
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add synth's arguments to ``p`` (defaults from :class:`SynthConfig`)."""
+    """Add synth's arguments to ``p``: one flag per :class:`SynthConfig` field, its defaults."""
     p.add_argument("task", help=f"one of: {', '.join(TASKS)}")
-    p.add_argument("--cell", default=_DEFAULTS.cell, help=f"one of: {', '.join(CELLS)}")
-    p.add_argument("--T", type=int, default=_DEFAULTS.T, help="sequence length / copy gap")
-    p.add_argument("--steps", type=int, default=_DEFAULTS.steps, help="Adam steps")
-    p.add_argument("--hidden", type=int, default=_DEFAULTS.hidden, help="hidden size H")
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    p.add_argument("--lr", type=float, default=_DEFAULTS.lr)
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    p.add_argument("--eval-every", type=int, default=_DEFAULTS.eval_every)
-    p.add_argument("--eval-size", type=int, default=_DEFAULTS.eval_size)
-    p.add_argument(
-        "--stop-on-solve", action="store_true", help="stop at the first solved evaluation"
-    )
-    p.add_argument(
-        "--threads", type=int, default=1, help="torch threads (1 is fastest for small models)"
-    )
-    p.add_argument("--out", type=Path, default=Path("runs/synth"), help="folder for the JSON")
+    add_arguments(p, SynthConfig(), skip=("task",))
+    common_arguments(p, "runs/synth", "folder for the JSON")
     p.set_defaults(func=run)
     return p
 
@@ -63,19 +49,7 @@ register = add_parser  # the name rnnkit.cli's COMMANDS table calls
 
 def config_from_args(args: argparse.Namespace) -> SynthConfig:
     """The run's config; ValueError (one line) for a bad task, cell, T or budget."""
-    return SynthConfig(
-        task=args.task,
-        cell=args.cell,
-        T=args.T,
-        steps=args.steps,
-        hidden=args.hidden,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        eval_every=args.eval_every,
-        eval_size=args.eval_size,
-        stop_on_solve=args.stop_on_solve,
-    )
+    return from_args(SynthConfig, args)
 
 
 def _progress(metric: str):

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..engine import backends
 from ..layers.registry import LAYERS, layer_class, make_layer
+from ..train.config import opt
 
 __all__ = [
     "CELLS",
@@ -206,18 +207,18 @@ class SynthConfig:
     """One training run on a synthetic task; defaults: the docs/synthetic.md budget (which also
     sets stop_on_solve)."""
 
-    task: str = "adding"  # a name in TASKS
-    cell: str = "lstm"  # a name in CELLS
-    T: int = 100  # sequence length (adding) or blank gap (copy: sequences are T + 20 long)
-    steps: int = 2000  # Adam steps
-    hidden: int = 64  # H of the recurrent layer
-    batch_size: int = 64  # B of every training batch
-    lr: float = 3e-3  # Adam learning rate
-    seed: int = 0  # model init and training data; the held-out batch uses seed + 1
-    eval_every: int = 100  # steps between evaluations on the held-out batch
-    eval_size: int = 256  # sequences in the held-out batch
-    clip: float = 1.0  # max global gradient norm
-    stop_on_solve: bool = False  # end at the first evaluation that counts as solved
+    task: str = opt("adding", "the task: a name in TASKS")
+    cell: str = opt("lstm", f"recurrent layer, one of: {', '.join(CELLS)}")
+    T: int = opt(100, "sequence length (adding) or blank gap (copy: sequences are T + 20 long)")
+    steps: int = opt(2000, "Adam steps")
+    hidden: int = opt(64, "hidden size H of the recurrent layer")
+    batch_size: int = opt(64, "sequences in every training batch")
+    lr: float = opt(3e-3, "Adam learning rate")
+    seed: int = opt(0, "seed of model init and training data; the held-out batch uses seed + 1")
+    eval_every: int = opt(100, "steps between evaluations on the held-out batch")
+    eval_size: int = opt(256, "sequences in the held-out batch")
+    clip: float = opt(1.0, "max global gradient norm")
+    stop_on_solve: bool = opt(False, "end at the first evaluation that counts as solved")
 
     def __post_init__(self) -> None:
         get_task(self.task)
