@@ -136,7 +136,8 @@ class Trainer:
     def _loop(self, net, optimizer, scheduler, state: _State, total: int) -> None:
         cfg, env = self.config, self.env
         params = [p for p in self.model.parameters() if p.requires_grad]
-        bar = self._progress_bar(total, state.step)
+        bar = self._bar = self._progress_bar(total, state.step)
+        shown: dict[str, str] = {}  # the bar's postfix: last training loss, speed, validation
         tokens, t0, loss_sum, n_loss = 0, time.perf_counter(), 0.0, 0
         stop = False
         while state.step < total and not stop:
@@ -161,16 +162,15 @@ class Trainer:
                     "tokens_per_s": speed,
                 }
                 self._write(record)
-                bar.set_postfix(
-                    loss=f"{record['loss']:.3f}", tok_s=f"{speed:.0f}", **self._val(state)
-                )
+                shown.update(loss=f"{record['loss']:.3f}", tok_s=f"{speed:.0f}")
+                bar.set_postfix(**shown, **self._val(state))
                 tokens, t0, loss_sum, n_loss = 0, time.perf_counter(), 0.0, 0
             bar.update(1)
             if state.step % cfg.eval_every == 0 or state.step == total:
                 started = time.perf_counter()
                 stop = self._evaluate(state, optimizer, scheduler)
                 t0 += time.perf_counter() - started  # tokens/s counts training time only
-                bar.set_postfix(**self._val(state))
+                bar.set_postfix(**shown, **self._val(state))
             if state.step % cfg.save_every == 0 or state.step == total or stop:
                 self._save(LAST, state, optimizer, scheduler)
         bar.close()
@@ -187,7 +187,7 @@ class Trainer:
         self._write({"step": state.step, **{f"val_{k}": v for k, v in metrics.items()}})
         if self.env.is_main:
             shown = "  ".join(f"val_{k} {v:.4f}" for k, v in metrics.items())
-            self.log(f"step {state.step}: {shown}")
+            self._say(f"step {state.step}: {shown}")
         value = metrics[cfg.monitor]
         if value < state.best:
             state.best, state.bad_evals = value, 0
@@ -246,6 +246,14 @@ class Trainer:
         if state is None or not state.last_eval:
             return {}
         return {f"val_{self.config.monitor}": f"{state.last_eval[self.config.monitor]:.3f}"}
+
+    def _say(self, message: str) -> None:
+        """Log a line; printed above the progress bar (not into it) while one is shown."""
+        bar = getattr(self, "_bar", None)
+        if self.log is print and hasattr(bar, "write"):
+            bar.write(message)
+        else:
+            self.log(message)
 
     def _progress_bar(self, total: int, initial: int):
         try:
