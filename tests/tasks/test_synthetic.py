@@ -13,6 +13,7 @@ from rnnkit.tasks import synthetic
 from rnnkit.tasks.synthetic import (
     CELLS,
     TASKS,
+    SynthConfig,
     adding_batch,
     build_model,
     cell_class,
@@ -116,3 +117,12 @@ def test_short_training_lowers_the_loss(task, cell):
     losses = [r["train_loss"] for r in result["history"]]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert result["steps_run"] == 60 and set(result["final"]) >= {result["metric"]}
+
+
+def test_forget_bias_reaches_the_lstm_and_is_refused_for_cells_without_a_forget_gate():
+    model = build_model("adding", "lstm", 4, seed=0, forget_bias=1.0)
+    H = 4
+    b = model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0  # gates (i, f, g, o)
+    assert torch.allclose(b[H : 2 * H], torch.ones(H))
+    with pytest.raises(ValueError, match="forget_bias needs a cell with a forget gate.*'gru'"):
+        SynthConfig(cell="gru", forget_bias=1.0)

@@ -72,7 +72,11 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     spec = TASKS[cfg.task]
     print(f"{cfg.task} T={cfg.T} cell={cfg.cell}: {cfg}", flush=True)
-    result = fit(build_model(cfg.task, cfg.cell, cfg.hidden, cfg.seed), cfg, _progress(spec.metric))
+    result = fit(
+        build_model(cfg.task, cfg.cell, cfg.hidden, cfg.seed, cfg.forget_bias),
+        cfg,
+        _progress(spec.metric),
+    )
     path = write_json_atomic(
         args.out / f"synth_{cfg.task}_{cfg.cell}_T{cfg.T}_seed{cfg.seed}.json", result
     )

@@ -26,6 +26,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -179,9 +180,11 @@ class SequenceModel(nn.Module):
     Input (T, B, I) -> output (T, B, O). The recurrent layer is ``self.rnn``.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int) -> None:
+    def __init__(
+        self, cell: str, input_size: int, hidden_size: int, output_size: int, **options: Any
+    ) -> None:
         super().__init__()
-        self.rnn = make_layer(cell, input_size, hidden_size)
+        self.rnn = make_layer(cell, input_size, hidden_size, **options)  # e.g. forget_bias
         self.head = nn.Linear(hidden_size, output_size)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -189,12 +192,19 @@ class SequenceModel(nn.Module):
         return self.head(out)  # (T, B, O)
 
 
-def build_model(task: str, cell: str, hidden: int, seed: int) -> SequenceModel:
-    """The model for ``task`` with ``cell``, initialized from ``seed`` (global RNG untouched)."""
+def build_model(
+    task: str, cell: str, hidden: int, seed: int, forget_bias: float | None = None
+) -> SequenceModel:
+    """The model for ``task`` with ``cell``, initialized from ``seed`` (global RNG untouched);
+    ``forget_bias`` (LSTM family) sets the forget-gate bias at init."""
     spec = get_task(task)
+    options = {} if forget_bias is None else {"forget_bias": forget_bias}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return SequenceModel(cell, spec.input_size, hidden, spec.output_size)
+        return SequenceModel(cell, spec.input_size, hidden, spec.output_size, **options)
+
+
+_FORGET_GATED = ("lstm", "layernorm_lstm", "peephole_lstm")
 
 
 def _check_positive(name: str, value: object) -> None:
@@ -219,6 +229,7 @@ class SynthConfig:
     eval_size: int = opt(256, "sequences in the held-out batch")
     clip: float = opt(1.0, "max global gradient norm")
     stop_on_solve: bool = opt(False, "end at the first evaluation that counts as solved")
+    forget_bias: float | None = opt(None, "LSTM family: forget-gate bias at init (torch's: none)")
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -226,6 +237,11 @@ class SynthConfig:
         _check_T(self.T)
         for name in ("steps", "hidden", "batch_size", "lr", "eval_every", "eval_size", "clip"):
             _check_positive(name, getattr(self, name))
+        if self.forget_bias is not None and self.cell not in _FORGET_GATED:
+            raise ValueError(
+                f"forget_bias needs a cell with a forget gate ({', '.join(_FORGET_GATED)}); "
+                f"got cell {self.cell!r}"
+            )
 
 
 def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None = None) -> dict:
@@ -296,4 +312,4 @@ def train_synthetic(
     ``log`` is called with each history record as it is made.
     """
     cfg = SynthConfig(task, cell, T, steps, hidden, batch_size, lr, seed, **options)
-    return fit(build_model(task, cell, hidden, seed), cfg, log)
+    return fit(build_model(task, cell, hidden, seed, cfg.forget_bias), cfg, log)
