@@ -41,3 +41,15 @@ def test_defaults_are_the_dataclass_defaults():
 def test_a_typo_or_bad_value_is_an_error(argv):
     with pytest.raises((argparse.ArgumentError, SystemExit)):
         _parser().parse_args(argv)
+
+
+def test_epochs_alone_overrides_the_default_step_count():
+    defaults = dataclasses.replace(TrainConfig(), steps=500)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, defaults)
+    assert from_args(TrainConfig, parser.parse_args([])).steps == 500
+    given = from_args(TrainConfig, parser.parse_args(["--epochs", "2"]))
+    assert (given.steps, given.epochs) == (None, 2.0)
+    assert from_args(TrainConfig, parser.parse_args(["--steps", "7"])).steps == 7
+    both = from_args(TrainConfig, parser.parse_args(["--steps", "500", "--epochs", "2"]))
+    assert (both.steps, both.epochs) == (500, 2.0)  # both given: the Trainer refuses it

@@ -16,6 +16,8 @@ from typing import Any
 
 __all__ = ["TrainConfig", "add_arguments", "from_args", "opt"]
 
+_DEFAULT_STEPS = "_default_steps"  # where add_arguments keeps a config's default --steps
+
 
 def opt(default: Any, help: str, **metadata: Any) -> Any:
     """A dataclass field with a default and the help text its flag shows (``choices=`` too)."""
@@ -77,6 +79,11 @@ def add_arguments(parser: argparse.ArgumentParser, config: Any, skip: tuple[str,
             parser.add_argument(flag, action=action, default=default, help=help_text, dest=f.name)
         else:
             choices = f.metadata.get("choices")
+            if f.name == "steps" and hasattr(config, "epochs"):
+                # --epochs alone must win over a recipe's default step count: the default
+                # applies in from_args only when neither budget flag is given
+                parser.set_defaults(**{_DEFAULT_STEPS: default})
+                default = None
             parser.add_argument(
                 flag, type=kind, default=default, choices=choices, help=help_text, dest=f.name
             )
@@ -84,4 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser, config: Any, skip: tuple[str,
 
 def from_args(cls: type, args: argparse.Namespace) -> Any:
     """The dataclass ``cls`` filled from the parsed flags that ``add_arguments`` made."""
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls)})
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
+    if values.get("steps", 0) is None and values.get("epochs") is None:
+        values["steps"] = getattr(args, _DEFAULT_STEPS, None)
+    return cls(**values)
