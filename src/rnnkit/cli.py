@@ -22,6 +22,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = {  # command name -> module with register(subparsers)
     "textgen": "rnnkit.tasks.textgen.cli",
+    "forecast": "rnnkit.tasks.forecast.cli",
     "synth": "rnnkit.commands.synth",
     "diagnose": "rnnkit.commands.diagnose",
 }

@@ -1,0 +1,76 @@
+"""``rnnkit forecast train|predict``: the command-line face of time-series forecasting.
+
+The flags of ``train`` are generated from ``ForecastConfig`` and ``TrainConfig`` (defaults from
+``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an argparse error.
+
+    rnnkit forecast train                     # LSTM on the bundled airline passengers
+    rnnkit forecast train --data sales.csv --column units --time-column week --season 52
+    rnnkit forecast predict --checkpoint runs/forecast --output next.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from ...train import TrainConfig, add_arguments, from_args
+from .config import TRAIN_DEFAULTS, ForecastConfig
+
+__all__ = ["register"]
+
+_TRAIN_HELP = (
+    "train a direct multi-step RNN forecaster; report it against last-value, seasonal-naive, "
+    "ETS and ARIMA forecasts on a held-out test tail (MAE, RMSE, sMAPE, MASE, interval coverage)"
+)
+_PREDICT_HELP = (
+    "forecast the next --horizon values (direct multi-output) with a prediction interval "
+    "(split conformal on validation residuals) as CSV: step,time,forecast,lower,upper"
+)
+
+
+def register(subparsers) -> None:
+    """Add ``forecast`` with its ``train`` and ``predict`` subcommands to ``subparsers``."""
+    forecast = subparsers.add_parser(
+        "forecast", help="train a time-series forecaster and forecast with it"
+    )
+    commands = forecast.add_subparsers(dest="forecast_command", required=True, metavar="COMMAND")
+    train = commands.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP)
+    add_arguments(train, ForecastConfig())
+    add_arguments(train, TRAIN_DEFAULTS)
+    train.set_defaults(func=_train)
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    predict = commands.add_parser(
+        "predict", help=_PREDICT_HELP, description=_PREDICT_HELP, formatter_class=fmt
+    )
+    predict.add_argument("--checkpoint", required=True, help="run directory or .pt file")
+    predict.add_argument(
+        "--data", default=None, help="CSV to forecast past the end of; default: the training series"
+    )
+    predict.add_argument("--column", default=None, help="column of --data; default: as trained")
+    predict.add_argument(
+        "--time-column", default=None, help="time-stamp column of --data; default: as trained"
+    )
+    predict.add_argument("--output", default=None, help="CSV file to write; default: stdout")
+    predict.add_argument("--backend", default="auto", help="rnnkit scan backend (rnnkit.BACKENDS)")
+    predict.set_defaults(func=_predict)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .run import train
+
+    train(from_args(ForecastConfig, args), from_args(TrainConfig, args))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import rnnkit
+
+    from ...train import RnnkitError
+    from .run import predict
+
+    if args.backend not in rnnkit.BACKENDS:
+        raise RnnkitError(
+            f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {args.backend}"
+        )
+    rnnkit.set_backend(args.backend)
+    predict(args.checkpoint, args.data, args.column, args.time_column, args.output)
+    return 0
