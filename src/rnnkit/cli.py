@@ -23,6 +23,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS = {  # command name -> module with register(subparsers)
     "textgen": "rnnkit.tasks.textgen.cli",
     "forecast": "rnnkit.tasks.forecast.cli",
+    "classify": "rnnkit.tasks.classify.cli",
     "synth": "rnnkit.commands.synth",
     "diagnose": "rnnkit.commands.diagnose",
 }
