@@ -2,7 +2,9 @@
 
 ``set_backend(name)`` sets it for the process, ``use_backend(name)`` for a ``with`` block.
 Names: ``"auto"`` (the native loop where it runs the call, else the fused engine; the
-environment variable RNNKIT_NATIVE=0 keeps it on the fused engine),
+environment variable RNNKIT_NATIVE=0 keeps it on the fused engine; the native loop runs the
+built-in cells, ``native.native_cells()``, with their parameters, and declines recurrent
+dropout and zoneout),
 ``"native"`` (the fused engine with its time loops in C++; raises NotImplementedError where it
 declines), ``"fused"`` (the hand-derived BPTT engine, Python loop) and ``"reference"`` (plain
 autograd loop). ``last_path`` names the engine that ran the latest scan, for tests.
@@ -81,11 +83,9 @@ def scan(
         return reference_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
     if _current == "native" or (_current == "auto" and _auto_tries_native()):
         try:
-            if params or noise is not NO_NOISE:
-                raise NotImplementedError(
-                    "the native backend runs no cell parameters, recurrent dropout or zoneout"
-                )
-            out = native_scan(cell, layout, reverse, x, w, h0, extra0)
+            if noise.rec_mask is not None or noise.zone_h is not None or noise.zone_extra:
+                raise NotImplementedError("the native backend runs no recurrent dropout or zoneout")
+            out = native_scan(cell, layout, reverse, x, w, h0, extra0, params)
             last_path = "native"
             return out
         except NotImplementedError:

@@ -1,6 +1,7 @@
 """Layers for cells torch.nn lacks: LayerNormLSTM, LayerNormGRU, PeepholeLSTM, IndRNN.
 
-All run on the fused BPTT engine and take the same layer options and forward contract as
+All run on the hand-derived BPTT engine (the native C++ loops under the ``auto`` backend,
+the fused Python loop otherwise) and take the same layer options and forward contract as
 rnnkit.LSTM / GRU: num_layers, bidirectional, batch_first, dropout, initial state, ``lengths``,
 PackedSequence.
 """

@@ -2,71 +2,140 @@
 
 ``native_scan`` has exactly the contract of :func:`rnnkit.engine.fused.fused_scan`. Python does
 the work that is one big operation over all N packed rows (the input projection
-gx = X·W_ihᵀ + b; the weight gradients dW_ih = dGᵀ·X, dW_hh = dG_hᵀ·H_prev, the biases and
-dX = dG·W_ih); the C++ sweeps in csrc/ run the T-step loops forward and backward.
+gx = X·W_ihᵀ + b, and for the layer-norm cells its layer norm; the weight gradients
+dW_ih = dGᵀ·X, dW_hh = dG_hᵀ·H_prev, the biases, dX = dG·W_ih, and the cell parameters'
+gradients as one sum over the B batch slots of what the sweep summed over each slot's steps);
+the C++ sweeps in csrc/ run the T-step loops forward and backward.
 
-Saved for backward, per row: the post-activation gates (G), plus c (LSTM) or gh_n (GRU) (H), plus
-h_raw (H) with a projection: the same as the fused engine. It declines (``NotImplementedError``)
-cells other than rnn_tanh / rnn_relu / lstm / gru, dtypes other than float32 / float64, devices
-other than CPU, and any failure to build the extension (see build.py).
+Saved for backward, per row: the post-activation gates (G), plus c (LSTM family) or gh_n (GRU)
+(H), plus h_raw (H) with a projection; the layer-norm cells also save LN(h_{t-1}·W_hhᵀ) (G), its
+moments, and x·W_ihᵀ before its layer norm (G), as the fused engine does. It declines
+(``NotImplementedError``) cells other than those in ``_SPECS`` (RNN, LSTM, GRU, LayerNormLSTM,
+LayerNormGRU, PeepholeLSTM, IndRNN), dtypes other than float32 / float64, devices other than
+CPU, and any failure to build the extension (see build.py). Recurrent dropout and zoneout are
+declined by the dispatcher (backends.py), which never passes them here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor
 
-from ...cells import GRU, LSTM, RNN_RELU, RNN_TANH
+from ...cells import (
+    GRU,
+    INDRNN_RELU,
+    INDRNN_TANH,
+    LAYERNORM_GRU,
+    LAYERNORM_LSTM,
+    LSTM,
+    PEEPHOLE_LSTM,
+    RNN_RELU,
+    RNN_TANH,
+)
 from ...cells.base import CellMath
+from ...cells.layernorm import EPS
 from ..fused import _poison_double_backward
 from ..layout import TimeLayout
 from ..weights import LayerWeights
 from .build import compiler_available, load
 
-__all__ = ["compiler_available", "load", "native_scan"]
+__all__ = ["compiler_available", "load", "native_cells", "native_scan"]
 
-_KINDS = {RNN_TANH: 0, RNN_RELU: 1, LSTM: 2, GRU: 3}  # the C++ Kind enum
+
+@dataclass(frozen=True)
+class _Spec:
+    """How the Python side of the native scan treats one cell."""
+
+    kind: int  # the C++ Kind enum (csrc/sweeps.h)
+    gates_saved: bool = True  # the backward reads the saved gates (not RNN / IndRNN: only y)
+    fold_b_hh: bool = True  # b_hh is added into gx (the GRU adds it inside the step)
+    input_norm: bool = False  # gx = LN(x·W_ihᵀ; params[0], params[1]) over all rows
+    step_params: tuple[int, ...] = ()  # the params the C++ step takes (csrc params_of order)
+    row_grads: tuple[tuple[int, int], ...] = ()  # (param, width in H): the columns of dP (B, .)
+
+
+_SPECS = {
+    RNN_TANH: _Spec(0, gates_saved=False),
+    RNN_RELU: _Spec(1, gates_saved=False),
+    LSTM: _Spec(2),
+    GRU: _Spec(3, fold_b_hh=False),
+    # params (γ_ih, β_ih, γ_hh, γ_c, β_c); dP = (dγ_hh 4H, dγ_c H, dβ_c H) per batch slot
+    LAYERNORM_LSTM: _Spec(4, input_norm=True, step_params=(2, 3, 4),
+                          row_grads=((2, 4), (3, 1), (4, 1))),
+    # params (γ_ih, β_ih, γ_hh, β_hh); dP = (dγ_hh 3H, dβ_hh 3H) per batch slot
+    LAYERNORM_GRU: _Spec(5, input_norm=True, step_params=(2, 3), row_grads=((2, 3), (3, 3))),
+    PEEPHOLE_LSTM: _Spec(6, step_params=(0,), row_grads=((0, 3),)),  # params (p,), 3H
+    INDRNN_TANH: _Spec(7, gates_saved=False),
+    INDRNN_RELU: _Spec(8, gates_saved=False),
+}  # fmt: skip
 _DTYPES = (torch.float32, torch.float64)
 
 
-def _check_supported(cell: CellMath, x: Tensor, w: LayerWeights, h0: Tensor, extra0) -> int:
-    """The cell's C++ kind; ``NotImplementedError`` saying why when the native path declines."""
-    kind = _KINDS.get(cell)
-    if kind is None:
+def native_cells() -> tuple[str, ...]:
+    """The names of the cells the native scan runs."""
+    return tuple(cell.name for cell in _SPECS)
+
+
+def _check_supported(cell: CellMath, x: Tensor, w: LayerWeights, h0, extra0, params) -> _Spec:
+    """The cell's spec; ``NotImplementedError`` saying why when the native path declines."""
+    spec = _SPECS.get(cell)
+    if spec is None:
         raise NotImplementedError(
-            f"native scan supports rnn_tanh, rnn_relu, lstm, gru; got {cell.name}"
+            f"native scan supports {', '.join(native_cells())}; got {cell.name}"
         )
-    tensors = [x, h0, *extra0, *(t for t in w if t is not None)]
+    if len(params) != len(cell.params):
+        raise NotImplementedError(
+            f"native scan: {cell.name} takes {len(cell.params)} cell parameters, got {len(params)}"
+        )
+    if spec.input_norm and (w.b_ih is not None or w.b_hh is not None):
+        raise NotImplementedError(f"native scan: {cell.name} takes no bias_ih / bias_hh")
     if x.dtype not in _DTYPES:
         raise NotImplementedError(f"native scan supports float32 and float64; got {x.dtype}")
+    tensors = [x, h0, *extra0, *(t for t in (*w, *params) if t is not None)]
     for t in tensors:
         if t.device.type != "cpu":
             raise NotImplementedError(f"native scan runs on CPU only; got a tensor on {t.device}")
         if t.dtype != x.dtype:
             raise NotImplementedError(f"native scan needs one dtype; got {x.dtype} and {t.dtype}")
-    return kind
+    return spec
+
+
+def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params):
+    """(gx, gx before its layer norm or None, (mean, rstd) or None), all N rows in one GEMM."""
+    if b_ih is None:
+        gx = x @ W_ih.t()  # (N, G)
+    else:
+        in_bias = b_ih + b_hh if spec.fold_b_hh else b_ih  # the GRU adds b_hh inside the step
+        gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
+    if not spec.input_norm:
+        return gx, None, None
+    normed, mean, rstd = torch.native_layer_norm(gx, [gx.shape[1]], params[0], params[1], EPS)
+    return normed, gx, (mean, rstd)
 
 
 class _NativeScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, kind, layout, reverse, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0):
+    def forward(ctx, spec, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *rest):
         ext = load()
-        gru = kind == _KINDS[GRU]
+        extra0, params = rest[:n_extra], rest[n_extra:]
         x = x.contiguous()
-        if b_ih is None:
-            gx = x @ W_ih.t()  # (N, G)
-        else:
-            in_bias = b_ih if gru else b_ih + b_hh  # the GRU adds b_hh inside the step
-            gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
+        gx, gx_raw, moments = _input_projection(spec, x, W_ih, b_ih, b_hh, params)
         c0 = extra0[0] if extra0 else None
-        # gx becomes the post-activation gates; S is c (LSTM) or gh_n (GRU) per row
-        y, h_n, c_n, S, raw = ext.forward_sweep(
-            kind, gx, W_hh, b_hh if gru else None, W_hr, h0, c0, layout.batch_sizes, reverse
+        step_params = [params[k] for k in spec.step_params]
+        # gx becomes the post-activation gates; S is c (LSTM family) or gh_n (GRU) per row
+        y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
+            spec.kind, gx, W_hh, b_hh if not spec.fold_b_hh else None, W_hr, h0, c0, step_params,
+            layout.batch_sizes, reverse,
+        )  # fmt: skip
+        ctx.spec, ctx.layout, ctx.reverse = spec, layout, reverse
+        ctx.has_bias, ctx.n_extra = b_ih is not None, n_extra
+        act = gx if spec.gates_saved else None  # RNN: the saved output y is all it needs
+        mean, rstd = moments if moments else (None, None)
+        ctx.save_for_backward(
+            x, W_ih, W_hh, W_hr, h0, c0, y, act, S, raw, aux, stats, gx_raw, mean, rstd, *params
         )
-        ctx.kind, ctx.layout, ctx.reverse = kind, layout, reverse
-        ctx.has_bias, ctx.n_extra = b_ih is not None, len(extra0)
-        act = None if S is None else gx  # RNN: the saved output y is all its backward needs
-        ctx.save_for_backward(x, W_ih, W_hh, W_hr, h0, c0, y, act, S, raw)
         return (y, h_n) if c_n is None else (y, h_n, c_n)
 
     @staticmethod
@@ -79,23 +148,50 @@ class _NativeScan(torch.autograd.Function):
 
     @staticmethod
     def _grads(ctx, dy, dh_n, *dextra_n):
-        x, W_ih, W_hh, W_hr, h0, c0, y, act, S, raw = ctx.saved_tensors
+        x, W_ih, W_hh, W_hr, h0, c0, y, act, S, raw, aux, stats, *rest = ctx.saved_tensors
+        gx_raw, mean, rstd, *params = rest
+        spec = ctx.spec
         dc_n = dextra_n[0] if dextra_n else None
-        dG, dG_h, H_prev, dH_out, dh0, dc0 = load().backward_sweep(
-            ctx.kind, act, S, y, h0, c0, W_hh, W_hr, dy, dh_n, dc_n,
+        dG, dG_h, H_prev, dH_out, dh0, dc0, dP = load().backward_sweep(
+            spec.kind, act, S, aux, stats, y, h0, c0, W_hh, W_hr,
+            [params[k] for k in spec.step_params], dy, dh_n, dc_n,
             ctx.layout.batch_sizes, ctx.reverse,
         )  # fmt: skip
-        need = ctx.needs_input_grad  # (kind, layout, reverse, x, W_ih, W_hh, b_ih, b_hh, W_hr, ...)
-        dx = dG @ W_ih if need[3] else None  # (N, I) dL/dX
-        dW_ih = dG.t() @ x if need[4] else None  # (G, I) dL/dW_ih
-        dW_hh = dG_h.t() @ H_prev if need[5] else None  # (G, P) dL/dW_hh
-        db_ih = dG.sum(0) if ctx.has_bias and need[6] else None  # (G,) dL/db_ih
+        # (spec, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0, *params)
+        need = ctx.needs_input_grad
+        need_params = need[11 + ctx.n_extra :]
+        dparams: list[Tensor | None] = [None] * len(params)
+        if spec.input_norm:  # dG is dL/d LN(x·W_ihᵀ): back through the layer norm
+            mask = [need[4] or need[5], need_params[0], need_params[1] and params[1] is not None]
+            dG, dparams[0], dparams[1] = torch.ops.aten.native_layer_norm_backward(
+                dG, gx_raw, [gx_raw.shape[1]], mean, rstd, params[0], params[1], mask
+            )
+        dx = dG @ W_ih if need[4] else None  # (N, I) dL/dX
+        dW_ih = dG.t() @ x if need[5] else None  # (G, I) dL/dW_ih
+        dW_hh = None
+        if need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev, or (H,) Σ_rows dG ⊙ H_prev (IndRNN)
+            dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
+        db_ih = dG.sum(0) if ctx.has_bias and need[7] else None  # (G,) dL/db_ih
         db_hh = None
-        if ctx.has_bias and need[7]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
+        if ctx.has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
             db_hh = dG_h.sum(0) if dG_h is not dG or db_ih is None else db_ih.clone()
-        dW_hr = dH_out.t() @ raw if W_hr is not None and need[8] else None  # (P, H) dL/dW_hr
+        dW_hr = dH_out.t() @ raw if W_hr is not None and need[9] else None  # (P, H) dL/dW_hr
+        if dP is not None and any(need_params[k] for k, _ in spec.row_grads):
+            _sum_row_grads(spec, dP, params, need_params, dparams)
         dextra = (dc0,) if ctx.n_extra else ()
-        return (None, None, None, dx, dW_ih, dW_hh, db_ih, db_hh, dW_hr, dh0, *dextra)
+        return (None, None, None, None, dx, dW_ih, dW_hh, db_ih, db_hh, dW_hr, dh0, *dextra,
+                *dparams)  # fmt: skip
+
+
+def _sum_row_grads(spec: _Spec, dP: Tensor, params, need, dparams: list) -> None:
+    """The cell parameters' gradients: the B rows of dP (B, Σ widths·H) summed, one parameter's
+    columns at a time (so that each gradient is a tensor of its own, not a view of another)."""
+    H = dP.shape[1] // sum(width for _, width in spec.row_grads)
+    start = 0
+    for k, width in spec.row_grads:
+        if need[k] and params[k] is not None:
+            dparams[k] = dP[:, start : start + width * H].sum(0)
+        start += width * H
 
 
 def native_scan(
@@ -106,12 +202,16 @@ def native_scan(
     w: LayerWeights,
     h0: Tensor,
     extra0: tuple[Tensor, ...],
+    params: tuple[Tensor | None, ...] = (),
 ) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
-    """Same contract as :func:`rnnkit.engine.fused.fused_scan`, with the time loops in C++.
+    """Same contract as :func:`rnnkit.engine.fused.fused_scan` without noise, with the time
+    loops in C++. ``params`` are the cell's own parameters, in ``cell.params`` order.
 
     Raises ``NotImplementedError`` (before doing any work) when it declines the call.
     """
-    kind = _check_supported(cell, x, w, h0, extra0)
+    spec = _check_supported(cell, x, w, h0, extra0, params)
     load()  # build (or fail) before autograd records anything
-    y, h_n, *extra_n = _NativeScan.apply(kind, layout, reverse, x, *w, h0, *extra0)
+    y, h_n, *extra_n = _NativeScan.apply(
+        spec, layout, reverse, len(extra0), x, *w, h0, *extra0, *params
+    )
     return y, h_n, tuple(extra_n)

@@ -26,7 +26,7 @@ __all__ = ["compiler_available", "load"]
 
 _CSRC = Path(__file__).parent / "csrc"
 _SOURCES = ("forward.cpp", "backward.cpp", "bind.cpp")
-_HEADERS = ("activations.h", "blas.h", "cells.h", "products.h", "sweeps.h")
+_HEADERS = ("activations.h", "blas.h", "cells.h", "cells_norm.h", "products.h", "sweeps.h")
 
 _module: ModuleType | None = None
 _error: str | None = None

@@ -1,11 +1,17 @@
 // The backward time loop: per step (in reverse processing order) the cell's row backward
-// (cells.h), which turns dL/dh_t into dL/d(gates), then dL/dh_{t-1} = dG_h·W_hh (products.h).
+// (cells.h, cells_norm.h), which turns dL/dh_t into dL/d(gates), then dL/dh_{t-1} = dG_h·W_hh
+// (products.h; IndRNN: dG ⊙ w, in its row kernel).
 //
 // It returns dG (and dG_h) for all N rows; the caller turns them into weight gradients with
-// one GEMM each (dW_ih = dGᵀ·X, dW_hh = dG_hᵀ·H_prev, dX = dG·W_ih).
+// one GEMM each (dW_ih = dGᵀ·X, dW_hh = dG_hᵀ·H_prev, dX = dG·W_ih), and the cell-parameter
+// gradients dP summed over the steps of each batch slot (the rows of a step are distinct slots,
+// so threads never add into the same row), which the caller sums over the B slots.
+#include <ATen/ops/zeros.h>
+
 #include <cstring>
 
 #include "cells.h"
+#include "cells_norm.h"
 #include "products.h"
 #include "sweeps.h"
 
@@ -15,15 +21,51 @@ namespace {
 template <typename T>
 struct Bwd {
   Kind kind;
-  int64_t H, P, G;
-  const T *act, *S, *y;  // saved: gates (N, G); c (LSTM) or gh_n (GRU) (N, H); outputs (N, P)
+  int64_t H, P, G, K, KP;  // K: saved statistics per row; KP: parameter-gradient columns
+  const T *act, *S, *y;  // saved: gates (N, G); c (LSTM family) or gh_n (GRU) (N, H); y (N, P)
+  const T *aux, *stats;  // saved by layer-norm cells: LN(h_{t-1}·W_hhᵀ) (N, G); moments (N, K)
   const T *c0, *dy;      // (B, H) c_0; (N, P) dL/dy
-  Weight<T> W_hh, W_hr;  // (G, P); (P, H), .w null without projection
+  Weight<T> W_hh, W_hr;  // (G, P) (IndRNN: .w the (H,) diagonal); (P, H), .w null without proj
+  CellParams<T> prm;     // the cell's own parameters (params_of)
   const T* H_prev;       // (N, P) h_{t-1} of every row
-  T *dG, *dG_h;          // (N, G) dL/dgx; dL/dgh (GRU; else the same buffer as dG)
+  T *dG, *dG_h;          // (N, G) dL/dgx; dL/dgh (split_hidden cells; else the dG buffer)
   T *dH_out, *dh, *dc;   // (N, P) dL/dh before projection; (B, P) dh state; (B, H) dc state
+  T* dP;                 // (B, KP) cell-parameter gradients, summed per batch slot
   T* scratch;            // (B, H) dL/dh_raw through the projection
 };
+
+// One row's backward. dh_in (+ dy, where not null) is dL/dh_t; c_prev is c_{t-1} (LSTM family).
+template <typename T>
+void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, const T* dy,
+                       const T* c_prev) {
+  const int64_t H = b.H, P = b.P, G = b.G;
+  T* dh = b.dh + i * P;
+  switch (b.kind) {
+    case RNN_TANH:
+    case RNN_RELU:
+      return rnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.dG + row * G);
+    case INDRNN_TANH:
+    case INDRNN_RELU:  // also dL/dh_{t-1} = dpre ⊙ w, in place in dh
+      return indrnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.W_hh.w, b.dG + row * G);
+    case LSTM:
+      return lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
+                          b.dG + row * G);
+    case PEEPHOLE_LSTM:
+      return peephole_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
+                              b.prm.p[0], b.dG + row * G, b.dP + i * b.KP);
+    case LN_LSTM:
+      return ln_lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.aux + row * G,
+                             b.stats + row * b.K, b.S + row * H, c_prev, b.prm, b.dG + row * G,
+                             b.dG_h + row * G, b.dP + i * b.KP);
+    case GRU:
+      return gru_bwd_row(H, dh, dy, b.act + row * G, b.S + row * H, b.H_prev + row * P,
+                         b.dG + row * G, b.dG_h + row * G);
+    case LN_GRU:
+      return ln_gru_bwd_row(H, dh, dy, b.act + row * G, b.aux + row * G, b.stats + row * b.K,
+                            b.prm, b.H_prev + row * P, b.dG + row * G, b.dG_h + row * G,
+                            b.dP + i * b.KP);
+  }
+}
 
 template <typename T>
 void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t) {
@@ -39,27 +81,14 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t) {
   }
   const int64_t ld_in = b.W_hr.w ? H : P;
   for_rows(n, G, [&](int64_t i) {
-    const int64_t row = off + i;
-    switch (b.kind) {
-      case RNN_TANH:
-      case RNN_RELU:
-        rnn_bwd_row(H, b.kind == RNN_RELU, b.dh + i * P, dy + i * P, b.y + row * P,
-                    b.dG + row * G);
-        break;
-      case LSTM: {  // c_{t-1}: the previous step's c, or c_0 for rows that start here
-        const T* c_prev = i < n_p ? b.S + (steps.offsets[p] + i) * H : b.c0 + i * H;
-        lstm_bwd_row(H, dh_in + i * ld_in, dy ? dy + i * P : nullptr, b.dc + i * H,
-                     b.act + row * G, b.S + row * H, c_prev, b.dG + row * G);
-        break;
-      }
-      case GRU:
-        gru_bwd_row(H, b.dh + i * P, dy + i * P, b.act + row * G, b.S + row * H,
-                    b.H_prev + row * P, b.dG + row * G, b.dG_h + row * G);
-        break;
-    }
+    // c_{t-1}: the previous step's c, or c_0 for rows that start here (LSTM family)
+    const T* c_prev = !has_c(b.kind) ? nullptr
+                      : i < n_p      ? b.S + (steps.offsets[p] + i) * H
+                                     : b.c0 + i * H;
+    step_row_backward(b, i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr, c_prev);
   });
-  // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRU's direct part z·dL/dh_t already in dh
-  times_w(n, b.dG_h + off * G, G, b.W_hh, b.kind == GRU, b.dh, P);
+  // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
+  if (!diagonal(b.kind)) times_w(n, b.dG_h + off * G, G, b.W_hh, gru_like(b.kind), b.dh, P);
 }
 
 // H_prev (N, P): each row's state before its step, from the previous step's output or h_0.
@@ -78,37 +107,48 @@ void gather_h_prev(const Steps& steps, int64_t P, const T* y, const T* h0, T* H_
 
 std::vector<at::Tensor> backward_sweep(
     int64_t kind, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
-    at::Tensor y, at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
-    std::optional<at::Tensor> W_hr, at::Tensor dy, at::Tensor dh_n,
+    std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
+    at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
+    std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
     std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse) {
+  TORCH_CHECK(kind >= RNN_TANH && kind <= INDRNN_RELU, "native scan: unknown cell kind ", kind);
   const Steps steps(batch_sizes, reverse);
-  const bool proj = W_hr.has_value(), lstm = kind == LSTM, gru = kind == GRU;
+  const bool proj = W_hr.has_value(), lstm = has_c(kind), gru = kind == GRU;
+  const bool diag = diagonal(kind), norm = layer_norm(kind), gates = gates_of(kind) > 1;
+  TORCH_CHECK(!proj || kind == LSTM, "native scan: only the LSTM has a projection");
   const int64_t N = steps.N(), B = steps.B(), P = W_hh.size(-1);
-  const int64_t H = proj ? W_hr->size(-1) : P, G = gates_of(kind) * H;
+  const int64_t H = proj ? W_hr->size(-1) : P, G = gates_of(kind) * H, K = stats_of(kind);
+  int64_t KP = 0;
+  for (const ParamShape& s : params_of(kind)) KP += s.units * H;
   y = checked(y, "y", {N, P}, y), h0 = checked(h0, "h0", {B, P}, y);  // RNN: y is all it needs
-  at::Tensor act_c = (lstm || gru) ? checked(act, "saved gates", {N, G}, y) : at::Tensor();
+  at::Tensor act_c = gates ? checked(act, "saved gates", {N, G}, y) : at::Tensor();
   at::Tensor S_c = (lstm || gru) ? checked(S, "saved c / gh_n", {N, H}, y) : at::Tensor();
+  at::Tensor aux_c = norm ? checked(aux, "saved LN(gh)", {N, G}, y) : at::Tensor();
+  at::Tensor stats_c = norm ? checked(stats, "saved moments", {N, K}, y) : at::Tensor();
   at::Tensor c0_c = lstm ? checked(c0, "c0", {B, H}, y) : at::Tensor();
-  W_hh = checked(W_hh, "W_hh", {G, P}, y);
+  W_hh = diag ? checked(W_hh, "W_hh", {G}, y) : checked(W_hh, "W_hh", {G, P}, y);
   at::Tensor W_hr_c = proj ? checked(W_hr, "W_hr", {P, H}, y) : at::Tensor();
+  const std::vector<at::Tensor> prm = checked_params(kind, params, H, y);
   dy = checked(dy, "dy", {N, P}, y);
   at::Tensor dh = checked(dh_n, "dh_n", {B, P}, y).clone();  // state, becomes dh_0
   at::Tensor dc = lstm ? checked(dc_n, "dc_n", {B, H}, y).clone() : at::Tensor();
   at::Tensor dG = at::empty({N, G}, y.options());
-  at::Tensor dG_h = gru ? at::empty({N, G}, y.options()) : dG;
+  at::Tensor dG_h = split_hidden(kind) ? at::empty({N, G}, y.options()) : dG;
   at::Tensor H_prev = at::empty({N, P}, y.options());
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
+  at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
-    const Bwd<T> b{static_cast<Kind>(kind), H, P, G, ptr<T>(act_c), ptr<T>(S_c), ptr<T>(y),
-                   ptr<T>(c0_c), ptr<T>(dy), {ptr<T>(W_hh), G, P}, {ptr<T>(W_hr_c), P, H},
+    const Bwd<T> b{static_cast<Kind>(kind), H, P, G, K, KP, ptr<T>(act_c), ptr<T>(S_c),
+                   ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy),
+                   {ptr<T>(W_hh), G, P}, {ptr<T>(W_hr_c), P, H}, param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
-                   ptr<T>(dc), ptr<T>(scratch)};
+                   ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};
     for (int64_t k = steps.T() - 1; k >= 0; --k) backward_step(b, steps, steps.at(k));
   });
-  return {dG, dG_h, H_prev, dH_out, dh, dc};
+  return {dG, dG_h, H_prev, dH_out, dh, dc, dP};
 }
 
 void use_aten_gemm(bool on) { force_aten_gemm() = on; }

@@ -1,6 +1,7 @@
 // Vectorized pointwise math of one row of one step, per cell: the C++ twin of
 // rnnkit/cells/*.py (step / step_backward). Each function handles one batch row of H units;
-// the scan (scan.cpp) calls it for every row of a step after that step's GEMM.
+// the sweeps (forward.cpp, backward.cpp) call it for every row of a step after that step's GEMM.
+// The layer-norm cells, whose rows also need reductions, are in cells_norm.h.
 //
 // Layouts per row: gates (G) in torch.nn order, LSTM (i, f, g, o), GRU (r, z, n). The forward
 // overwrites the gate pre-activations with the post-activation gates, which the backward reads.
@@ -27,6 +28,19 @@ inline Vec<T> ld(const T* p, int64_t c) {
   return Vec<T>::loadu(p, c);
 }
 
+// dst[0, count) += v: a row's share of a parameter gradient, summed into its batch slot.
+template <typename T>
+inline void accumulate(T* dst, const Vec<T>& v, int64_t count) {
+  (ld(dst, count) + v).store(dst, count);
+}
+
+// A cell's own parameters (layer-norm gains, peephole weights) as raw pointers, in the order of
+// params_of (sweeps.h); null where absent.
+template <typename T>
+struct CellParams {
+  const T* p[3] = {nullptr, nullptr, nullptr};
+};
+
 // ---- Elman RNN: h = act(pre) -------------------------------------------------------------
 
 template <typename T>
@@ -49,6 +63,24 @@ void rnn_bwd_row(int64_t H, bool relu, const T* dh_next, const T* dy, const T* h
                     : dh * (one - hv * hv);                 // tanh' = 1 - h²
     d.store(dpre + j, c);
   });
+}
+
+// ---- IndRNN: h = act(pre + w ⊙ h_{t-1}), w the (H,) diagonal of W_hh --------------------
+
+template <typename T>
+void indrnn_fwd_row(int64_t H, bool relu, const T* pre, const T* h_prev, const T* w, T* h) {
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> v = at::vec::fmadd(ld(h_prev + j, c), ld(w + j, c), ld(pre + j, c));
+    v = relu ? at::vec::maximum(v, Vec<T>(T(0))) : tanh<T>(v);
+    v.store(h + j, c);
+  });
+}
+
+// dpre as rnn_bwd_row; dh (dL/dh_t from the next step in) becomes dL/dh_{t-1} = dpre ⊙ w.
+template <typename T>
+void indrnn_bwd_row(int64_t H, bool relu, T* dh, const T* dy, const T* h, const T* w, T* dpre) {
+  rnn_bwd_row(H, relu, dh, dy, h, dpre);
+  vec_loop<T>(H, [&](int64_t j, int64_t c) { (ld(dpre + j, c) * ld(w + j, c)).store(dh + j, c); });
 }
 
 // ---- LSTM ----------------------------------------------------------------------------------
@@ -90,6 +122,54 @@ void lstm_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, c
     (dct * i * (one - gg * gg)).store(dgates + 2 * H + j, c);           // dL/d(pre_g)
     (dh * tc * o * (one - o)).store(dgates + 3 * H + j, c);             // dL/d(pre_o)
     (dct * f).store(dc + j, c);                                         // dL/dc_{t-1}
+  });
+}
+
+// ---- Peephole LSTM: i, f see c_{t-1}, o sees c_t, through p = (p_i, p_f, p_o) (3H) ------
+
+template <typename T>
+void peephole_fwd_row(int64_t H, T* g, const T* p, const T* c_prev, T* c_out, T* h_out) {
+  using at::vec::fmadd;
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> cp = ld(c_prev + j, c);
+    Vec<T> i = sigmoid(fmadd(ld(p + j, c), cp, ld(g + j, c)));          // σ(pre_i + p_i·c_{t-1})
+    Vec<T> f = sigmoid(fmadd(ld(p + H + j, c), cp, ld(g + H + j, c)));  // σ(pre_f + p_f·c_{t-1})
+    Vec<T> gg = tanh<T>(ld(g + 2 * H + j, c));
+    Vec<T> cv = f * cp + i * gg;
+    Vec<T> o = sigmoid(fmadd(ld(p + 2 * H + j, c), cv, ld(g + 3 * H + j, c)));  // sees c_t
+    Vec<T> h = o * tanh<T>(cv);
+    i.store(g + j, c);
+    f.store(g + H + j, c);
+    gg.store(g + 2 * H + j, c);
+    o.store(g + 3 * H + j, c);
+    cv.store(c_out + j, c);
+    h.store(h_out + j, c);
+  });
+}
+
+// As lstm_bwd_row, plus the peephole paths into dL/dc; this row's dL/dp is added to dp (3H).
+template <typename T>
+void peephole_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, const T* c_t,
+                      const T* c_prev, const T* p, T* dgates, T* dp) {
+  const Vec<T> one(T(1));
+  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+    Vec<T> dh = ld(dh_in + j, c) + ld(dy + j, c);  // dL/dh_t
+    Vec<T> i = ld(act + j, c), f = ld(act + H + j, c);
+    Vec<T> gg = ld(act + 2 * H + j, c), o = ld(act + 3 * H + j, c);
+    Vec<T> cv = ld(c_t + j, c), cp = ld(c_prev + j, c), tc = tanh<T>(cv);
+    Vec<T> dpo = dh * tc * o * (one - o);                                   // dL/d(pre_o)
+    Vec<T> dct = ld(dc + j, c) + dh * o * (one - tc * tc) + dpo * ld(p + 2 * H + j, c);
+    Vec<T> dpi = dct * gg * i * (one - i);                                  // dL/d(pre_i)
+    Vec<T> dpf = dct * cp * f * (one - f);                                  // dL/d(pre_f)
+    dpi.store(dgates + j, c);
+    dpf.store(dgates + H + j, c);
+    (dct * i * (one - gg * gg)).store(dgates + 2 * H + j, c);               // dL/d(pre_g)
+    dpo.store(dgates + 3 * H + j, c);
+    // dL/dc_{t-1}: through f, and through the peepholes of i and f
+    (dct * f + dpi * ld(p + j, c) + dpf * ld(p + H + j, c)).store(dc + j, c);
+    accumulate(dp + j, dpi * cp, c);          // dL/dp_i
+    accumulate(dp + H + j, dpf * cp, c);      // dL/dp_f
+    accumulate(dp + 2 * H + j, dpo * cv, c);  // dL/dp_o
   });
 }
 

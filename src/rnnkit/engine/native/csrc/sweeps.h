@@ -20,9 +20,63 @@
 
 namespace rnnkit {
 
-enum Kind : int64_t { RNN_TANH = 0, RNN_RELU = 1, LSTM = 2, GRU = 3 };
+enum Kind : int64_t {
+  RNN_TANH = 0,
+  RNN_RELU = 1,
+  LSTM = 2,
+  GRU = 3,
+  LN_LSTM = 4,  // LayerNormLSTM (rnnkit/cells/layernorm.py)
+  LN_GRU = 5,   // LayerNormGRU
+  PEEPHOLE_LSTM = 6,
+  INDRNN_TANH = 7,  // the Elman step with a diagonal (H,) W_hh
+  INDRNN_RELU = 8,
+};
 
-inline int64_t gates_of(int64_t kind) { return kind == LSTM ? 4 : kind == GRU ? 3 : 1; }
+inline int64_t gates_of(int64_t kind) {
+  switch (kind) {
+    case LSTM:
+    case LN_LSTM:
+    case PEEPHOLE_LSTM:
+      return 4;
+    case GRU:
+    case LN_GRU:
+      return 3;
+    default:
+      return 1;
+  }
+}
+inline bool has_c(int64_t kind) { return kind == LSTM || kind == LN_LSTM || kind == PEEPHOLE_LSTM; }
+// h_{t-1}·W_hhᵀ goes to a scratch buffer (the step needs it apart) instead of into gx
+inline bool split_hidden(int64_t kind) { return kind == GRU || kind == LN_GRU || kind == LN_LSTM; }
+inline bool gru_like(int64_t kind) { return kind == GRU || kind == LN_GRU; }
+inline bool diagonal(int64_t kind) { return kind == INDRNN_TANH || kind == INDRNN_RELU; }
+inline bool relu(int64_t kind) { return kind == RNN_RELU || kind == INDRNN_RELU; }
+inline bool layer_norm(int64_t kind) { return kind == LN_LSTM || kind == LN_GRU; }
+
+// The cell parameters the recurrent step takes (the Python side passes them in this order), as
+// (size in units of H, may be None):  LN_LSTM (γ_hh 4H, γ_c H, β_c H?), LN_GRU (γ_hh 3H,
+// β_hh 3H?), PEEPHOLE_LSTM (p 3H). Their gradients fill one (B, Σ sizes·H) buffer dP in the
+// same order, each row summed over the steps of its batch slot; the caller sums the rows.
+struct ParamShape {
+  int64_t units;
+  bool optional;
+};
+inline std::vector<ParamShape> params_of(int64_t kind) {
+  switch (kind) {
+    case LN_LSTM: return {{4, false}, {1, false}, {1, true}};
+    case LN_GRU: return {{3, false}, {3, true}};
+    case PEEPHOLE_LSTM: return {{3, false}};
+    default: return {};
+  }
+}
+// Per-row statistics saved by the layer-norm cells: LN_LSTM (rstd of gh, mean and rstd of c),
+// LN_GRU (rstd of gh).
+inline int64_t stats_of(int64_t kind) { return kind == LN_LSTM ? 3 : kind == LN_GRU ? 1 : 0; }
+
+using TensorList = std::vector<std::optional<at::Tensor>>;
+
+template <typename T>
+struct CellParams;  // cells.h
 
 // The packed layout and the processing order.
 struct Steps {
@@ -83,22 +137,50 @@ T* ptr(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
-// Returns [y (N, P), h_n (B, P), c_n (B, H) | None, S (N, H) | None, raw (N, H) | None];
-// S holds c per row (LSTM) or gh_n (GRU). gx (N, G) is overwritten with the post-activation
-// gates, which backward_sweep reads.
+// The cell parameters of `kind`, checked against params_of (contiguous; undefined where None).
+inline std::vector<at::Tensor> checked_params(int64_t kind, const TensorList& params, int64_t H,
+                                              const at::Tensor& like) {
+  const std::vector<ParamShape> specs = params_of(kind);
+  TORCH_CHECK(params.size() == specs.size(), "native scan: expected ", specs.size(),
+              " cell parameters, got ", params.size());
+  std::vector<at::Tensor> out;
+  for (size_t k = 0; k < specs.size(); ++k) {
+    if (!params[k].has_value() && specs[k].optional) {
+      out.emplace_back();
+      continue;
+    }
+    out.push_back(checked(params[k], "cell parameter", {specs[k].units * H}, like));
+  }
+  return out;
+}
+
+template <typename T>
+CellParams<T> param_ptrs(const std::vector<at::Tensor>& params) {
+  CellParams<T> c;
+  for (size_t k = 0; k < params.size() && k < 3; ++k) c.p[k] = ptr<T>(params[k]);
+  return c;
+}
+
+// Returns [y (N, P), h_n (B, P), c_n (B, H) | None, S (N, H) | None, raw (N, H) | None,
+//          aux (N, G) | None, stats (N, K) | None]; S holds c per row (LSTM family) or gh_n
+// (GRU); aux the layer-norm cells' normalized h_{t-1}·W_hhᵀ, stats their per-row moments.
+// gx (N, G) is overwritten with the post-activation gates, which backward_sweep reads.
+// W_hh is (G, P), or (H,) for IndRNN; `params` as params_of(kind).
 std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_hh,
                                       std::optional<at::Tensor> b_hh,
                                       std::optional<at::Tensor> W_hr, at::Tensor h0,
-                                      std::optional<at::Tensor> c0,
+                                      std::optional<at::Tensor> c0, TensorList params,
                                       std::vector<int64_t> batch_sizes, bool reverse);
 
-// act and S are what forward_sweep saved (None for RNN, whose backward needs only y).
-// Returns [dG (N, G), dG_h (N, G) (the same tensor unless GRU), H_prev (N, P),
-//          dH_out (N, P) | None, dh_0 (B, P), dc_0 (B, H) | None].
+// act, S, aux and stats are what forward_sweep saved (act None for RNN / IndRNN, whose
+// backward needs only y). Returns [dG (N, G), dG_h (N, G) (the same tensor unless the cell
+// splits the hidden projection), H_prev (N, P), dH_out (N, P) | None, dh_0 (B, P),
+// dc_0 (B, H) | None, dP (B, Σ sizes·H) | None: cell-parameter gradients per batch slot].
 std::vector<at::Tensor> backward_sweep(
     int64_t kind, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
-    at::Tensor y, at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
-    std::optional<at::Tensor> W_hr, at::Tensor dy, at::Tensor dh_n,
+    std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
+    at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
+    std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
     std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse);
 
 void use_aten_gemm(bool on);

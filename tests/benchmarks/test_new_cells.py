@@ -1,0 +1,75 @@
+"""Smoke tests of benchmarks/new_cells.py on a tiny config: it runs every cell, checks each
+user-style loop against the rnnkit layer, and writes sane JSON and markdown. No timing asserts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+NEW_CELLS_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "new_cells.py"
+
+
+@pytest.fixture(scope="module")
+def new_cells():
+    """benchmarks/new_cells.py as a module (a script, not part of the installed package)."""
+    spec = importlib.util.spec_from_file_location("rnnkit_benchmarks_new_cells", NEW_CELLS_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tiny(new_cells, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    argv = ["--config", "3,4,5,6", "--repeats", "1", "--warmup", "0", "--threads", "1"]
+    argv += ["--peak-n", "64", "--out-dir", str(out), "--name", "tiny"]
+    threads = torch.get_num_threads()
+    assert new_cells.main(argv) == 0
+    assert torch.get_num_threads() == threads, "main() must restore the thread count"
+    return out, json.loads((out / "tiny.json").read_text())
+
+
+def test_every_cell_has_a_checked_row_with_positive_times(new_cells, tiny):
+    _, payload = tiny
+    rows = payload["rows"]
+    assert [r["cell"] for r in rows] == list(new_cells.LOOPS)
+    for row in rows:
+        assert row["config"] == "B3 T4 I5 H6" and row["engine"] in ("native", "fused")
+        assert row["max_rel_diff_f64"] < 1e-9, "the loop and the rnnkit layer should agree"
+        for field in ("auto_ms", "fused_ms", "loop_ms", "torch_lstm_ms", "loop_over_auto"):
+            assert isinstance(row[field], float) and math.isfinite(row[field]) and row[field] > 0
+
+
+def test_machine_load_and_markdown_are_written(tiny):
+    out, payload = tiny
+    machine = payload["machine"]
+    assert machine["threads"] == 1 and len(machine["loadavg_start"]) == 3
+    md = (out / "tiny.md").read_text()
+    assert "| cell |" in md and md.count("\n| layernorm_lstm |") == 1
+    assert not list(out.glob("*.tmp")), "temp files must be replaced, not left behind"
+
+
+def test_the_output_check_catches_a_loop_that_computes_something_else(new_cells):
+    layer = new_cells.make_layer("layernorm_gru", 3, 4)
+    loop = new_cells.LOOPS["layernorm_gru"].from_layer(layer)
+    x = torch.randn(5, 2, 3)
+    new_cells.check_loop(layer, loop, x)  # equal weights: passes
+    with torch.no_grad():
+        loop.ln_hh.weight.mul_(1.5)
+    with pytest.raises(AssertionError, match="disagree"):
+        new_cells.check_loop(layer, loop, x)
+
+
+@pytest.mark.parametrize("argv", [["--cells", "lstm"], ["--config", "1,2,3"], ["--name", "a/b"]])
+def test_bad_options_are_errors(new_cells, argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        new_cells.parse_args(argv)
+    assert exc.value.code == 2
+    assert "expected" in capsys.readouterr().err
