@@ -17,7 +17,7 @@ import torch.distributed as dist
 
 from .errors import RnnkitError
 
-__all__ = ["DistEnv", "init_distributed"]
+__all__ = ["DistEnv", "init_distributed", "rank_rows"]
 
 
 @dataclass
@@ -57,6 +57,17 @@ class DistEnv:
         """Wait for every rank."""
         if self.world_size > 1:
             dist.barrier()
+
+
+def rank_rows(batch_size: int, rank: int, world_size: int) -> slice:
+    """This rank's rows ``rank * B/W ... (rank+1) * B/W`` of a global batch of ``batch_size``;
+    ``RnnkitError`` unless the processes divide it evenly."""
+    if batch_size % world_size:
+        raise RnnkitError(
+            f"--batch-size {batch_size} must be divisible by the {world_size} processes"
+        )
+    per = batch_size // world_size
+    return slice(rank * per, (rank + 1) * per)
 
 
 def _pick_device(name: str, local_rank: int) -> torch.device:

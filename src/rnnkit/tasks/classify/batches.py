@@ -21,6 +21,7 @@ from torch import Tensor
 
 from ...data.text import Vocab, pad_sequences
 from ...train import RnnkitError
+from ...train.distributed import rank_rows
 
 __all__ = ["BUCKET_BATCHES", "EncodedTexts", "ShuffledBatches", "encode_texts"]
 
@@ -85,12 +86,7 @@ class ShuffledBatches:
 
     def shard(self, rank: int, world_size: int) -> ShuffledBatches:
         """Keep rows ``rank * B/W ... (rank+1) * B/W`` of every global batch."""
-        if self.B % world_size:
-            raise RnnkitError(
-                f"--batch-size {self.B} must be divisible by the {world_size} processes"
-            )
-        per = self.B // world_size
-        self.rows = slice(rank * per, (rank + 1) * per)
+        self.rows = rank_rows(self.B, rank, world_size)
         return self
 
     def epoch_batches(self, epoch: int) -> np.ndarray:

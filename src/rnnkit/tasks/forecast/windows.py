@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ...train import RnnkitError
+from ...train.distributed import rank_rows
 
 __all__ = [
     "Scaler",
@@ -155,12 +156,7 @@ class WindowBatches:
 
     def shard(self, rank: int, world_size: int) -> WindowBatches:
         """Keep positions ``rank * B/W ... (rank+1) * B/W`` of every global batch."""
-        if self.B % world_size:
-            raise RnnkitError(
-                f"--batch-size {self.B} must be divisible by the {world_size} processes"
-            )
-        per = self.B // world_size
-        self.rows = slice(rank * per, (rank + 1) * per)
+        self.rows = rank_rows(self.B, rank, world_size)
         return self
 
     def indices(self, step: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ...train import RnnkitError
+from ...train.distributed import rank_rows
 
 __all__ = ["StreamBatches", "eval_chunks", "read_corpus", "split_blocks"]
 
@@ -78,11 +79,7 @@ class StreamBatches:
 
     def shard(self, rank: int, world_size: int) -> StreamBatches:
         """Keep rows ``rank * B/W ... (rank+1) * B/W`` (this rank's share of the global batch)."""
-        B = self.x.shape[0]
-        if B % world_size:
-            raise RnnkitError(f"--batch-size {B} must be divisible by the {world_size} processes")
-        per = B // world_size
-        self.rows = slice(rank * per, (rank + 1) * per)
+        self.rows = rank_rows(self.x.shape[0], rank, world_size)
         return self
 
     def batch(self, step: int) -> tuple[Tensor, Tensor, bool]:
