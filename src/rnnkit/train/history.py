@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..atomic import atomic_write
+
 __all__ = ["MetricsLog", "plot_curves"]
 
 
@@ -72,6 +74,6 @@ def plot_curves(records: list[dict[str, Any]], path: str | Path, monitor: str = 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
     plt.close(fig)
     return True

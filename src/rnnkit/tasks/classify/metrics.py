@@ -8,12 +8,12 @@ neither present nor predicted; macro-F1 is the plain mean over all C classes.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ...atomic import atomic_write, write_json_atomic
 
 __all__ = [
     "accuracy",
@@ -96,21 +96,11 @@ def plot_confusion(cm: np.ndarray, names: list[str], path: str | Path, title: st
             dark = cm[i, j] > cm.max() / 2
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="w" if dark else "k")
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
     plt.close(fig)
     return True
 
 
 def write_json(path: str | Path, record: dict[str, Any]) -> None:
     """Write ``record`` as JSON to ``path`` atomically (a temporary file, then os.replace)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            json.dump(record, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_json_atomic(path, record, indent=2)

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from ...atomic import atomic_write
 from .windows import Split
 
 __all__ = ["plot_forecast"]
@@ -56,6 +57,6 @@ def plot_forecast(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"), binary=True)
     plt.close(fig)
     return True

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from torch import nn
 
+from ...atomic import write_text_atomic
 from . import baselines
 from .metrics import conformal_widths, score
 from .task import forecast_windows
@@ -129,10 +129,4 @@ def format_table(metrics: dict[str, dict[str, Any]], level: float) -> str:
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a temporary file beside it, then ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_text_atomic(path, text)
