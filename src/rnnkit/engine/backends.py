@@ -8,6 +8,10 @@ dropout and zoneout),
 ``"native"`` (the fused engine with its time loops in C++; raises NotImplementedError where it
 declines), ``"fused"`` (the hand-derived BPTT engine, Python loop) and ``"reference"`` (plain
 autograd loop). ``last_path`` names the engine that ran the latest scan, for tests.
+
+With autograd off, a layer's forward on a plain padded batch goes through ``infer_stack``
+instead: the whole stack in one native call, nothing saved (the streaming fast path); it
+applies where the selected backend would run the call natively.
 """
 
 from __future__ import annotations
@@ -21,12 +25,20 @@ from torch import Tensor
 from ..cells.base import CellMath
 from .fused import fused_scan
 from .layout import TimeLayout
-from .native import native_scan
+from .native import native_infer, native_scan
 from .noise import NO_NOISE, StepNoise
 from .reference import reference_scan
 from .weights import LayerWeights
 
-__all__ = ["BACKENDS", "get_backend", "scan", "set_backend", "use_backend"]
+__all__ = [
+    "BACKENDS",
+    "get_backend",
+    "infer_stack",
+    "native_enabled",
+    "scan",
+    "set_backend",
+    "use_backend",
+]
 
 BACKENDS = ("auto", "native", "fused", "reference")
 _current = "auto"
@@ -65,6 +77,32 @@ def _auto_tries_native() -> bool:
     return os.environ.get("RNNKIT_NATIVE", "1") != "0"
 
 
+def native_enabled() -> bool:
+    """Whether the selected backend runs a call natively where the native path can."""
+    return _current == "native" or (_current == "auto" and _auto_tries_native())
+
+
+def infer_stack(
+    cell: CellMath,
+    x: Tensor,
+    T: int,
+    layers: list[tuple[LayerWeights, tuple[Tensor | None, ...]]],
+    num_directions: int,
+    h0: Tensor | None,
+    c0: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor | None] | None:
+    """The no-grad forward of a whole stack in one native call (see
+    :func:`rnnkit.engine.native.native_infer`), or None where the selected backend or the native
+    path declines: the caller then scans layer by layer."""
+    global last_path
+    if not native_enabled():
+        return None
+    out = native_infer(cell, x, T, layers, num_directions, h0, c0)
+    if out is not None:
+        last_path = "native"
+    return out
+
+
 def scan(
     cell: CellMath,
     layout: TimeLayout,
@@ -81,7 +119,7 @@ def scan(
     if _current == "reference":
         last_path = "reference"
         return reference_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
-    if _current == "native" or (_current == "auto" and _auto_tries_native()):
+    if native_enabled():
         try:
             if noise.rec_mask is not None or noise.zone_h is not None or noise.zone_extra:
                 raise NotImplementedError("the native backend runs no recurrent dropout or zoneout")

@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath
 from ..engine import LayerWeights, scan
+from ..engine.backends import infer_stack, native_enabled
 from ..engine.noise import NO_NOISE, StepNoise
 from .checks import check_dtype_device, check_shape, unpack_hx
 from .sequences import SeqBatch, prepare_sequences
@@ -267,6 +268,10 @@ class RNNBase(nn.Module):
         computed, their outputs are zero, and h_n is taken at each sequence's last valid step.
         ``output``: (T, B, D*P) (or batch-first / unbatched / packed like the input).
         """
+        if lengths is None and isinstance(input, Tensor) and not torch.is_grad_enabled():
+            fast = self._infer_fast(input, hx)
+            if fast is not None:
+                return fast
         owner = type(self).__name__
         weight = self.weight_ih_l0
         seq = prepare_sequences(owner, input, lengths, self.input_size, self.batch_first, weight)
@@ -297,6 +302,76 @@ class RNNBase(nn.Module):
         if seq.unbatched:
             states = tuple(s.squeeze(1) for s in states)
         return output, (states[0] if len(states) == 1 else states)
+
+    def _infer_fast(self, input: Tensor, hx: object) -> tuple | None:
+        """The no-grad forward of a plain padded batch in one native call (engine.infer_stack),
+        or None where it does not apply: then the general path runs, with its full checks and
+        errors. It applies to cells the native engine runs, without zoneout and, in training
+        mode, without dropout of any kind; input and states must already be well-formed."""
+        (zh, zc), training = self.zoneout, self.training
+        noisy = training and (
+            self.recurrent_dropout or self.input_dropout or (self.dropout and self.num_layers > 1)
+        )
+        if zh or zc or noisy or not native_enabled():
+            return None
+        weight = self.weight_ih_l0
+        if (
+            input.dim() not in (2, 3)
+            or input.shape[-1] != self.input_size
+            or input.dtype != weight.dtype
+            or input.device != weight.device
+        ):
+            return None
+        unbatched = input.dim() == 2
+        x = (
+            input.unsqueeze(1)
+            if unbatched
+            else (input.transpose(0, 1) if self.batch_first else input)
+        )
+        T, B = x.shape[0], x.shape[1]
+        states = self._fast_states(hx, B, unbatched, weight)
+        if T == 0 or B == 0 or states is None:
+            return None
+        LD = self.num_layers * self.num_directions
+        layers = [self._layer_weights(k) for k in range(LD)]
+        rows = x.reshape(T * B, self.input_size)
+        out = infer_stack(self.cell, rows, T, layers, self.num_directions, *states)
+        if out is None:
+            return None
+        y, h_n, c_n = out
+        y = y.view(T, B, y.shape[1])
+        if unbatched:
+            y, h_n = y.squeeze(1), h_n.squeeze(1)
+            c_n = None if c_n is None else c_n.squeeze(1)
+        elif self.batch_first:
+            y = y.transpose(0, 1)
+        return y, (h_n if c_n is None else (h_n, c_n))
+
+    def _fast_states(
+        self, hx: object, B: int, unbatched: bool, weight: Tensor
+    ) -> tuple[Tensor | None, Tensor | None] | None:
+        """(h_0, c_0) as (L*D, B, .) for the fast path (None, None for zeros); None where hx is
+        anything but well-formed states (the general path then reports it)."""
+        n_states = 1 + self.cell.extra_states
+        if hx is None:
+            return (None, None) if n_states <= 2 else None
+        states = (hx,) if isinstance(hx, Tensor) else hx
+        if not isinstance(states, tuple) or len(states) != n_states or n_states > 2:
+            return None
+        LD = self.num_layers * self.num_directions
+        widths = (self.proj_size or self.hidden_size, self.hidden_size)
+        out = []
+        for s, width in zip(states, widths):
+            shape = (LD, width) if unbatched else (LD, B, width)
+            if (
+                not isinstance(s, Tensor)
+                or tuple(s.shape) != shape
+                or s.dtype != weight.dtype
+                or s.device != weight.device
+            ):
+                return None
+            out.append(s.unsqueeze(1) if unbatched else s)
+        return out[0], (out[1] if n_states == 2 else None)
 
     def _sequence_mask(self, x: Tensor, seq: SeqBatch, p: float) -> Tensor:
         """(N, F) rows of a dropout mask drawn once per sequence (B, F), scaled by 1 / (1 - p)."""

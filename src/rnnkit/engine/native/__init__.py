@@ -41,7 +41,7 @@ from ..layout import TimeLayout
 from ..weights import LayerWeights
 from .build import compiler_available, load
 
-__all__ = ["compiler_available", "load", "native_cells", "native_scan"]
+__all__ = ["compiler_available", "load", "native_cells", "native_infer", "native_scan"]
 
 
 @dataclass(frozen=True)
@@ -215,3 +215,41 @@ def native_scan(
         spec, layout, reverse, len(extra0), x, *w, h0, *extra0, *params
     )
     return y, h_n, tuple(extra_n)
+
+
+def native_infer(
+    cell: CellMath,
+    x: Tensor,
+    T: int,
+    layers: list[tuple[LayerWeights, tuple[Tensor | None, ...]]],
+    num_directions: int,
+    h0: Tensor | None,
+    c0: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor | None] | None:
+    """The no-grad forward of a whole stack in one C++ call, nothing saved; None where the native
+    path declines (another cell, dtype or device, no extension): the caller runs its general path.
+
+    x: (T·B, I) rows of a uniform batch, time-major. layers[layer·D + direction] = (weights, cell
+    params). h0 (L·D, B, P), c0 (L·D, B, H) or None for zeros. Returns output (T·B, D·P),
+    h_n (L·D, B, P), c_n (L·D, B, H) or None. The same math as ``native_scan`` layer by layer
+    (tests/engine/test_native_infer.py holds them equal); call it only with autograd off.
+    """
+    spec = _SPECS.get(cell)
+    if spec is None or x.dtype not in _DTYPES or x.device.type != "cpu":
+        return None
+    try:
+        ext = load()
+    except NotImplementedError:
+        return None
+    args = [
+        [
+            *w,
+            *(params[:2] if spec.input_norm else (None, None)),
+            *(params[k] for k in spec.step_params),
+        ]
+        for w, params in layers
+    ]
+    y, h_n, c_n = ext.infer_stack(
+        spec.kind, x, args, num_directions, h0, c0, T, spec.fold_b_hh, spec.input_norm, EPS
+    )
+    return y, h_n, c_n

@@ -25,8 +25,16 @@ import torch
 __all__ = ["compiler_available", "load"]
 
 _CSRC = Path(__file__).parent / "csrc"
-_SOURCES = ("forward.cpp", "backward.cpp", "bind.cpp")
-_HEADERS = ("activations.h", "blas.h", "cells.h", "cells_norm.h", "products.h", "sweeps.h")
+_SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "bind.cpp")
+_HEADERS = (
+    "activations.h",
+    "blas.h",
+    "cells.h",
+    "cells_norm.h",
+    "forward.h",
+    "products.h",
+    "sweeps.h",
+)
 
 _module: ModuleType | None = None
 _error: str | None = None

@@ -11,5 +11,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("backward_sweep", &rnnkit::backward_sweep, "reverse time loop of the backward pass",
         py::call_guard<py::gil_scoped_release>());
+  m.def("infer_stack", &rnnkit::infer_stack, "no-grad forward of a whole stack of layers",
+        py::call_guard<py::gil_scoped_release>());
   m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");
 }

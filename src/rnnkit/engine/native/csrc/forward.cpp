@@ -5,73 +5,9 @@
 // The input projection gx = X·W_ihᵀ + b over all N rows (and its layer norm, for those cells)
 // is done by the caller in one GEMM. Where the cell does not take h_{t-1}·W_hhᵀ apart, gx
 // already holds b_hh too and the step's product is added into it.
-#include <cstring>
-
-#include "cells.h"
-#include "cells_norm.h"
-#include "products.h"
-#include "sweeps.h"
+#include "forward.h"
 
 namespace rnnkit {
-namespace {
-
-template <typename T>
-struct Fwd {
-  Kind kind;
-  int64_t H, P, G, K;  // K: per-row statistics (layer-norm cells)
-  T* gx;           // (N, G) input projection in; post-activation gates out (saved)
-  Weight<T> W_hh;  // (G, P); for IndRNN .w is the (H,) diagonal
-  const T* b_hh;   // (G) GRU only (other cells have it folded into gx), or null
-  Weight<T> W_hr;  // (P, H); .w null without projection
-  CellParams<T> prm;  // the cell's own parameters (params_of)
-  T *y, *h;        // (N, P) outputs; (B, P) running state
-  T *c, *S, *raw;  // (B, H) running c; (N, H) saved c (LSTM family) or gh_n (GRU); (N, H) h_raw
-  T *aux, *stats;  // (N, G) LN(h_{t-1}·W_hhᵀ), (N, K) moments: layer-norm cells
-  T* scratch;      // (B, G) h_{t-1}·W_hhᵀ where the cell takes it apart (split_hidden)
-};
-
-template <typename T>
-void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out) {
-  const int64_t H = f.H, P = f.P, G = f.G, row = off + i;
-  switch (f.kind) {
-    case RNN_TANH:
-    case RNN_RELU:
-      return rnn_fwd_row(H, relu(f.kind), g, h_out);
-    case INDRNN_TANH:
-    case INDRNN_RELU:
-      return indrnn_fwd_row(H, relu(f.kind), g, f.h + i * P, f.W_hh.w, h_out);
-    case LSTM:
-      return lstm_fwd_row(H, g, f.c + i * H, f.S + row * H, h_out);
-    case PEEPHOLE_LSTM:
-      return peephole_fwd_row(H, g, f.prm.p[0], f.c + i * H, f.S + row * H, h_out);
-    case LN_LSTM:
-      return ln_lstm_fwd_row(H, g, f.scratch + i * G, f.prm, f.c + i * H, f.aux + row * G,
-                             f.stats + row * f.K, f.S + row * H, h_out);
-    case GRU:
-      return gru_fwd_row(H, g, f.scratch + i * G, f.b_hh, f.h + i * P, f.S + row * H, h_out);
-    case LN_GRU:
-      return ln_gru_fwd_row(H, g, f.scratch + i * G, f.prm, f.h + i * P, f.aux + row * G,
-                            f.stats + row * f.K, h_out);
-  }
-}
-
-template <typename T>
-void forward_step(const Fwd<T>& f, int64_t n, int64_t off) {
-  const int64_t H = f.H, P = f.P, G = f.G;
-  T* g = f.gx + off * G;
-  if (split_hidden(f.kind)) {
-    times_wt(n, f.h, P, f.W_hh, false, f.scratch, G);  // gh = h_{t-1}·W_hhᵀ (n, G)
-  } else if (!diagonal(f.kind)) {
-    times_wt(n, f.h, P, f.W_hh, true, g, G);  // pre-activations: gx += h_{t-1}·W_hhᵀ (n, G)
-  }  // IndRNN: the row kernel adds w ⊙ h_{t-1}
-  T* h_out = f.W_hr.w ? f.raw + off * H : f.y + off * P;  // h_raw (n, H)
-  for_rows(n, G, [&](int64_t i) { step_row(f, i, off, g + i * G, h_out + i * H); });
-  if (f.W_hr.w) times_wt(n, h_out, H, f.W_hr, false, f.y + off * P, P);  // h = h_raw·W_hrᵀ
-  std::memcpy(f.h, f.y + off * P, n * P * sizeof(T));  // the running state's rows < n
-  if (has_c(f.kind)) std::memcpy(f.c, f.S + off * H, n * H * sizeof(T));
-}
-
-}  // namespace
 
 std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_hh,
                                       std::optional<at::Tensor> b_hh,
@@ -99,12 +35,15 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   at::Tensor aux = norm ? at::empty({N, G}, gx.options()) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, gx.options()) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, gx.options()) : at::Tensor();
-  // the products.h kernels compute rows·Wᵀ from a transposed copy (BLAS takes W as it is)
-  const bool own = !diag && batch_sizes.back() * G * P < kBlasMacs;
-  at::Tensor W_hh_t = own ? W_hh.t().contiguous() : at::Tensor();
-  at::Tensor W_hr_t = own && proj ? W_hr_c.t().contiguous() : at::Tensor();
+  // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is); a call
+  // of few steps (streaming) runs dot products on W instead, cheaper than copying it
+  const bool own = !diag && steps.T() >= kTransposeSteps && batch_sizes.back() * G * P < kBlasMacs;
+  at::Tensor W_hh_t = own ? at::empty({P, G}, gx.options()) : at::Tensor();
+  at::Tensor W_hr_t = own && proj ? at::empty({H, P}, gx.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {
     using T = scalar_t;
+    if (own) transpose_into(G, P, ptr<T>(W_hh), ptr<T>(W_hh_t));
+    if (own && proj) transpose_into(P, H, ptr<T>(W_hr_c), ptr<T>(W_hr_t));
     const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
                    {ptr<T>(W_hh), G, P, ptr<T>(W_hh_t)}, ptr<T>(b_hh_c),
                    {ptr<T>(W_hr_c), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(prm), ptr<T>(y),

@@ -105,8 +105,61 @@ void rows_times_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v
   }
 }
 
+// out[r][m] (+)= v[r]·W[m] for R rows and Q consecutive outputs m: dot products along the
+// contiguous rows of W (M, K), reduced across lanes at the end.
+template <typename T, int R, int Q>
+inline void dot_micro(int64_t K, const T* v, int64_t ld_v, const T* W, bool accumulate, T* out,
+                      int64_t ld_out) {
+  using V = Vec<T>;
+  constexpr int64_t L = V::size();
+  V acc[R][Q];
+  for (int r = 0; r < R; ++r) {
+    for (int q = 0; q < Q; ++q) acc[r][q] = V(T(0));
+  }
+  for (int64_t k = 0; k < K; k += L) {
+    const int64_t c = std::min(L, K - k);  // a partial load zero-fills the other lanes
+    V w[Q];
+    for (int q = 0; q < Q; ++q) w[q] = V::loadu(W + q * K + k, c);
+    for (int r = 0; r < R; ++r) {
+      const V x = V::loadu(v + r * ld_v + k, c);
+      for (int q = 0; q < Q; ++q) acc[r][q] = at::vec::fmadd(x, w[q], acc[r][q]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int q = 0; q < Q; ++q) {
+      __at_align__ T lanes[L];
+      acc[r][q].store(lanes);
+      T s = 0;
+      for (int64_t l = 0; l < L; ++l) s += lanes[l];
+      out[r * ld_out + q] = accumulate ? out[r * ld_out + q] + s : s;
+    }
+  }
+}
+
+template <typename T, int R>
+void dot_rows(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* W, bool accumulate,
+              T* out, int64_t ld_out) {
+  int64_t m = 0;
+  for (; m + 4 <= M; m += 4) dot_micro<T, R, 4>(K, v, ld_v, W + m * K, accumulate, out + m, ld_out);
+  for (; m < M; ++m) dot_micro<T, R, 1>(K, v, ld_v, W + m * K, accumulate, out + m, ld_out);
+}
+
+// out (n, M) = [out +] v (n, K) · Wᵀ with W (M, K) row-major, as dot products along W's rows:
+// no transposed copy of W, so the right kernel for a call of very few steps (streaming), where
+// transposing W would cost more than the products.
+template <typename T>
+void rows_dot_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const T* W,
+                     bool accumulate, T* out, int64_t ld_out) {
+  int64_t i = 0;
+  for (; n - i >= 4; i += 4) {
+    dot_rows<T, 4>(K, M, v + i * ld_v, ld_v, W, accumulate, out + i * ld_out, ld_out);
+  }
+  for (; i < n; ++i) dot_rows<T, 1>(K, M, v + i * ld_v, ld_v, W, accumulate, out + i * ld_out, ld_out);
+}
+
 // A weight W (rows, cols), row-major, and its transpose Wᵀ (cols, rows) contiguous, which the
-// kernel needs for rows·Wᵀ (null where only rows·W is asked for).
+// blocked kernel needs for rows·Wᵀ (null where only rows·W is asked for, or where the call has
+// too few steps to pay for the copy: rows·Wᵀ then runs as dot products, rows_dot_matrix).
 template <typename T>
 struct Weight {
   const T* w = nullptr;
@@ -119,10 +172,12 @@ struct Weight {
 template <typename T>
 void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accumulate, T* out,
               int64_t ld_out) {
-  if (W.wt && !W.blas(n)) {
+  if (W.blas(n)) {
+    gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
+  } else if (W.wt) {
     rows_times_matrix(n, W.cols, W.rows, v, ld_v, W.wt, accumulate, out, ld_out);
   } else {
-    gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
+    rows_dot_matrix(n, W.cols, W.rows, v, ld_v, W.w, accumulate, out, ld_out);
   }
 }
 

@@ -183,6 +183,18 @@ std::vector<at::Tensor> backward_sweep(
     std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
     std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse);
 
+// One layer-direction's arguments for infer_stack: W_ih, W_hh, b_ih, b_hh, W_hr, the input layer
+// norm's γ and β (layer-norm cells), then the cell parameters the step takes (params_of).
+using LayerArgs = TensorList;
+
+// The no-grad forward of a stack of layers on a uniform batch (T steps of B rows): x (T·B, I);
+// layers[layer·D + direction]; h0 (L·D, B, P) and c0 (L·D, B, H), zeros where None. Returns
+// [output (T·B, D·P), h_n (L·D, B, P), c_n (L·D, B, H) | None].
+std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<LayerArgs> layers,
+                                    int64_t num_directions, std::optional<at::Tensor> h0,
+                                    std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
+                                    bool input_norm, double eps);
+
 void use_aten_gemm(bool on);
 
 }  // namespace rnnkit

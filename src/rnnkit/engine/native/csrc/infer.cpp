@@ -1,0 +1,159 @@
+// Inference of a whole stack in one call: every layer and direction, input projections
+// included, nothing saved for a backward, no ATen operator on the way for the plain cells. The
+// layers' no-grad fast path (rnnkit/engine/native/__init__.py: native_infer) calls it once per
+// forward, so a streaming call (T = 1, B = 1) costs one crossing from Python and a few
+// allocations, instead of several operator dispatches per layer-direction.
+#include <ATen/ops/mm.h>
+#include <ATen/ops/native_layer_norm.h>
+
+#include "forward.h"
+
+namespace rnnkit {
+namespace {
+
+// One layer-direction's tensors, checked: W_ih (G, I), W_hh (G, P) or (G,), biases (G), W_hr
+// (P, H), the input layer norm's γ, β (G), the step's cell parameters.
+struct LayerTensors {
+  at::Tensor W_ih, W_hh, b_ih, b_hh, W_hr, gamma, beta;
+  std::vector<at::Tensor> step_params;
+};
+
+LayerTensors checked_layer(int64_t kind, const LayerArgs& w, int64_t I, int64_t P, int64_t H,
+                           bool input_norm, const at::Tensor& like) {
+  TORCH_CHECK(w.size() >= 7, "native infer: each layer takes (W_ih, W_hh, b_ih, b_hh, W_hr, ",
+              "γ, β, *step params), got ", w.size(), " tensors");
+  const int64_t G = gates_of(kind) * H;
+  auto opt = [&](const std::optional<at::Tensor>& t, const char* name, at::IntArrayRef shape) {
+    return t.has_value() ? checked(*t, name, shape, like) : at::Tensor();
+  };
+  LayerTensors l;
+  l.W_ih = checked(w[0], "W_ih", {G, I}, like);
+  l.W_hh = diagonal(kind) ? checked(w[1], "W_hh", {G}, like) : checked(w[1], "W_hh", {G, P}, like);
+  l.b_ih = opt(w[2], "b_ih", {G});
+  l.b_hh = opt(w[3], "b_hh", {G});
+  l.W_hr = opt(w[4], "W_hr", {P, H});
+  TORCH_CHECK(!l.W_hr.defined() || kind == LSTM, "native infer: only the LSTM has a projection");
+  if (input_norm) {
+    l.gamma = checked(w[5], "input layer-norm gain", {G}, like);
+    l.beta = opt(w[6], "input layer-norm bias", {G});
+  }
+  l.step_params = checked_params(kind, TensorList(w.begin() + 7, w.end()), H, like);
+  return l;
+}
+
+// gx (N, G) = x·W_ihᵀ + b_ih [+ b_hh where folded]: biases broadcast into the rows, then the
+// product added (BLAS for large products, dot products on W_ih otherwise).
+template <typename T>
+void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l, bool fold_b_hh,
+             T* gx) {
+  const T* b1 = ptr<T>(l.b_ih);
+  const T* b2 = fold_b_hh ? ptr<T>(l.b_hh) : nullptr;
+  if (b1 || b2) {
+    for (int64_t r = 0; r < N; ++r) {
+      T* row = gx + r * G;
+      for (int64_t j = 0; j < G; ++j) row[j] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+    }
+  }
+  times_wt(N, x, I, Weight<T>{ptr<T>(l.W_ih), G, I, nullptr}, b1 || b2, gx, G);
+}
+
+}  // namespace
+
+std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<LayerArgs> layers,
+                                    int64_t num_directions, std::optional<at::Tensor> h0,
+                                    std::optional<at::Tensor> c0, int64_t steps, bool fold_b_hh,
+                                    bool input_norm, double eps) {
+  TORCH_CHECK(kind >= RNN_TANH && kind <= INDRNN_RELU, "native infer: unknown cell kind ", kind);
+  const int64_t D = num_directions, LD = static_cast<int64_t>(layers.size());
+  TORCH_CHECK(D == 1 || D == 2, "native infer: expected 1 or 2 directions, got ", D);
+  TORCH_CHECK(LD > 0 && LD % D == 0, "native infer: expected num_layers * ", D,
+              " layer weights, got ", LD);
+  TORCH_CHECK(steps > 0 && x.dim() == 2 && x.size(0) > 0 && x.size(0) % steps == 0,
+              "native infer: x must be (T * B, I) with T = ", steps, ", got ", x.sizes());
+  TORCH_CHECK(layers[0].size() >= 7 && layers[0][1].has_value(),
+              "native infer: each layer takes (W_ih, W_hh, b_ih, b_hh, W_hr, γ, β, *step params)");
+  const int64_t N = x.size(0), B = N / steps;
+  const std::optional<at::Tensor> W_hr0 = layers[0][4];
+  const int64_t P = diagonal(kind) ? layers[0][1]->size(0) : layers[0][1]->size(-1);
+  const int64_t H = W_hr0 ? W_hr0->size(-1) : P, G = gates_of(kind) * H, K = stats_of(kind);
+  const bool lstm = has_c(kind), diag = diagonal(kind), split = split_hidden(kind);
+  const bool norm = layer_norm(kind), proj = W_hr0.has_value();
+  x = x.contiguous();
+  std::vector<LayerTensors> ls;
+  for (int64_t k = 0; k < LD; ++k) {
+    const int64_t I = k < D ? x.size(1) : D * P;
+    ls.push_back(checked_layer(kind, layers[k], I, P, H, input_norm, x));
+  }
+  auto opts = x.options();
+  at::Tensor h_n = at::empty({LD, B, P}, opts);
+  at::Tensor c_n = lstm ? at::empty({LD, B, H}, opts) : at::Tensor();
+  at::Tensor h0_c = h0 ? checked(*h0, "h0", {LD, B, P}, x) : at::Tensor();
+  at::Tensor c0_c = lstm && c0 ? checked(*c0, "c0", {LD, B, H}, x) : at::Tensor();
+  // buffers every layer-direction reuses; y per direction, joined into the layer's output
+  at::Tensor S = (lstm || gru_like(kind)) ? at::empty({N, H}, opts) : at::Tensor();
+  at::Tensor raw = proj ? at::empty({N, H}, opts) : at::Tensor();
+  at::Tensor aux = norm ? at::empty({N, G}, opts) : at::Tensor();
+  at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
+  at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
+  const bool own = !diag && steps >= kTransposeSteps && B * G * P < kBlasMacs;
+  at::Tensor W_hh_t = own ? at::empty({P, G}, opts) : at::Tensor();
+  at::Tensor W_hr_t = own && proj ? at::empty({H, P}, opts) : at::Tensor();
+  at::Tensor gx_buf = norm ? at::Tensor() : at::empty({N, G}, opts);
+  std::vector<at::Tensor> ys;
+  for (int64_t d = 0; d < D; ++d) ys.push_back(at::empty({N, P}, opts));
+  at::Tensor input = x, output;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rnnkit_infer_stack", [&] {
+    using T = scalar_t;
+    for (int64_t layer = 0; layer < LD / D; ++layer) {
+      output = D == 1 ? ys[0] : at::empty({N, D * P}, opts);
+      const int64_t I = input.size(1);
+      for (int64_t d = 0; d < D; ++d) {
+        const int64_t k = layer * D + d;
+        const LayerTensors& l = ls[k];
+        at::Tensor gx = gx_buf;
+        if (norm) {  // LN(x·W_ihᵀ; γ, β) over all rows: ATen's layer norm
+          gx = std::get<0>(at::native_layer_norm(at::mm(input, l.W_ih.t()), {G}, l.gamma,
+                                                 l.beta.defined() ? std::optional(l.beta)
+                                                                  : std::nullopt, eps));
+        } else {
+          project<T>(N, I, G, ptr<T>(input), l, fold_b_hh, ptr<T>(gx));
+        }
+        T* h = ptr<T>(h_n) + k * B * P;
+        T* c = lstm ? ptr<T>(c_n) + k * B * H : nullptr;
+        if (h0_c.defined()) {
+          std::memcpy(h, ptr<T>(h0_c) + k * B * P, B * P * sizeof(T));
+        } else {
+          std::fill(h, h + B * P, T(0));
+        }
+        if (lstm && c0_c.defined()) {
+          std::memcpy(c, ptr<T>(c0_c) + k * B * H, B * H * sizeof(T));
+        } else if (lstm) {
+          std::fill(c, c + B * H, T(0));
+        }
+        if (own) transpose_into(G, P, ptr<T>(l.W_hh), ptr<T>(W_hh_t));
+        if (own && proj) transpose_into(P, H, ptr<T>(l.W_hr), ptr<T>(W_hr_t));
+        T* y = ptr<T>(ys[d]);
+        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
+                       {ptr<T>(l.W_hh), G, P, ptr<T>(W_hh_t)},
+                       fold_b_hh ? nullptr : ptr<T>(l.b_hh),
+                       {ptr<T>(l.W_hr), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(l.step_params), y,
+                       h, c, ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
+                       ptr<T>(scratch)};
+        for (int64_t s = 0; s < steps; ++s) forward_step(f, B, (d == 1 ? steps - 1 - s : s) * B);
+        if (D == 2) {  // the layer's output row: [forward y | backward y]
+          T* out = ptr<T>(output);
+          for (int64_t r = 0; r < N; ++r) std::memcpy(out + r * D * P + d * P, y + r * P, P * sizeof(T));
+        }
+      }
+      if (D == 1 && layer + 1 < LD / D) {  // the next layer reads this y: give it its own buffer
+        input = output;
+        ys[0] = at::empty({N, P}, opts);
+      } else {
+        input = output;
+      }
+    }
+  });
+  return {output, h_n, c_n};
+}
+
+}  // namespace rnnkit
