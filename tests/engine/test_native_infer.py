@@ -179,3 +179,30 @@ def test_malformed_input_gets_the_general_errors(infer_calls):
         with pytest.raises(ValueError, match="at least one time step"):
             gru(torch.randn(0, 3, I))
     assert infer_calls == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"num_layers": 2, "bidirectional": True}, {"proj_size": 3}, {"bias": False}],
+    ids=["plain", "2L-bi", "proj", "nobias"],
+)
+def test_float32_lstm_from_batch_8_runs_torch_kernel(options):
+    """The engine hands a no-grad float32 LSTM at B >= 8 to torch's kernel: same results."""
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(I, H, **options).eval()
+    B = backends.TORCH_LSTM_MIN_BATCH
+    x = torch.randn(6, B, I)
+    hx = _states(layer, B, torch.float32)
+    for state in (None, hx):
+        with torch.no_grad():
+            got = _flat(layer(x, state))
+            assert backends.last_path == "torch"
+            with rnnkit.use_backend("reference"):
+                want = _flat(layer(x, state))
+        for a, b in zip(got, want):
+            assert_close(a, b)
+    with torch.no_grad():  # smaller batches, and float64, stay on the native loop
+        layer(x[:, : B - 1])
+        assert backends.last_path == "native"
+        layer.double()(x.double())
+        assert backends.last_path == "native"

@@ -34,6 +34,7 @@ _HEADERS = (
     "forward.h",
     "products.h",
     "sweeps.h",
+    "team.h",
 )
 
 _module: ModuleType | None = None
@@ -86,8 +87,10 @@ def _build() -> ModuleType:
         name=name,
         build_directory=str(directory),
         sources=[str(_CSRC / s) for s in _SOURCES],
-        extra_cflags=["-O3", *simd, *flags],
-        extra_ldflags=[f"-fsanitize={sanitize}"] if sanitize else None,
+        # -fopenmp: the sweeps' thread team is torch's OpenMP pool (csrc/team.h); the library
+        # needs libgomp.so.1, which torch has already loaded (the same soname: one pool)
+        extra_cflags=["-O3", "-fopenmp", *simd, *flags],
+        extra_ldflags=["-fopenmp", *([f"-fsanitize={sanitize}"] if sanitize else [])],
         extra_include_paths=[str(_CSRC)],
         verbose=False,
     )

@@ -14,6 +14,7 @@
 #include "cells_norm.h"
 #include "products.h"
 #include "sweeps.h"
+#include "team.h"
 
 namespace rnnkit {
 namespace {
@@ -37,29 +38,29 @@ struct Bwd {
 // One row's backward. dh_in (+ dy, where not null) is dL/dh_t; c_prev is c_{t-1} (LSTM family).
 template <typename T>
 void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, const T* dy,
-                       const T* c_prev) {
+                       const T* c_prev, Units u = {}) {
   const int64_t H = b.H, P = b.P, G = b.G;
   T* dh = b.dh + i * P;
   switch (b.kind) {
     case RNN_TANH:
     case RNN_RELU:
-      return rnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.dG + row * G);
+      return rnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.dG + row * G, u);
     case INDRNN_TANH:
     case INDRNN_RELU:  // also dL/dh_{t-1} = dpre ⊙ w, in place in dh
       return indrnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.W_hh.w, b.dG + row * G);
     case LSTM:
       return lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
-                          b.dG + row * G);
+                          b.dG + row * G, u);
     case PEEPHOLE_LSTM:
       return peephole_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
-                              b.prm.p[0], b.dG + row * G, b.dP + i * b.KP);
+                              b.prm.p[0], b.dG + row * G, b.dP + i * b.KP, u);
     case LN_LSTM:
       return ln_lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.aux + row * G,
                              b.stats + row * b.K, b.S + row * H, c_prev, b.prm, b.dG + row * G,
                              b.dG_h + row * G, b.dP + i * b.KP);
     case GRU:
       return gru_bwd_row(H, dh, dy, b.act + row * G, b.S + row * H, b.H_prev + row * P,
-                         b.dG + row * G, b.dG_h + row * G);
+                         b.dG + row * G, b.dG_h + row * G, u);
     case LN_GRU:
       return ln_gru_bwd_row(H, dh, dy, b.act + row * G, b.aux + row * G, b.stats + row * b.K,
                             b.prm, b.H_prev + row * P, b.dG + row * G, b.dG_h + row * G,
@@ -70,7 +71,6 @@ void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, 
 template <typename T>
 void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t) {
   const int64_t H = b.H, P = b.P, G = b.G, n = steps.sizes[t], off = steps.offsets[t];
-  const int64_t p = steps.prev(t), n_p = p < 0 ? 0 : steps.sizes[p];
   const T* dy = b.dy + off * P;
   const T* dh_in = b.dh;  // dL/dh_t = dh (from step t+1) + dy, summed in the row kernels
   if (b.W_hr.w) {
@@ -81,14 +81,38 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t) {
   }
   const int64_t ld_in = b.W_hr.w ? H : P;
   for_rows(n, G, [&](int64_t i) {
-    // c_{t-1}: the previous step's c, or c_0 for rows that start here (LSTM family)
-    const T* c_prev = !has_c(b.kind) ? nullptr
-                      : i < n_p      ? b.S + (steps.offsets[p] + i) * H
-                                     : b.c0 + i * H;
-    step_row_backward(b, i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr, c_prev);
+    step_row_backward(b, i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr,
+                      c_prev_of(b, steps, t, i));
   });
   // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
   if (!diagonal(b.kind)) times_w(n, b.dG_h + off * G, G, b.W_hh, gru_like(b.kind), b.dh, P);
+}
+
+// c_{t-1} of row i at step t: the previous step's c, or c_0 for rows that start here (LSTM
+// family; null for the others).
+template <typename T>
+const T* c_prev_of(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t i) {
+  const int64_t p = steps.prev(t), n_p = p < 0 ? 0 : steps.sizes[p];
+  if (!has_c(b.kind)) return nullptr;
+  return i < n_p ? b.S + (steps.offsets[p] + i) * b.H : b.c0 + i * b.H;
+}
+
+// One step by the team member owning units u: its units of every row's backward, then (after a
+// barrier: the product reads every column of dG_h) its units of dL/dh_{t-1} = dG_h·W_hh. The
+// next step's rows read only this member's units of dh: no second barrier.
+template <typename T>
+void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
+                        SpinBarrier& bar) {
+  const int64_t P = b.P, G = b.G, n = steps.sizes[t], off = steps.offsets[t], w = u.hi - u.lo;
+  for (int64_t i = 0; w > 0 && i < n; ++i) {
+    step_row_backward(b, i, off + i, b.dh + i * P, b.dy + (off + i) * P,
+                      c_prev_of(b, steps, t, i), u);
+  }
+  bar.wait();  // dG_h of this step: every column written
+  if (w > 0) {
+    rows_times_matrix(n, G, w, b.dG_h + off * G, G, b.W_hh.w + u.lo, P, gru_like(b.kind),
+                      b.dh + u.lo, P);
+  }
 }
 
 // H_prev (N, P): each row's state before its step, from the previous step's output or h_0.
@@ -138,6 +162,7 @@ std::vector<at::Tensor> backward_sweep(
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
+  const int nt = team_size(kind, proj, B, steps.T(), G, P, H, lanes_of(y));
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
@@ -146,11 +171,31 @@ std::vector<at::Tensor> backward_sweep(
                    {ptr<T>(W_hh), G, P}, {ptr<T>(W_hr_c), P, H}, param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
                    ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};
-    for (int64_t k = steps.T() - 1; k >= 0; --k) backward_step(b, steps, steps.at(k));
+    auto solo = [&] {
+      for (int64_t k = steps.T() - 1; k >= 0; --k) backward_step(b, steps, steps.at(k));
+    };
+    auto member = [&](int m, SpinBarrier& bar) {
+      const Units u = team_units(H, nt, m, Vec<T>::size());
+      for (int64_t k = steps.T() - 1; k >= 0; --k) {
+        backward_step_team(b, steps, steps.at(k), u, bar);
+      }
+    };
+    if (nt <= 1) {
+      solo();
+    } else {
+      run_team(nt, member, solo);
+    }
   });
   return {dG, dG_h, H_prev, dH_out, dh, dc, dP};
 }
 
 void use_aten_gemm(bool on) { force_aten_gemm() = on; }
+
+void use_team(bool on) { force_team() = on; }
+
+void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep) {
+  team_limits().min_step = min_step, team_limits().max_step = max_step;
+  team_limits().min_sweep = min_sweep;
+}
 
 }  // namespace rnnkit

@@ -13,5 +13,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("infer_stack", &rnnkit::infer_stack, "no-grad forward of a whole stack of layers",
         py::call_guard<py::gil_scoped_release>());
+  m.def("use_team", &rnnkit::use_team, "a team of threads for every sweep it can run (tests)");
+  m.def("set_team_limits", &rnnkit::set_team_limits, "when a sweep gets a team (tuning)");
   m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");
 }

@@ -14,13 +14,25 @@
 
 namespace rnnkit {
 
-// f(j, count) over [0, H) in vector-wide chunks; the last chunk may be partial.
+// A range [lo, hi) of a row's H units (hi < 0: up to H). A team of threads splits a step's
+// rows this way (forward.h), at multiples of the vector width.
+struct Units {
+  int64_t lo = 0, hi = -1;
+};
+
+// f(j, count) over the units u of [0, H) in vector-wide chunks; the last chunk may be partial.
+template <typename T, typename F>
+inline void vec_loop(int64_t H, Units u, const F& f) {
+  constexpr int64_t W = Vec<T>::size();
+  const int64_t hi = u.hi < 0 ? H : u.hi;
+  int64_t j = u.lo;
+  for (; j + W <= hi; j += W) f(j, W);
+  if (j < hi) f(j, hi - j);
+}
+
 template <typename T, typename F>
 inline void vec_loop(int64_t H, const F& f) {
-  constexpr int64_t W = Vec<T>::size();
-  int64_t j = 0;
-  for (; j + W <= H; j += W) f(j, W);
-  if (j < H) f(j, H - j);
+  vec_loop<T>(H, Units{}, f);
 }
 
 template <typename T>
@@ -44,8 +56,8 @@ struct CellParams {
 // ---- Elman RNN: h = act(pre) -------------------------------------------------------------
 
 template <typename T>
-void rnn_fwd_row(int64_t H, bool relu, const T* pre, T* h) {
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+void rnn_fwd_row(int64_t H, bool relu, const T* pre, T* h, Units u = {}) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> v = ld(pre + j, c);
     v = relu ? at::vec::maximum(v, Vec<T>(T(0))) : tanh<T>(v);
     v.store(h + j, c);
@@ -54,9 +66,9 @@ void rnn_fwd_row(int64_t H, bool relu, const T* pre, T* h) {
 
 // dpre from dL/dh = dh_next + dy and the saved output h.
 template <typename T>
-void rnn_bwd_row(int64_t H, bool relu, const T* dh_next, const T* dy, const T* h, T* dpre) {
+void rnn_bwd_row(int64_t H, bool relu, const T* dh_next, const T* dy, const T* h, T* dpre, Units u = {}) {
   const Vec<T> zero(T(0)), one(T(1));
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> dh = ld(dh_next + j, c) + ld(dy + j, c);  // dL/dh_t: next step + output
     Vec<T> hv = ld(h + j, c);
     Vec<T> d = relu ? Vec<T>::blendv(zero, dh, hv > zero)  // relu' = [h > 0]
@@ -88,8 +100,8 @@ void indrnn_bwd_row(int64_t H, bool relu, T* dh, const T* dy, const T* h, const 
 // g (4H): pre-activations in, post-activation gates out; c_out = f·c_prev + i·g,
 // h_out = o·tanh(c_out).
 template <typename T>
-void lstm_fwd_row(int64_t H, T* g, const T* c_prev, T* c_out, T* h_out) {
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+void lstm_fwd_row(int64_t H, T* g, const T* c_prev, T* c_out, T* h_out, Units u = {}) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> i = sigmoid(ld(g + j, c));
     Vec<T> f = sigmoid(ld(g + H + j, c));
     Vec<T> gg = tanh<T>(ld(g + 2 * H + j, c));
@@ -109,9 +121,9 @@ void lstm_fwd_row(int64_t H, T* g, const T* c_prev, T* c_out, T* h_out) {
 // act and cell state c_t, and c_{t-1}.
 template <typename T>
 void lstm_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, const T* c_t,
-                  const T* c_prev, T* dgates) {
+                  const T* c_prev, T* dgates, Units u = {}) {
   const Vec<T> one(T(1));
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> dh = dy ? ld(dh_in + j, c) + ld(dy + j, c) : ld(dh_in + j, c);  // dL/dh_t
     Vec<T> i = ld(act + j, c), f = ld(act + H + j, c);
     Vec<T> gg = ld(act + 2 * H + j, c), o = ld(act + 3 * H + j, c);
@@ -128,9 +140,9 @@ void lstm_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, c
 // ---- Peephole LSTM: i, f see c_{t-1}, o sees c_t, through p = (p_i, p_f, p_o) (3H) ------
 
 template <typename T>
-void peephole_fwd_row(int64_t H, T* g, const T* p, const T* c_prev, T* c_out, T* h_out) {
+void peephole_fwd_row(int64_t H, T* g, const T* p, const T* c_prev, T* c_out, T* h_out, Units u = {}) {
   using at::vec::fmadd;
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> cp = ld(c_prev + j, c);
     Vec<T> i = sigmoid(fmadd(ld(p + j, c), cp, ld(g + j, c)));          // σ(pre_i + p_i·c_{t-1})
     Vec<T> f = sigmoid(fmadd(ld(p + H + j, c), cp, ld(g + H + j, c)));  // σ(pre_f + p_f·c_{t-1})
@@ -150,9 +162,9 @@ void peephole_fwd_row(int64_t H, T* g, const T* p, const T* c_prev, T* c_out, T*
 // As lstm_bwd_row, plus the peephole paths into dL/dc; this row's dL/dp is added to dp (3H).
 template <typename T>
 void peephole_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* act, const T* c_t,
-                      const T* c_prev, const T* p, T* dgates, T* dp) {
+                      const T* c_prev, const T* p, T* dgates, T* dp, Units u = {}) {
   const Vec<T> one(T(1));
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> dh = ld(dh_in + j, c) + ld(dy + j, c);  // dL/dh_t
     Vec<T> i = ld(act + j, c), f = ld(act + H + j, c);
     Vec<T> gg = ld(act + 2 * H + j, c), o = ld(act + 3 * H + j, c);
@@ -179,8 +191,8 @@ void peephole_bwd_row(int64_t H, const T* dh_in, const T* dy, T* dc, const T* ac
 // ghn_out = W_hn·h + b_hn (saved); h_out = n + z·(h_prev - n).
 template <typename T>
 void gru_fwd_row(int64_t H, T* g, const T* a, const T* b_hh, const T* h_prev, T* ghn_out,
-                 T* h_out) {
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+                 T* h_out, Units u = {}) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> ar = ld(a + j, c), az = ld(a + H + j, c), an = ld(a + 2 * H + j, c);
     if (b_hh) {
       ar = ar + ld(b_hh + j, c);
@@ -202,9 +214,9 @@ void gru_fwd_row(int64_t H, T* g, const T* a, const T* b_hh, const T* h_prev, T*
 // dgx (3H), dgh (3H) from dL/dh = dh (+ dy); dh is replaced by the direct part z·dL/dh.
 template <typename T>
 void gru_bwd_row(int64_t H, T* dh, const T* dy, const T* act, const T* ghn, const T* h_prev,
-                 T* dgx, T* dgh) {
+                 T* dgx, T* dgh, Units u = {}) {
   const Vec<T> one(T(1));
-  vec_loop<T>(H, [&](int64_t j, int64_t c) {
+  vec_loop<T>(H, u, [&](int64_t j, int64_t c) {
     Vec<T> d = ld(dh + j, c) + ld(dy + j, c);  // dL/dh_t: next step + output
     Vec<T> r = ld(act + j, c), z = ld(act + H + j, c), n = ld(act + 2 * H + j, c);
     Vec<T> dn = d * (one - z) * (one - n * n);                   // dL/d(pre_n) = dL/dn·tanh'

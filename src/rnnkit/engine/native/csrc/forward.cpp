@@ -35,9 +35,11 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   at::Tensor aux = norm ? at::empty({N, G}, gx.options()) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, gx.options()) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, gx.options()) : at::Tensor();
-  // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is); a call
-  // of few steps (streaming) runs dot products on W instead, cheaper than copying it
-  const bool own = !diag && steps.T() >= kTransposeSteps && batch_sizes.back() * G * P < kBlasMacs;
+  // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is), and so
+  // does a team; a call of few steps (streaming) runs dot products on W instead
+  const int nt = team_size(kind, proj, B, steps.T(), G, P, H, lanes_of(gx));
+  const bool own = !diag && (nt > 1 || (steps.T() >= kTransposeSteps &&
+                                        batch_sizes.back() * G * P < kBlasMacs));
   at::Tensor W_hh_t = own ? at::empty({P, G}, gx.options()) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, gx.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {
@@ -49,10 +51,7 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
                    {ptr<T>(W_hr_c), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(prm), ptr<T>(y),
                    ptr<T>(h), ptr<T>(c), ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                    ptr<T>(scratch)};
-    for (int64_t k = 0; k < steps.T(); ++k) {
-      const int64_t t = steps.at(k);
-      forward_step(f, steps.sizes[t], steps.offsets[t]);
-    }
+    forward_steps(f, steps, nt);
   });
   return {y, h, c, S, raw, aux, stats};
 }

@@ -10,6 +10,7 @@
 #include "cells_norm.h"
 #include "products.h"
 #include "sweeps.h"
+#include "team.h"
 
 namespace rnnkit {
 
@@ -33,25 +34,27 @@ struct Fwd {
   T* scratch;      // (B, G) h_{t-1}·W_hhᵀ where the cell takes it apart (split_hidden)
 };
 
+// Row i of the step at row offset off; u: the units to compute (a team member's slice; all by
+// default; the layer-norm cells, never run by a team, always do all).
 template <typename T>
-void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out) {
+void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out, Units u = {}) {
   const int64_t H = f.H, P = f.P, G = f.G, row = off + i;
   switch (f.kind) {
     case RNN_TANH:
     case RNN_RELU:
-      return rnn_fwd_row(H, relu(f.kind), g, h_out);
+      return rnn_fwd_row(H, relu(f.kind), g, h_out, u);
     case INDRNN_TANH:
     case INDRNN_RELU:
       return indrnn_fwd_row(H, relu(f.kind), g, f.h + i * P, f.W_hh.w, h_out);
     case LSTM:
-      return lstm_fwd_row(H, g, f.c + i * H, f.S + row * H, h_out);
+      return lstm_fwd_row(H, g, f.c + i * H, f.S + row * H, h_out, u);
     case PEEPHOLE_LSTM:
-      return peephole_fwd_row(H, g, f.prm.p[0], f.c + i * H, f.S + row * H, h_out);
+      return peephole_fwd_row(H, g, f.prm.p[0], f.c + i * H, f.S + row * H, h_out, u);
     case LN_LSTM:
       return ln_lstm_fwd_row(H, g, f.scratch + i * G, f.prm, f.c + i * H, f.aux + row * G,
                              f.stats + row * f.K, f.S + row * H, h_out);
     case GRU:
-      return gru_fwd_row(H, g, f.scratch + i * G, f.b_hh, f.h + i * P, f.S + row * H, h_out);
+      return gru_fwd_row(H, g, f.scratch + i * G, f.b_hh, f.h + i * P, f.S + row * H, h_out, u);
     case LN_GRU:
       return ln_gru_fwd_row(H, g, f.scratch + i * G, f.prm, f.h + i * P, f.aux + row * G,
                             f.stats + row * f.K, h_out);
@@ -74,6 +77,49 @@ void forward_step(const Fwd<T>& f, int64_t n, int64_t off) {
   if (has_c(f.kind)) std::memcpy(f.c, f.S + off * H, n * H * sizeof(T));
 }
 
+
+// One step by team member owning units u: its columns of every gate block of h_{t-1}·W_hhᵀ
+// (which read all of h_{t-1}: a barrier before, and one after, before h is overwritten), then
+// its units of every row. Needs W_hh's transposed copy (.wt).
+template <typename T>
+void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBarrier& bar) {
+  const int64_t H = f.H, P = f.P, G = f.G, w = u.hi - u.lo;
+  T* g = f.gx + off * G;
+  const bool split = split_hidden(f.kind);
+  T* dst = split ? f.scratch : g;  // the GRU takes h_{t-1}·W_hhᵀ apart; the others add it to gx
+  bar.wait();  // every unit of h_{t-1} written
+  for (int64_t q = 0; w > 0 && q < G / H; ++q) {
+    rows_times_matrix(n, P, w, f.h, P, f.W_hh.wt + q * H + u.lo, G, !split, dst + q * H + u.lo,
+                      G);
+  }
+  bar.wait();  // every member has read h_{t-1}
+  T* y = f.y + off * P;
+  for (int64_t i = 0; w > 0 && i < n; ++i) {
+    step_row(f, i, off, g + i * G, y + i * P, u);
+    std::memcpy(f.h + i * P + u.lo, y + i * P + u.lo, w * sizeof(T));
+    if (has_c(f.kind)) std::memcpy(f.c + i * H + u.lo, f.S + (off + i) * H + u.lo, w * sizeof(T));
+  }
+}
+
+// All steps in processing order, on a team of nt threads where nt > 1 (f.W_hh.wt needed then).
+template <typename T>
+void forward_steps(const Fwd<T>& f, const Steps& steps, int nt) {
+  auto solo = [&] {
+    for (int64_t k = 0; k < steps.T(); ++k) {
+      const int64_t t = steps.at(k);
+      forward_step(f, steps.sizes[t], steps.offsets[t]);
+    }
+  };
+  if (nt <= 1) return solo();
+  auto member = [&](int k, SpinBarrier& bar) {
+    const Units u = team_units(f.H, nt, k, Vec<T>::size());
+    for (int64_t s = 0; s < steps.T(); ++s) {
+      const int64_t t = steps.at(s);
+      forward_step_team(f, steps.sizes[t], steps.offsets[t], u, bar);
+    }
+  };
+  run_team(nt, member, solo);
+}
 
 // W (rows, cols) row-major into Wt (cols, rows) row-major, in cache-sized tiles.
 template <typename T>

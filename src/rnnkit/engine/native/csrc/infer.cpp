@@ -48,11 +48,9 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
              T* gx) {
   const T* b1 = ptr<T>(l.b_ih);
   const T* b2 = fold_b_hh ? ptr<T>(l.b_hh) : nullptr;
-  if (b1 || b2) {
-    for (int64_t r = 0; r < N; ++r) {
-      T* row = gx + r * G;
-      for (int64_t j = 0; j < G; ++j) row[j] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
-    }
+  if (b1 || b2) {  // the bias row once, then copied into every row
+    for (int64_t j = 0; j < G; ++j) gx[j] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
+    for (int64_t r = 1; r < N; ++r) std::memcpy(gx + r * G, gx, G * sizeof(T));
   }
   times_wt(N, x, I, Weight<T>{ptr<T>(l.W_ih), G, I, nullptr}, b1 || b2, gx, G);
 }
@@ -95,7 +93,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   at::Tensor aux = norm ? at::empty({N, G}, opts) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
-  const bool own = !diag && steps >= kTransposeSteps && B * G * P < kBlasMacs;
+  const int nt = team_size(kind, proj, B, steps, G, P, H, lanes_of(x));
+  const bool own = !diag && (nt > 1 || (steps >= kTransposeSteps && B * G * P < kBlasMacs));
+  const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
   at::Tensor W_hh_t = own ? at::empty({P, G}, opts) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, opts) : at::Tensor();
   at::Tensor gx_buf = norm ? at::Tensor() : at::empty({N, G}, opts);
@@ -139,7 +139,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
                        {ptr<T>(l.W_hr), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(l.step_params), y,
                        h, c, ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                        ptr<T>(scratch)};
-        for (int64_t s = 0; s < steps; ++s) forward_step(f, B, (d == 1 ? steps - 1 - s : s) * B);
+        forward_steps(f, d == 1 ? reverse : forward, nt);
         if (D == 2) {  // the layer's output row: [forward y | backward y]
           T* out = ptr<T>(output);
           for (int64_t r = 0; r < N; ++r) std::memcpy(out + r * D * P + d * P, y + r * P, P * sizeof(T));

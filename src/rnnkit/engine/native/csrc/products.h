@@ -20,9 +20,9 @@ namespace rnnkit {
 constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BLAS
 
 // out[r] (+)= Σ_k v[r][k]·A[k, col : col + C vectors] for R rows; `last` lanes in the last
-// vector (partial only when C == 1). A is (K, M) row-major.
+// vector (partial only when C == 1). A is (K, ·) row-major with leading dimension lda.
 template <typename T, int R, int C>
-inline void micro(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A, bool accumulate,
+inline void micro(int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A, bool accumulate,
                   T* out, int64_t ld_out, int64_t col, int64_t last) {
   using V = Vec<T>;
   constexpr int64_t W = V::size();
@@ -35,7 +35,7 @@ inline void micro(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A, bo
   }
   for (int64_t k = 0; k < K; ++k) {
     V a[C];
-    for (int c = 0; c < C; ++c) a[c] = V::loadu(A + k * M + col + c * W, width(c));
+    for (int c = 0; c < C; ++c) a[c] = V::loadu(A + k * lda + col + c * W, width(c));
     for (int r = 0; r < R; ++r) {
       const V s(v[r * ld_v + k]);
       for (int c = 0; c < C; ++c) acc[r][c] = at::vec::fmadd(s, a[c], acc[r][c]);
@@ -48,60 +48,61 @@ inline void micro(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A, bo
 
 // R rows across all M columns: blocks of C vectors, then single (last: partial) vectors.
 template <typename T, int R, int C>
-void row_block(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A, bool accumulate,
-               T* out, int64_t ld_out) {
+void row_block(int64_t K, int64_t M, int64_t lda, const T* v, int64_t ld_v, const T* A,
+               bool accumulate, T* out, int64_t ld_out) {
   constexpr int64_t W = Vec<T>::size();
   int64_t col = 0;
   for (; col + C * W <= M; col += C * W) {
-    micro<T, R, C>(K, M, v, ld_v, A, accumulate, out, ld_out, col, W);
+    micro<T, R, C>(K, lda, v, ld_v, A, accumulate, out, ld_out, col, W);
   }
   for (; col < M; col += W) {
-    micro<T, R, 1>(K, M, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
+    micro<T, R, 1>(K, lda, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
   }
 }
 
 // All n rows at one column block of C vectors: blocks of 6 rows, then the remainder.
 template <typename T, int C>
-void column_block(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A,
+void column_block(int64_t n, int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A,
                   bool accumulate, T* out, int64_t ld_out, int64_t col, int64_t last) {
   int64_t i = 0;
   for (; n - i >= 6; i += 6) {
-    micro<T, 6, C>(K, M, v + i * ld_v, ld_v, A, accumulate, out + i * ld_out, ld_out, col, last);
+    micro<T, 6, C>(K, lda, v + i * ld_v, ld_v, A, accumulate, out + i * ld_out, ld_out, col, last);
   }
   const T* vi = v + i * ld_v;
   T* oi = out + i * ld_out;
   switch (n - i) {
-    case 5: micro<T, 5, C>(K, M, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 4: micro<T, 4, C>(K, M, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 3: micro<T, 3, C>(K, M, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 2: micro<T, 2, C>(K, M, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 1: micro<T, 1, C>(K, M, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 5: micro<T, 5, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 4: micro<T, 4, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 3: micro<T, 3, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 2: micro<T, 2, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 1: micro<T, 1, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
     default: break;
   }
 }
 
-// out (n, M) = [out +] v (n, K) · A (K, M); row-major, A contiguous (ld = M). Up to 6 rows:
-// one row block, its column blocks as wide as 12 accumulators allow. More rows: column blocks
-// of 2 vectors outside, so each (K, 2 vectors) panel of A stays in cache for all row blocks.
+// out (n, M) = [out +] v (n, K) · A (K, M); row-major, A with leading dimension lda (>= M: a
+// column range of a wider matrix). Up to 6 rows: one row block, its column blocks as wide as
+// 12 accumulators allow. More rows: column blocks of 2 vectors outside, so each
+// (K, 2 vectors) panel of A stays in cache for all row blocks.
 template <typename T>
 void rows_times_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A,
-                       bool accumulate, T* out, int64_t ld_out) {
+                       int64_t lda, bool accumulate, T* out, int64_t ld_out) {
   constexpr int64_t W = Vec<T>::size();
   switch (n) {
-    case 1: return row_block<T, 1, 8>(K, M, v, ld_v, A, accumulate, out, ld_out);
-    case 2: return row_block<T, 2, 4>(K, M, v, ld_v, A, accumulate, out, ld_out);
-    case 3: return row_block<T, 3, 4>(K, M, v, ld_v, A, accumulate, out, ld_out);
-    case 4: return row_block<T, 4, 3>(K, M, v, ld_v, A, accumulate, out, ld_out);
-    case 5: return row_block<T, 5, 2>(K, M, v, ld_v, A, accumulate, out, ld_out);
-    case 6: return row_block<T, 6, 2>(K, M, v, ld_v, A, accumulate, out, ld_out);
+    case 1: return row_block<T, 1, 8>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 2: return row_block<T, 2, 4>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 3: return row_block<T, 3, 4>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 4: return row_block<T, 4, 3>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 5: return row_block<T, 5, 2>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 6: return row_block<T, 6, 2>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
     default: break;
   }
   int64_t col = 0;
   for (; col + 2 * W <= M; col += 2 * W) {
-    column_block<T, 2>(n, K, M, v, ld_v, A, accumulate, out, ld_out, col, W);
+    column_block<T, 2>(n, K, lda, v, ld_v, A, accumulate, out, ld_out, col, W);
   }
   for (; col < M; col += W) {
-    column_block<T, 1>(n, K, M, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
+    column_block<T, 1>(n, K, lda, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
   }
 }
 
@@ -175,7 +176,7 @@ void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accu
   if (W.blas(n)) {
     gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
   } else if (W.wt) {
-    rows_times_matrix(n, W.cols, W.rows, v, ld_v, W.wt, accumulate, out, ld_out);
+    rows_times_matrix(n, W.cols, W.rows, v, ld_v, W.wt, W.rows, accumulate, out, ld_out);
   } else {
     rows_dot_matrix(n, W.cols, W.rows, v, ld_v, W.w, accumulate, out, ld_out);
   }
@@ -186,7 +187,7 @@ template <typename T>
 void times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accumulate, T* out,
              int64_t ld_out) {
   if (!W.blas(n)) {
-    rows_times_matrix(n, W.rows, W.cols, v, ld_v, W.w, accumulate, out, ld_out);
+    rows_times_matrix(n, W.rows, W.cols, v, ld_v, W.w, W.cols, accumulate, out, ld_out);
   } else {
     gemm<T>(false, false, W.cols, n, W.rows, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
   }

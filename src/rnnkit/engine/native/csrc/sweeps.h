@@ -197,4 +197,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
 
 void use_aten_gemm(bool on);
 
+// Tests: share every sweep the team can run among the torch threads, whatever its size.
+void use_team(bool on);
+// A team for sweeps whose step product B·G·P is in [min_step, max_step) and T·B·G·P >= min_sweep.
+void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep);
+
 }  // namespace rnnkit
