@@ -4,6 +4,7 @@ math against an independent formula; IndRNN against torch.nn.RNN with a diagonal
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -186,9 +187,32 @@ def test_forget_bias_and_recurrent_init_options():
     assert torch.equal(rnnkit.PeepholeLSTM(3, 4).bias_ih_l0[4:8], torch.ones(4))
 
 
+@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.LayerNormLSTM, rnnkit.PeepholeLSTM])
+def test_chrono_init_sets_forget_and_input_gate_biases(cls):
+    """Tallec & Ollivier 2018: b_f ~ log U(1, T_max - 1), b_i = -b_f (in the summed biases)."""
+    H, T_max = 200, 50
+    torch.manual_seed(0)
+    layer = cls(3, H, num_layers=2, bidirectional=True, chrono_init=T_max)
+    for k in range(4):
+        suffix = f"_l{k // 2}" + ("_reverse" if k % 2 else "")
+        if cls is rnnkit.LayerNormLSTM:
+            b = getattr(layer, "ln_ih_bias" + suffix)
+        else:
+            b = getattr(layer, "bias_ih" + suffix) + getattr(layer, "bias_hh" + suffix)
+        b_i, b_f = b[:H].detach(), b[H : 2 * H].detach()
+        assert b_f.min() >= 0.0 and b_f.max() <= math.log(T_max - 1)
+        assert b_f.max() - b_f.min() > 2.0  # spread over the log-uniform range, not constant
+        assert torch.equal(b_i, -b_f)
+
+
 @pytest.mark.parametrize(
     "make,match",
     [
+        (lambda: rnnkit.LSTM(3, 4, chrono_init=2), "chrono_init \\(T_max\\) >= 3, got 2"),
+        (lambda: rnnkit.LSTM(3, 4, chrono_init=9, forget_bias=1.0), "pass one of them"),
+        (lambda: rnnkit.LSTM(3, 4, chrono_init=9, bias=False), "no gate biases"),
+        (lambda: rnnkit.GRU(3, 4, chrono_init=9), "no forget gate; expected chrono_init=None"),
+        (lambda: rnnkit.LSTM(3, 4, chrono_init=9.5), "chrono_init to be an int"),
         (lambda: rnnkit.RNN(3, 4, recurrent_init="xavier"), "recurrent_init in uniform, ortho"),
         (lambda: rnnkit.IndRNN(3, 4, recurrent_init="orthogonal"), "in uniform, identity, got"),
         (lambda: rnnkit.IndRNN(3, 4, nonlinearity="gelu"), "'relu' or 'tanh', got 'gelu'"),

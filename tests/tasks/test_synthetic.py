@@ -126,3 +126,16 @@ def test_forget_bias_reaches_the_lstm_and_is_refused_for_cells_without_a_forget_
     assert torch.allclose(b[H : 2 * H], torch.ones(H))
     with pytest.raises(ValueError, match="forget_bias needs a cell with a forget gate.*'gru'"):
         SynthConfig(cell="gru", forget_bias=1.0)
+
+
+def test_chrono_reaches_the_lstm_and_bad_values_are_refused():
+    model = build_model("adding", "lstm", 4, seed=0, chrono=100)
+    H = 4
+    b = (model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0).detach()  # gates (i, f, g, o)
+    assert torch.equal(b[:H], -b[H : 2 * H]) and b[H : 2 * H].min() >= 0
+    with pytest.raises(ValueError, match="chrono needs a cell with a forget gate"):
+        SynthConfig(cell="gru", chrono=100)
+    with pytest.raises(ValueError, match="pass one"):
+        SynthConfig(cell="lstm", chrono=100, forget_bias=1.0)
+    with pytest.raises(ValueError, match="int >= 3, got 1"):
+        SynthConfig(cell="lstm", chrono=1)

@@ -32,7 +32,17 @@ PROG = "rnnkit diagnose"
 
 
 _DEFAULTS = dataclasses.replace(SynthConfig(), T=200)
-_SKIP = ("task", "cell", "steps", "eval_every", "eval_size", "clip", "stop_on_solve", "forget_bias")
+_SKIP = (
+    "task",
+    "cell",
+    "steps",
+    "eval_every",
+    "eval_size",
+    "clip",
+    "stop_on_solve",
+    "forget_bias",
+    "chrono",
+)
 
 
 def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

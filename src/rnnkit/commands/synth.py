@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     spec = TASKS[cfg.task]
     print(f"{cfg.task} T={cfg.T} cell={cfg.cell}: {cfg}", flush=True)
     result = fit(
-        build_model(cfg.task, cfg.cell, cfg.hidden, cfg.seed, cfg.forget_bias),
+        build_model(cfg.task, cfg.cell, cfg.hidden, cfg.seed, cfg.forget_bias, cfg.chrono),
         cfg,
         _progress(spec.metric),
     )

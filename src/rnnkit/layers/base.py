@@ -48,6 +48,28 @@ def _check_init_options(
         )
 
 
+def _check_chrono(
+    owner: str, cell: CellMath, chrono_init: object, forget_bias: float | None, bias: bool
+) -> None:
+    if chrono_init is None:
+        return
+    if cell.forget_gate is None:
+        raise ValueError(
+            f"{owner} has no forget gate; expected chrono_init=None, got {chrono_init}"
+        )
+    if isinstance(chrono_init, bool) or not isinstance(chrono_init, numbers.Integral):
+        raise TypeError(f"{owner} expected chrono_init to be an int (T_max), got {chrono_init!r}")
+    if chrono_init < 3:
+        raise ValueError(f"{owner} expected chrono_init (T_max) >= 3, got {chrono_init}")
+    if forget_bias is not None:
+        raise ValueError(
+            f"{owner} got forget_bias={forget_bias} and chrono_init={chrono_init}; chrono "
+            "initialization sets the forget-gate bias itself: pass one of them"
+        )
+    if not bias:
+        raise ValueError(f"{owner} with bias=False has no gate biases for chrono_init")
+
+
 def _init_recurrent(W_hh: Tensor, how: str, H: int) -> None:
     """Re-initialize W_hh (G, P) per H-row gate block: orthogonal or identity; or keep uniform."""
     if how == "uniform":
@@ -70,6 +92,8 @@ class RNNBase(nn.Module):
 
     Subclasses fix ``mode`` (torch's name: 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') and the cell.
     Keyword-only options beyond torch.nn, for every layer: ``forget_bias`` (LSTM family),
+    ``chrono_init`` (LSTM family: T_max, the chrono initialization of Tallec & Ollivier 2018,
+    b_f ~ log U(1, T_max - 1) and b_i = -b_f, for dependencies up to about T_max steps),
     ``recurrent_init`` ('uniform', 'orthogonal', 'identity'), ``zoneout`` (rate for h, or
     (h, c) rates; Krueger et al. 2016), ``recurrent_dropout`` (one mask per sequence on h_{t-1}
     in the hidden projection; Gal & Ghahramani 2016) and ``input_dropout`` (one mask per
@@ -97,6 +121,7 @@ class RNNBase(nn.Module):
         dtype: torch.dtype | None = None,
         *,
         forget_bias: float | None = None,
+        chrono_init: int | None = None,
         recurrent_init: str = "uniform",
         zoneout: float | tuple[float, float] = 0.0,
         recurrent_dropout: float = 0.0,
@@ -137,6 +162,7 @@ class RNNBase(nn.Module):
                 f">= hidden_size={hidden_size}"
             )
         _check_init_options(owner, cell, forget_bias, recurrent_init)
+        _check_chrono(owner, cell, chrono_init, forget_bias, self.bias)
         zh, zc = zoneout if isinstance(zoneout, tuple) else (zoneout, zoneout)
         rates = {"zoneout": (zh, zc), "recurrent_dropout": (recurrent_dropout,)}
         rates["input_dropout"] = (input_dropout,)
@@ -146,6 +172,7 @@ class RNNBase(nn.Module):
         self.zoneout, self.recurrent_dropout = (float(zh), float(zc)), float(recurrent_dropout)
         self.input_dropout = float(input_dropout)
         self.forget_bias, self.recurrent_init = forget_bias, recurrent_init
+        self.chrono_init = chrono_init
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         self._roles: list[dict[str, str]] = []  # per layer-direction: role -> parameter name
@@ -197,12 +224,22 @@ class RNNBase(nn.Module):
                         getattr(self, roles[spec.name]).fill_(fill[spec.init])
                 _init_recurrent(getattr(self, roles["weight_hh"]), self.recurrent_init, H)
                 if self.forget_bias is not None:  # b_f = forget_bias (the b_ih + b_hh sum)
-                    block = slice(self.cell.forget_gate * H, (self.cell.forget_gate + 1) * H)
-                    first = "bias_ih" if "bias_ih" in roles else "ln_ih_bias"
-                    if first in roles:
-                        getattr(self, roles[first])[block] = self.forget_bias
-                    if "bias_hh" in roles:
-                        getattr(self, roles["bias_hh"])[block] = 0.0
+                    self._set_gate_bias(roles, self.cell.forget_gate, self.forget_bias)
+                if self.chrono_init is not None:  # b_f ~ log U(1, T_max - 1), b_i = -b_f
+                    b_f = torch.empty(H).uniform_(1.0, self.chrono_init - 1.0).log_()
+                    self._set_gate_bias(roles, self.cell.forget_gate, b_f)
+                    self._set_gate_bias(roles, 0, -b_f)  # the LSTM family's gates: (i, f, g, o)
+
+    def _set_gate_bias(self, roles: dict[str, str], gate: int, value: float | Tensor) -> None:
+        """The bias of gate block ``gate`` (the b_ih + b_hh sum) := value: in b_ih (the layer-norm
+        cells: the input norm's bias), b_hh's block zeroed."""
+        H = self.hidden_size
+        block = slice(gate * H, (gate + 1) * H)
+        first = "bias_ih" if "bias_ih" in roles else "ln_ih_bias"
+        if first in roles:
+            getattr(self, roles[first])[block] = value
+        if "bias_hh" in roles:
+            getattr(self, roles["bias_hh"])[block] = 0.0
 
     @property
     def num_directions(self) -> int:

@@ -29,7 +29,8 @@ class LayerNormLSTM(RNNBase):
     Parameters per layer-direction: weight_ih (4H, I), weight_hh (4H, H), ln_ih_weight /
     ln_ih_bias (4H,), ln_hh_weight (4H,), ln_cell_weight / ln_cell_bias (H,). The layer-norm
     biases replace bias_ih / bias_hh (``bias=False`` drops them). The forget-gate block of
-    ln_ih_bias starts at ``forget_bias`` (1.0). Shapes as rnnkit.LSTM without projection.
+    ln_ih_bias starts at ``forget_bias`` (1.0), or as ``chrono_init`` says (see RNNBase).
+    Shapes as rnnkit.LSTM without projection.
     """
 
     def __init__(
@@ -51,7 +52,8 @@ class LayerNormLSTM(RNNBase):
         super().__init__(
             "LayerNormLSTM", LAYERNORM_LSTM, input_size, hidden_size, num_layers, bias,
             batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init, **options,
+            forget_bias=None if not bias or options.get("chrono_init") else forget_bias,
+            recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
 
@@ -88,7 +90,8 @@ class PeepholeLSTM(RNNBase):
     """LSTM whose gates see the cell state (Gers & Schmidhuber 2000); see rnnkit.cells.peephole.
 
     Parameters per layer-direction: those of torch.nn.LSTM plus peephole_weight (3H,) for
-    (i, f, o). The forget-gate bias starts at ``forget_bias`` (1.0). Returns as rnnkit.LSTM.
+    (i, f, o). The forget-gate bias starts at ``forget_bias`` (1.0), or as ``chrono_init`` says
+    (see RNNBase). Returns as rnnkit.LSTM.
     """
 
     def __init__(
@@ -110,7 +113,8 @@ class PeepholeLSTM(RNNBase):
         super().__init__(
             "PeepholeLSTM", PEEPHOLE_LSTM, input_size, hidden_size, num_layers, bias,
             batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=forget_bias if bias else None, recurrent_init=recurrent_init, **options,
+            forget_bias=None if not bias or options.get("chrono_init") else forget_bias,
+            recurrent_init=recurrent_init, **options,
         )  # fmt: skip
 
 

@@ -66,7 +66,9 @@ class LSTM(RNNBase):
 
     Same constructor, parameters and returns as ``torch.nn.LSTM``; ``forward`` also takes
     ``lengths``. Beyond torch (keyword-only): ``forget_bias`` sets the forget-gate bias at init
-    (b_ih's block; b_hh's block is zeroed), ``recurrent_init`` in {"uniform" (torch's),
+    (b_ih's block; b_hh's block is zeroed), ``chrono_init=T_max`` the chrono initialization
+    (b_f ~ log U(1, T_max - 1), b_i = -b_f; Tallec & Ollivier 2018), ``recurrent_init`` in
+    {"uniform" (torch's),
     "orthogonal", "identity"} re-initializes each gate block of W_hh.
     Input (T, B, I) -> output (T, B, D*P), (h_n (L*D, B, P), c_n (L*D, B, H)), where
     P = proj_size or hidden_size.

@@ -193,12 +193,20 @@ class SequenceModel(nn.Module):
 
 
 def build_model(
-    task: str, cell: str, hidden: int, seed: int, forget_bias: float | None = None
+    task: str,
+    cell: str,
+    hidden: int,
+    seed: int,
+    forget_bias: float | None = None,
+    chrono: int | None = None,
 ) -> SequenceModel:
     """The model for ``task`` with ``cell``, initialized from ``seed`` (global RNG untouched);
-    ``forget_bias`` (LSTM family) sets the forget-gate bias at init."""
+    ``forget_bias`` (LSTM family) sets the forget-gate bias at init, ``chrono`` (LSTM family)
+    asks for the chrono initialization with T_max = chrono."""
     spec = get_task(task)
-    options = {} if forget_bias is None else {"forget_bias": forget_bias}
+    options: dict[str, Any] = {} if forget_bias is None else {"forget_bias": forget_bias}
+    if chrono is not None:
+        options["chrono_init"] = chrono
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return SequenceModel(cell, spec.input_size, hidden, spec.output_size, **options)
@@ -230,6 +238,11 @@ class SynthConfig:
     clip: float = opt(1.0, "max global gradient norm")
     stop_on_solve: bool = opt(False, "end at the first evaluation that counts as solved")
     forget_bias: float | None = opt(None, "LSTM family: forget-gate bias at init (torch's: none)")
+    chrono: int | None = opt(
+        None,
+        "LSTM family: chrono initialization of the gate biases for dependencies up to this "
+        "many steps (Tallec & Ollivier 2018), e.g. the task's T",
+    )
 
     def __post_init__(self) -> None:
         get_task(self.task)
@@ -237,11 +250,16 @@ class SynthConfig:
         _check_T(self.T)
         for name in ("steps", "hidden", "batch_size", "lr", "eval_every", "eval_size", "clip"):
             _check_positive(name, getattr(self, name))
-        if self.forget_bias is not None and self.cell not in _FORGET_GATED:
-            raise ValueError(
-                f"forget_bias needs a cell with a forget gate ({', '.join(_FORGET_GATED)}); "
-                f"got cell {self.cell!r}"
-            )
+        for name in ("forget_bias", "chrono"):
+            if getattr(self, name) is not None and self.cell not in _FORGET_GATED:
+                raise ValueError(
+                    f"{name} needs a cell with a forget gate ({', '.join(_FORGET_GATED)}); "
+                    f"got cell {self.cell!r}"
+                )
+        if self.forget_bias is not None and self.chrono is not None:
+            raise ValueError("forget_bias and chrono both set the forget-gate bias: pass one")
+        if self.chrono is not None and (isinstance(self.chrono, bool) or self.chrono < 3):
+            raise ValueError(f"expected chrono (T_max) to be an int >= 3, got {self.chrono!r}")
 
 
 def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None = None) -> dict:
@@ -312,4 +330,4 @@ def train_synthetic(
     ``log`` is called with each history record as it is made.
     """
     cfg = SynthConfig(task, cell, T, steps, hidden, batch_size, lr, seed, **options)
-    return fit(build_model(task, cell, hidden, seed, cfg.forget_bias), cfg, log)
+    return fit(build_model(task, cell, hidden, seed, cfg.forget_bias, cfg.chrono), cfg, log)
