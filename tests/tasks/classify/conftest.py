@@ -11,15 +11,10 @@ from rnnkit.cli import main
 
 
 @pytest.fixture(autouse=True)
-def _restore_globals():
+def _reference_backend():
     """Models called directly run on the reference backend (no C++ build to wait for; the
-    engine tests hold the backends equal); ``rnnkit classify train`` sets torch threads and
-    the rnnkit backend: put them back."""
-    threads, backend = torch.get_num_threads(), rnnkit.get_backend()
+    engine tests hold the backends equal); tests/tasks/conftest.py restores the backend."""
     rnnkit.set_backend("reference")
-    yield
-    torch.set_num_threads(threads)
-    rnnkit.set_backend(backend)
 
 
 @pytest.fixture(scope="session")

@@ -10,15 +10,6 @@ import rnnkit
 from rnnkit.cli import main
 
 
-@pytest.fixture(autouse=True)
-def _restore_globals():
-    """``rnnkit forecast train`` sets torch threads and the rnnkit backend; put them back."""
-    threads, backend = torch.get_num_threads(), rnnkit.get_backend()
-    yield
-    torch.set_num_threads(threads)
-    rnnkit.set_backend(backend)
-
-
 @pytest.fixture(scope="session")
 def series_csv(tmp_path_factory):
     """48 weekly values with trend and a season of 4, as week,value CSV."""

@@ -11,15 +11,6 @@ from rnnkit.cli import main
 from rnnkit.data import load_shakespeare
 
 
-@pytest.fixture(autouse=True)
-def _restore_globals():
-    """``rnnkit textgen train`` sets torch threads and the rnnkit backend; put them back."""
-    threads, backend = torch.get_num_threads(), rnnkit.get_backend()
-    yield
-    torch.set_num_threads(threads)
-    rnnkit.set_backend(backend)
-
-
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """The first 20,000 characters of the bundled plays, as a UTF-8 file."""
