@@ -98,3 +98,16 @@ def test_team_infer_stack_matches_single_thread(team, name):
     flat = lambda out: [out[0], *(out[1] if isinstance(out[1], tuple) else (out[1],))]  # noqa: E731
     for a, b in zip(flat(got), flat(want)):
         assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", ["rnn_tanh", "lstm", "gru"])
+def test_team_members_with_blas_sized_slices_match_reference(team, name):
+    """A member's slice of 64 rows x 128 x 64 units goes to BLAS (csrc/team.h kTeamBlasMacs);
+    the later 40- and 9-row steps to the blocked kernel."""
+    cell = CELLS[name]
+    lay, *rest = _problem(cell, (64, 64, 40, 9), torch.float64, I=8, H=128)
+    for reverse in (False, True):
+        got = _run(native_scan, cell, lay, reverse, *rest)
+        want = _run(reference_scan, cell, lay, reverse, *rest)
+        for k, (a, b) in enumerate(zip(got, want)):
+            assert_close(a, b, f"{name} tensor {k}")

@@ -110,8 +110,8 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
   }
   bar.wait();  // dG_h of this step: every column written
   if (w > 0) {
-    rows_times_matrix(n, G, w, b.dG_h + off * G, G, b.W_hh.w + u.lo, P, gru_like(b.kind),
-                      b.dh + u.lo, P);
+    member_times_w(n, G, w, b.dG_h + off * G, G, b.W_hh.w + u.lo, P, gru_like(b.kind),
+                   b.dh + u.lo, P);
   }
 }
 

@@ -89,8 +89,9 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   T* dst = split ? f.scratch : g;  // the GRU takes h_{t-1}·W_hhᵀ apart; the others add it to gx
   bar.wait();  // every unit of h_{t-1} written
   for (int64_t q = 0; w > 0 && q < G / H; ++q) {
-    rows_times_matrix(n, P, w, f.h, P, f.W_hh.wt + q * H + u.lo, G, !split, dst + q * H + u.lo,
-                      G);
+    const int64_t col = q * H + u.lo;  // this gate block's columns of the member's units
+    member_times_wt(n, P, w, f.h, P, f.W_hh.w + col * P, P, f.W_hh.wt + col, G, !split,
+                    dst + col, G);
   }
   bar.wait();  // every member has read h_{t-1}
   T* y = f.y + off * P;

@@ -31,12 +31,12 @@ namespace rnnkit {
 constexpr int kMaxTeam = 4;
 
 // When a sweep gets a team: a step's product B·G·P in [min_step, max_step) (below: too little
-// to share; from kBlasMacs up: BLAS with its own threads, measured faster there, e.g. 1.3-1.8x
-// at B = 32, H = 256) and T·B·G·P >= min_sweep (pays for waking the pool). set_team_limits() changes them (benchmarks tune them); force: a team
+// to share; above: BLAS with its own threads per step pays its fork/join less often than it
+// gains) and T·B·G·P >= min_sweep (pays for waking the pool). set_team_limits() changes them (benchmarks tune them); force: a team
 // wherever the cell and the thread count allow it (tests).
 struct TeamLimits {
   int64_t min_step = int64_t{1} << 17;
-  int64_t max_step = kBlasMacs;
+  int64_t max_step = int64_t{1} << 24;
   int64_t min_sweep = int64_t{1} << 22;
   bool force = false;
 };
@@ -90,6 +90,34 @@ inline int team_size(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, i
   const int64_t step = B * G * P;
   if (step < lim.min_step || step >= lim.max_step || T * step < lim.min_sweep) return 1;
   return static_cast<int>(nt);
+}
+
+// A member's share of a step product of at least this many multiply-adds goes to BLAS (called
+// inside the OpenMP region, it runs on the member's thread alone); smaller ones to our kernels.
+constexpr int64_t kTeamBlasMacs = int64_t{1} << 19;
+
+// out (n, m) [+]= v (n, k) · A where A's rows hold the m outputs' weights, each k long with
+// leading dimension lda (rows·Wᵀ on a slice of W's rows; transposed: A_t (k, m), lda_t).
+template <typename T>
+void member_times_wt(int64_t n, int64_t k, int64_t m, const T* v, int64_t ld_v, const T* A,
+                     int64_t lda, const T* A_t, int64_t lda_t, bool accumulate, T* out,
+                     int64_t ld_out) {
+  if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
+    gemm<T>(true, false, m, n, k, A, lda, v, ld_v, T(accumulate), out, ld_out);
+  } else {
+    rows_times_matrix(n, k, m, v, ld_v, A_t, lda_t, accumulate, out, ld_out);
+  }
+}
+
+// out (n, m) [+]= v (n, k) · A with A (k, m) row-major, leading dimension lda (a column slice).
+template <typename T>
+void member_times_w(int64_t n, int64_t k, int64_t m, const T* v, int64_t ld_v, const T* A,
+                    int64_t lda, bool accumulate, T* out, int64_t ld_out) {
+  if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
+    gemm<T>(false, false, m, n, k, A, lda, v, ld_v, T(accumulate), out, ld_out);
+  } else {
+    rows_times_matrix(n, k, m, v, ld_v, A, lda, accumulate, out, ld_out);
+  }
 }
 
 // Vector lanes for the dtype of t (float or double).
