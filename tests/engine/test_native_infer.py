@@ -190,7 +190,7 @@ def test_float32_lstm_from_batch_8_runs_torch_kernel(options):
     """The engine hands a no-grad float32 LSTM at B >= 8 to torch's kernel: same results."""
     torch.manual_seed(0)
     layer = rnnkit.LSTM(I, H, **options).eval()
-    B = backends.TORCH_LSTM_MIN_BATCH
+    B = backends.TORCH_LSTM_INFER_MIN_BATCH
     x = torch.randn(6, B, I)
     hx = _states(layer, B, torch.float32)
     for state in (None, hx):
@@ -206,3 +206,58 @@ def test_float32_lstm_from_batch_8_runs_torch_kernel(options):
         assert backends.last_path == "native"
         layer.double()(x.double())
         assert backends.last_path == "native"
+
+
+def test_fast_path_sees_new_and_changed_parameters(infer_calls):
+    """The fast path keeps its per-layer weights between calls: an in-place update, a parameter
+    replaced on the module, and a dtype conversion must all show in the next call."""
+    gru = _layer("gru", torch.float64, num_layers=2)
+    x = torch.randn(4, 2, I, dtype=torch.float64)
+
+    def check():
+        with torch.no_grad():
+            got = _flat(gru(x))
+            with rnnkit.use_backend("reference"):
+                want = _flat(gru(x))
+        for a, b in zip(got, want):
+            assert_close(a, b)
+
+    check()
+    with torch.no_grad():
+        gru.weight_hh_l1.mul_(-1.5)  # in place
+    check()
+    gru.weight_ih_l0 = torch.nn.Parameter(torch.randn_like(gru.weight_ih_l0))  # replaced
+    check()
+    gru.float()
+    x = x.float()
+    with torch.no_grad():
+        assert gru(x)[0].dtype == torch.float32
+    assert len(infer_calls) == 4 and all(infer_calls)  # one fast call per check, and the last
+
+
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2, "bidirectional": True, "dropout": 0.0}])
+def test_float32_lstm_training_at_large_shapes_runs_torch_kernel(monkeypatch, options):
+    """With grad, "auto" hands a float32 LSTM to torch's kernel from B·H = TORCH_LSTM_TRAIN_MIN_BH
+    (lowered here to the test's size): outputs and gradients as the reference loop; "native"
+    and lengths keep our loops."""
+    monkeypatch.setattr(backends, "TORCH_LSTM_TRAIN_MIN_BH", 4 * H)
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(I, H, batch_first=True, **options)
+    x = torch.randn(4, 6, I)
+
+    def run(backend, **kwargs):
+        layer.zero_grad()
+        with rnnkit.use_backend(backend):
+            out = layer(x, **kwargs)
+            path = backends.last_path
+        flat = _flat(out)
+        grads = torch.autograd.grad(sum((t * t).sum() for t in flat), list(layer.parameters()))
+        return [t.detach() for t in flat] + list(grads), path
+
+    got, path = run("auto")
+    assert path == "torch"
+    want, _ = run("reference")
+    for a, b in zip(got, want):
+        assert_close(a, b)
+    assert run("native")[1] == "native"
+    assert run("auto", lengths=torch.tensor([6, 3, 5, 2]))[1] == "native"

@@ -11,9 +11,10 @@ autograd loop). ``last_path`` names the engine that ran the latest scan, for tes
 
 With autograd off, a layer's forward on a plain padded batch goes through ``infer_stack``
 instead: the whole stack in one native call, nothing saved (the streaming fast path); it
-applies where the selected backend would run the call natively. For a float32 LSTM at batch 8
-and more, that call is torch's own LSTM kernel (oneDNN), which computes the same thing faster
-there: the one place the engine hands a call to torch.
+applies where the selected backend would run the call natively.
+
+The one place "auto" hands a call to torch: a float32 LSTM stack on CPU at the shapes where
+torch's own kernel (oneDNN) is faster (``hands_lstm_to_torch``); ``last_path`` says "torch".
 """
 
 from __future__ import annotations
@@ -37,10 +38,12 @@ from .weights import LayerWeights
 __all__ = [
     "BACKENDS",
     "get_backend",
+    "hands_lstm_to_torch",
     "infer_stack",
     "native_enabled",
     "scan",
     "set_backend",
+    "torch_lstm",
     "use_backend",
 ]
 
@@ -102,41 +105,43 @@ def infer_stack(
     global last_path
     if not native_enabled():
         return None
-    if _torch_lstm_is_faster(cell, x, T):
-        last_path = "torch"
-        return _torch_lstm_infer(x, T, layers, num_directions, h0, c0)
     out = native_infer(cell, x, T, layers, num_directions, h0, c0)
     if out is not None:
         last_path = "native"
     return out
 
 
-TORCH_LSTM_MIN_BATCH = 8
+TORCH_LSTM_INFER_MIN_BATCH = 8
+TORCH_LSTM_TRAIN_MIN_BH = 8192
 
 
-def _torch_lstm_is_faster(cell: CellMath, x: Tensor, T: int) -> bool:
-    """Where torch's own LSTM kernel (oneDNN, float32) computes exactly our no-grad LSTM forward
-    faster: batches of 8 and more (measured 1.1-1.4x ours at B = 8-64, H = 128-512, 2 threads;
-    at B <= 4 and in float64 ours is as fast or faster; benchmarks/results)."""
-    return cell is LSTM and x.dtype == torch.float32 and x.shape[0] // T >= TORCH_LSTM_MIN_BATCH
+def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad: bool) -> bool:
+    """Whether "auto" runs a float32 LSTM stack with torch's own kernel (oneDNN: the same math,
+    what torch.nn.LSTM calls) instead of ours, where that kernel measured faster on CPU: with
+    autograd off from batch 8 (1.0-1.4x ours at B = 8-64, H = 128-512, 2 threads), in training
+    from B·H = 8192 (B = 32, H = 256 and larger: torch 90-93% of the sgemm peak there, ours
+    78-86%). Smaller shapes, float64, lengths / packed input (ours 2.6-3.9x torch there) and the
+    "native" backend stay on our loops; torch's kernel saves 2.5x the activations of ours."""
+    if _current != "auto" or cell is not LSTM or not _auto_tries_native():
+        return False
+    if x.dtype != torch.float32 or x.device.type != "cpu":
+        return False
+    return (
+        batch * hidden >= TORCH_LSTM_TRAIN_MIN_BH if grad else batch >= TORCH_LSTM_INFER_MIN_BATCH
+    )
 
 
-def _torch_lstm_infer(x, T, layers, num_directions, h0, c0):
-    """The no-grad LSTM stack through torch's kernel (what torch.nn.LSTM calls), same contract
-    as ``native_infer``."""
-    B = x.shape[0] // T
-    w0 = layers[0][0]
-    LD, P, H = len(layers), w0.W_hh.shape[1], w0.W_hh.shape[0] // 4
-    if h0 is None:
-        h0 = x.new_zeros(LD, B, P)
-    if c0 is None:
-        c0 = x.new_zeros(LD, B, H)
-    flat = [t for w, _ in layers for t in w if t is not None]
-    y, h_n, c_n = torch._VF.lstm(
-        x.view(T, B, x.shape[1]), (h0, c0), flat, w0.b_ih is not None,
-        LD // num_directions, 0.0, False, num_directions == 2, False,
+def torch_lstm(x: Tensor, hx: tuple[Tensor, Tensor], weights: list[Tensor], **options):
+    """torch's LSTM kernel on a padded (T, B, I) input (``batch_first`` in ``options``), as
+    torch.nn.LSTM calls it: returns (output, h_n, c_n). ``options``: has_biases, num_layers,
+    dropout, train, bidirectional, batch_first."""
+    global last_path
+    last_path = "torch"
+    o = options
+    return torch._VF.lstm(
+        x, hx, weights, o["has_biases"], o["num_layers"], o["dropout"], o["train"],
+        o["bidirectional"], o["batch_first"],
     )  # fmt: skip
-    return y.reshape(T * B, y.shape[2]), h_n, c_n
 
 
 def scan(

@@ -16,9 +16,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
+from ..cells import LSTM as LSTM_CELL
 from ..cells.base import CellMath
 from ..engine import LayerWeights, scan
-from ..engine.backends import infer_stack, native_enabled
+from ..engine.backends import hands_lstm_to_torch, infer_stack, torch_lstm
 from ..engine.noise import NO_NOISE, StepNoise
 from .checks import check_dtype_device, check_shape, unpack_hx
 from .sequences import SeqBatch, prepare_sequences
@@ -305,8 +306,10 @@ class RNNBase(nn.Module):
         computed, their outputs are zero, and h_n is taken at each sequence's last valid step.
         ``output``: (T, B, D*P) (or batch-first / unbatched / packed like the input).
         """
-        if lengths is None and isinstance(input, Tensor) and not torch.is_grad_enabled():
-            fast = self._infer_fast(input, hx)
+        if lengths is None and isinstance(input, Tensor):
+            fast = self._torch_lstm(input, hx)
+            if fast is None and not torch.is_grad_enabled():
+                fast = self._infer_fast(input, hx)
             if fast is not None:
                 return fast
         owner = type(self).__name__
@@ -340,16 +343,48 @@ class RNNBase(nn.Module):
             states = tuple(s.squeeze(1) for s in states)
         return output, (states[0] if len(states) == 1 else states)
 
+    def _torch_lstm(self, input: Tensor, hx: object) -> tuple | None:
+        """The stack on torch's own LSTM kernel where the engine says it is faster
+        (``backends.hands_lstm_to_torch``), or None. Batched padded input, well-formed states,
+        no zoneout or per-sequence dropout (torch's kernel has inter-layer dropout only)."""
+        if self.cell is not LSTM_CELL or input.dim() != 3 or self._per_sequence_noise():
+            return None
+        weight = self.weight_ih_l0
+        if input.shape[-1] != self.input_size or input.dtype != weight.dtype:
+            return None
+        B = input.shape[0] if self.batch_first else input.shape[1]
+        grad = torch.is_grad_enabled()
+        if 0 in input.shape[:2] or not hands_lstm_to_torch(
+            self.cell, B, self.hidden_size, input, grad
+        ):
+            return None
+        states = self._fast_states(hx, B, False, weight)
+        if states is None or input.device != weight.device:
+            return None
+        h0, c0 = states
+        if h0 is None:
+            LD = self.num_layers * self.num_directions
+            h0 = input.new_zeros(LD, B, self.proj_size or self.hidden_size)
+            c0 = input.new_zeros(LD, B, self.hidden_size)
+        dropout = self.dropout if self.num_layers > 1 else 0.0
+        y, h_n, c_n = torch_lstm(
+            input, (h0, c0), self._flat_weights, has_biases=self.bias, dropout=dropout,
+            num_layers=self.num_layers, train=self.training, bidirectional=self.bidirectional,
+            batch_first=self.batch_first,
+        )  # fmt: skip
+        return y, (h_n, c_n)
+
+    def _per_sequence_noise(self) -> bool:
+        """Zoneout (any mode), or recurrent / input dropout in training mode."""
+        (zh, zc), training = self.zoneout, self.training
+        return bool(zh or zc or (training and (self.recurrent_dropout or self.input_dropout)))
+
     def _infer_fast(self, input: Tensor, hx: object) -> tuple | None:
         """The no-grad forward of a plain padded batch in one native call (engine.infer_stack),
         or None where it does not apply: then the general path runs, with its full checks and
         errors. It applies to cells the native engine runs, without zoneout and, in training
         mode, without dropout of any kind; input and states must already be well-formed."""
-        (zh, zc), training = self.zoneout, self.training
-        noisy = training and (
-            self.recurrent_dropout or self.input_dropout or (self.dropout and self.num_layers > 1)
-        )
-        if zh or zc or noisy or not native_enabled():
+        if self._per_sequence_noise() or (self.training and self.dropout and self.num_layers > 1):
             return None
         weight = self.weight_ih_l0
         if (
@@ -369,9 +404,8 @@ class RNNBase(nn.Module):
         states = self._fast_states(hx, B, unbatched, weight)
         if T == 0 or B == 0 or states is None:
             return None
-        LD = self.num_layers * self.num_directions
-        layers = [self._layer_weights(k) for k in range(LD)]
         rows = x.reshape(T * B, self.input_size)
+        layers = self._infer_layers()
         out = infer_stack(self.cell, rows, T, layers, self.num_directions, *states)
         if out is None:
             return None
@@ -383,6 +417,21 @@ class RNNBase(nn.Module):
         elif self.batch_first:
             y = y.transpose(0, 1)
         return y, (h_n if c_n is None else (h_n, c_n))
+
+    def _infer_layers(self) -> list[tuple[LayerWeights, tuple[Tensor | None, ...]]]:
+        """``_layer_weights(k)`` of every layer-direction, kept while the module holds the same
+        parameter objects (in-place updates, ``load_state_dict``, ``.to()`` keep them; a new
+        parameter set on the module does not). Not kept where a subclass derives weights per
+        call (IndRNN's clipping)."""
+        LD = self.num_layers * self.num_directions
+        if type(self)._layer_weights is not RNNBase._layer_weights:
+            return [self._layer_weights(k) for k in range(LD)]
+        key = tuple(map(id, self._parameters.values()))
+        cached = self.__dict__.get("_infer_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, [self._layer_weights(k) for k in range(LD)])
+            self.__dict__["_infer_cache"] = cached
+        return cached[1]
 
     def _fast_states(
         self, hx: object, B: int, unbatched: bool, weight: Tensor
