@@ -20,6 +20,7 @@ from ..cells import LSTM as LSTM_CELL
 from ..cells.base import CellMath
 from ..engine import LayerWeights, scan
 from ..engine.backends import hands_lstm_to_torch, infer_stack, torch_lstm
+from ..engine.native import StackWeights
 from ..engine.noise import NO_NOISE, StepNoise
 from .checks import check_dtype_device, check_shape, unpack_hx
 from .sequences import SeqBatch, prepare_sequences
@@ -391,7 +392,7 @@ class RNNBase(nn.Module):
             input.dim() not in (2, 3)
             or input.shape[-1] != self.input_size
             or input.dtype != weight.dtype
-            or input.device != weight.device
+            or not (input.is_cpu and weight.is_cpu)  # the native loops run on CPU only
         ):
             return None
         unbatched = input.dim() == 2
@@ -429,7 +430,7 @@ class RNNBase(nn.Module):
         key = tuple(map(id, self._parameters.values()))
         cached = self.__dict__.get("_infer_cache")
         if cached is None or cached[0] != key:
-            cached = (key, [self._layer_weights(k) for k in range(LD)])
+            cached = (key, StackWeights(self._layer_weights(k) for k in range(LD)))
             self.__dict__["_infer_cache"] = cached
         return cached[1]
 

@@ -41,7 +41,14 @@ from ..layout import TimeLayout
 from ..weights import LayerWeights
 from .build import compiler_available, load
 
-__all__ = ["compiler_available", "load", "native_cells", "native_infer", "native_scan"]
+__all__ = [
+    "StackWeights",
+    "compiler_available",
+    "load",
+    "native_cells",
+    "native_infer",
+    "native_scan",
+]
 
 
 @dataclass(frozen=True)
@@ -217,6 +224,13 @@ def native_scan(
     return y, h_n, tuple(extra_n)
 
 
+class StackWeights(list):
+    """(weights, cell params) of every layer-direction, as a layer keeps them between calls;
+    ``native_infer`` keeps its argument lists for the C++ call on it (``native_args``)."""
+
+    __slots__ = ("native_args",)
+
+
 def native_infer(
     cell: CellMath,
     x: Tensor,
@@ -241,14 +255,18 @@ def native_infer(
         ext = load()
     except NotImplementedError:
         return None
-    args = [
-        [
-            *w,
-            *(params[:2] if spec.input_norm else (None, None)),
-            *(params[k] for k in spec.step_params),
+    args = getattr(layers, "native_args", None)
+    if args is None:
+        args = [
+            [
+                *w,
+                *(params[:2] if spec.input_norm else (None, None)),
+                *(params[k] for k in spec.step_params),
+            ]
+            for w, params in layers
         ]
-        for w, params in layers
-    ]
+        if isinstance(layers, StackWeights):
+            layers.native_args = args
     y, h_n, c_n = ext.infer_stack(
         spec.kind, x, args, num_directions, h0, c0, T, spec.fold_b_hh, spec.input_norm, EPS
     )
