@@ -14,9 +14,6 @@
 
 namespace rnnkit {
 
-// Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (products.h, rows_dot_matrix):
-// its transposed copy would cost more than it saves.
-constexpr int64_t kTransposeSteps = 4;
 
 
 template <typename T>

@@ -19,6 +19,10 @@ namespace rnnkit {
 
 constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BLAS
 
+// Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (rows_dot_matrix): its transposed
+// copy would cost more than it saves (and no team runs them: a team needs that copy).
+constexpr int64_t kTransposeSteps = 4;
+
 // out[r] (+)= Σ_k v[r][k]·A[k, col : col + C vectors] for R rows; `last` lanes in the last
 // vector (partial only when C == 1). A is (K, ·) row-major with leading dimension lda.
 template <typename T, int R, int C>

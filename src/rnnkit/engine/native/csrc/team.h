@@ -82,6 +82,7 @@ inline int team_threads_available() {
 inline int team_size(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, int64_t P,
                      int64_t H, int64_t lanes) {
   if (proj || layer_norm(kind) || diagonal(kind) || force_aten_gemm()) return 1;
+  if (T < kTransposeSteps) return 1;  // streaming: the team's transposed W_hh would cost more
   int64_t nt = team_threads_available();
   nt = std::min(nt, (H + lanes - 1) / lanes);  // a whole vector of units each
   if (nt < 2) return 1;
