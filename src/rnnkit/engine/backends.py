@@ -112,16 +112,17 @@ def infer_stack(
 
 
 TORCH_LSTM_INFER_MIN_BATCH = 8
-TORCH_LSTM_TRAIN_MIN_BH = 8192
+TORCH_LSTM_TRAIN_MIN_BH = 2048
 
 
 def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad: bool) -> bool:
     """Whether "auto" runs a float32 LSTM stack with torch's own kernel (oneDNN: the same math,
     what torch.nn.LSTM calls) instead of ours, where that kernel measured faster on CPU: with
     autograd off from batch 8 (1.0-1.4x ours at B = 8-64, H = 128-512, 2 threads), in training
-    from B·H = 8192 (B = 32, H = 256 and larger: torch 90-93% of the sgemm peak there, ours
-    78-86%). Smaller shapes, float64, lengths / packed input (ours 2.6-3.9x torch there) and the
-    "native" backend stay on our loops; torch's kernel saves 2.5x the activations of ours."""
+    from B·H = 2048 (B = 16, H = 128 and larger: ours measured 0.81-0.89x torch there,
+    benchmarks/results/full_idle.md). Smaller shapes (B = 1: ours 2.2-2.8x), float64, lengths /
+    packed input (ours 1.3-9x torch there) and the "native" backend stay on our loops; torch's
+    kernel saves 2.5x the activations of ours."""
     if _current != "auto" or cell is not LSTM or not _auto_tries_native():
         return False
     if x.dtype != torch.float32 or x.device.type != "cpu":
