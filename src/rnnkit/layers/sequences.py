@@ -7,10 +7,11 @@ Lengths, sorting and unsorting live here, once; the scan sees only packed rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 from ..engine.layout import TimeLayout, time_layout
 from .checks import as_lengths, check_dtype_device, fmt_shape
@@ -49,19 +50,27 @@ class SeqBatch:
             return PackedSequence(
                 y, self.packed_batch_sizes, self.sorted_indices, self.unsorted_indices
             )
-        if self.padded:
-            packed = PackedSequence(
-                y,
-                torch.tensor(self.layout.batch_sizes, dtype=torch.int64),
-                self.sorted_indices,
-                self.unsorted_indices,
-            )
-            out, _ = pad_packed_sequence(packed, self.batch_first, total_length=self.T)
-            return out
+        if self.padded:  # rows back to their (t, b) places, zeros elsewhere, then unsorted
+            F = y.shape[1]
+            index = padded_positions(self.layout).to(y.device)
+            out = y.new_zeros(self.T * self.B, F).index_copy(0, index, y).view(self.T, self.B, F)
+            out = self.unsort_state(out)  # batch dim 1, as for states
+            return out.transpose(0, 1) if self.batch_first else out
         out = y.view(self.T, self.B, y.shape[1])
         if self.unbatched:
             return out.squeeze(1)
         return out.transpose(0, 1) if self.batch_first else out
+
+
+@lru_cache(maxsize=256)
+def padded_positions(layout: TimeLayout) -> Tensor:
+    """(N,) for each packed row, its row t·B + b in the padded (T·B, .) layout (b in sorted
+    order). Replaces torch's pad_packed_sequence, which cost more than the whole LSTM sweep at
+    B = 1 (1.1 ms for 750 steps)."""
+    sizes = torch.tensor(layout.batch_sizes)
+    steps = torch.arange(layout.T).repeat_interleave(sizes)
+    starts = torch.tensor(layout.offsets).repeat_interleave(sizes)
+    return steps * layout.B + (torch.arange(layout.N) - starts)
 
 
 def _shape_note(owner: str, I: int, batch_first: bool) -> str:
