@@ -7,11 +7,10 @@ Lengths, sorting and unsorting live here, once; the scan sees only packed rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import torch
 from torch import Tensor
-from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence
 
 from ..engine.layout import TimeLayout, time_layout
 from .checks import as_lengths, check_dtype_device, fmt_shape
@@ -32,7 +31,8 @@ class SeqBatch:
     batch_first: bool
     unbatched: bool = False
     packed_batch_sizes: Tensor | None = None  # the PackedSequence's own batch_sizes, to hand back
-    padded: bool = False  # came as padded tensor with lengths: pad the output back to (T, B, .)
+    padded_rows: Tensor | None = None  # padded input with lengths: each packed row's row t·B + b
+    # of the (T·B, .) padded tensor, b in the user's order (to pad the output back)
 
     def sort_state(self, state: Tensor) -> Tensor:
         """Batch dim 1 of a (L*D, B, .) state from the user's order into sorted order."""
@@ -50,11 +50,10 @@ class SeqBatch:
             return PackedSequence(
                 y, self.packed_batch_sizes, self.sorted_indices, self.unsorted_indices
             )
-        if self.padded:  # rows back to their (t, b) places, zeros elsewhere, then unsorted
+        if self.padded_rows is not None:  # rows back to their (t, b) places, zeros elsewhere
             F = y.shape[1]
-            index = padded_positions(self.layout).to(y.device)
-            out = y.new_zeros(self.T * self.B, F).index_copy(0, index, y).view(self.T, self.B, F)
-            out = self.unsort_state(out)  # batch dim 1, as for states
+            out = y.new_zeros(self.T * self.B, F).index_copy(0, self.padded_rows, y)
+            out = out.view(self.T, self.B, F)
             return out.transpose(0, 1) if self.batch_first else out
         out = y.view(self.T, self.B, y.shape[1])
         if self.unbatched:
@@ -62,15 +61,13 @@ class SeqBatch:
         return out.transpose(0, 1) if self.batch_first else out
 
 
-@lru_cache(maxsize=256)
-def padded_positions(layout: TimeLayout) -> Tensor:
-    """(N,) for each packed row, its row t·B + b in the padded (T·B, .) layout (b in sorted
-    order). Replaces torch's pad_packed_sequence, which cost more than the whole LSTM sweep at
-    B = 1 (1.1 ms for 750 steps)."""
+def _packed_rows(layout: TimeLayout, sorted_indices: Tensor) -> Tensor:
+    """(N,) for each packed row (step t, sorted slot b), its row t·B + sorted_indices[b] in the
+    padded (T·B, .) tensor in the user's batch order."""
     sizes = torch.tensor(layout.batch_sizes)
     steps = torch.arange(layout.T).repeat_interleave(sizes)
-    starts = torch.tensor(layout.offsets).repeat_interleave(sizes)
-    return steps * layout.B + (torch.arange(layout.N) - starts)
+    slots = torch.arange(layout.N) - torch.tensor(layout.offsets).repeat_interleave(sizes)
+    return steps * layout.B + sorted_indices[slots]
 
 
 def _shape_note(owner: str, I: int, batch_first: bool) -> str:
@@ -125,17 +122,28 @@ def prepare_sequences(
 
 
 def _from_lengths(x: Tensor, lens: Tensor, B: int, T: int, batch_first: bool) -> SeqBatch:
-    packed = pack_padded_sequence(x, lens, batch_first=False, enforce_sorted=False)
-    layout = time_layout(tuple(packed.batch_sizes.tolist()))
+    """Packed rows of a padded (T, B, I) batch with lengths, by one index_select (and the output
+    padded back by one index_copy): torch's pack_padded_sequence / pad_packed_sequence and
+    their backwards cost more than a whole LSTM sweep at B = 1 (measured 1.1 ms for the pad of
+    750 steps)."""
+    sorted_lens, sorted_indices = torch.sort(lens, descending=True)
+    unsorted_indices = torch.empty_like(sorted_indices)
+    unsorted_indices[sorted_indices] = torch.arange(B)
+    steps = torch.arange(int(sorted_lens[0]))
+    batch_sizes = (sorted_lens.unsqueeze(0) > steps.unsqueeze(1)).sum(1)
+    layout = time_layout(tuple(batch_sizes.tolist()))
+    rows = _packed_rows(layout, sorted_indices).to(x.device)
+    data = x.reshape(T * B, x.shape[2]).index_select(0, rows)
+    device = x.device
     return SeqBatch(
-        packed.data,
+        data,
         layout,
         B,
         T,
-        packed.sorted_indices,
-        packed.unsorted_indices,
+        sorted_indices.to(device),
+        unsorted_indices.to(device),
         batch_first,
-        padded=True,
+        padded_rows=rows,
     )
 
 
