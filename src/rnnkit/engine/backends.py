@@ -103,8 +103,8 @@ def infer_stack(
     :func:`rnnkit.engine.native.native_infer`), or None where the selected backend or the native
     path declines: the caller then scans layer by layer."""
     global last_path
-    if not native_enabled():
-        return None
+    if _current not in ("auto", "native") or not _auto_tries_native():
+        return None  # RNNKIT_NATIVE=0: the general path (which says so for "native")
     out = native_infer(cell, x, T, layers, num_directions, h0, c0)
     if out is not None:
         last_path = "native"

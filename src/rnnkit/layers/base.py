@@ -387,7 +387,7 @@ class RNNBase(nn.Module):
         mode, without dropout of any kind; input and states must already be well-formed."""
         if self._per_sequence_noise() or (self.training and self.dropout and self.num_layers > 1):
             return None
-        weight = self.weight_ih_l0
+        weight = self._parameters["weight_ih_l0"]
         if (
             input.dim() not in (2, 3)
             or input.shape[-1] != self.input_size
@@ -405,13 +405,11 @@ class RNNBase(nn.Module):
         states = self._fast_states(hx, B, unbatched, weight)
         if T == 0 or B == 0 or states is None:
             return None
-        rows = x.reshape(T * B, self.input_size)
         layers = self._infer_layers()
-        out = infer_stack(self.cell, rows, T, layers, self.num_directions, *states)
+        out = infer_stack(self.cell, x, T, layers, self.num_directions, *states)
         if out is None:
             return None
-        y, h_n, c_n = out
-        y = y.view(T, B, y.shape[1])
+        y, h_n, c_n = out  # y (T, B, D*P)
         if unbatched:
             y, h_n = y.squeeze(1), h_n.squeeze(1)
             c_n = None if c_n is None else c_n.squeeze(1)

@@ -39,6 +39,7 @@ from ...cells.layernorm import EPS
 from ..fused import _poison_double_backward
 from ..layout import TimeLayout
 from ..weights import LayerWeights
+from . import build
 from .build import compiler_available, load
 
 __all__ = [
@@ -77,6 +78,7 @@ _SPECS = {
     INDRNN_TANH: _Spec(7, gates_saved=False),
     INDRNN_RELU: _Spec(8, gates_saved=False),
 }  # fmt: skip
+_SPECS_BY_ID = {id(cell): spec for cell, spec in _SPECS.items()}  # the cells are singletons
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -243,16 +245,16 @@ def native_infer(
     """The no-grad forward of a whole stack in one C++ call, nothing saved; None where the native
     path declines (another cell, dtype or device, no extension): the caller runs its general path.
 
-    x: (T·B, I) rows of a uniform batch, time-major. layers[layer·D + direction] = (weights, cell
-    params). h0 (L·D, B, P), c0 (L·D, B, H) or None for zeros. Returns output (T·B, D·P),
+    x: (T, B, I), a uniform batch. layers[layer·D + direction] = (weights, cell
+    params). h0 (L·D, B, P), c0 (L·D, B, H) or None for zeros. Returns output (T, B, D·P),
     h_n (L·D, B, P), c_n (L·D, B, H) or None. The same math as ``native_scan`` layer by layer
     (tests/engine/test_native_infer.py holds them equal); call it only with autograd off.
     """
-    spec = _SPECS.get(cell)
-    if spec is None or x.dtype not in _DTYPES or x.device.type != "cpu":
+    spec = _SPECS_BY_ID.get(id(cell))  # by identity: hashing a CellMath costs ~1 us per call
+    if spec is None or x.dtype not in _DTYPES or not x.is_cpu:
         return None
-    try:
-        ext = load()
+    try:  # the caller (backends.infer_stack) has checked RNNKIT_NATIVE already
+        ext = build._module or load()
     except NotImplementedError:
         return None
     args = getattr(layers, "native_args", None)

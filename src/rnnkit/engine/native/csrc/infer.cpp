@@ -66,8 +66,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   TORCH_CHECK(D == 1 || D == 2, "native infer: expected 1 or 2 directions, got ", D);
   TORCH_CHECK(LD > 0 && LD % D == 0, "native infer: expected num_layers * ", D,
               " layer weights, got ", LD);
-  TORCH_CHECK(steps > 0 && x.dim() == 2 && x.size(0) > 0 && x.size(0) % steps == 0,
-              "native infer: x must be (T * B, I) with T = ", steps, ", got ", x.sizes());
+  TORCH_CHECK(steps > 0 && x.dim() == 3 && x.size(0) == steps && x.size(1) > 0,
+              "native infer: x must be (T, B, I) with T = ", steps, ", got ", x.sizes());
+  x = x.reshape({steps * x.size(1), x.size(2)});  // time-major rows (copies a batch-first view)
   TORCH_CHECK(layers[0].size() >= 7 && layers[0][1].has_value(),
               "native infer: each layer takes (W_ih, W_hh, b_ih, b_hh, W_hr, γ, β, *step params)");
   const int64_t N = x.size(0), B = N / steps;
@@ -153,7 +154,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
       }
     }
   });
-  return {output, h_n, c_n};
+  return {output.view({steps, B, output.size(1)}), h_n, c_n};
 }
 
 }  // namespace rnnkit

@@ -187,9 +187,9 @@ std::vector<at::Tensor> backward_sweep(
 // norm's γ and β (layer-norm cells), then the cell parameters the step takes (params_of).
 using LayerArgs = TensorList;
 
-// The no-grad forward of a stack of layers on a uniform batch (T steps of B rows): x (T·B, I);
+// The no-grad forward of a stack of layers on a uniform batch (T steps of B rows): x (T, B, I);
 // layers[layer·D + direction]; h0 (L·D, B, P) and c0 (L·D, B, H), zeros where None. Returns
-// [output (T·B, D·P), h_n (L·D, B, P), c_n (L·D, B, H) | None].
+// [output (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H) | None].
 std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
