@@ -49,7 +49,7 @@ __all__ = [
 
 BACKENDS = ("auto", "native", "fused", "reference")
 _current = "auto"
-# the engine of the latest scan: "native", "fused", "reference", or "torch" (no-grad LSTM, below)
+# the engine of the latest scan: "native", "fused", "reference", or "torch" (hands_lstm_to_torch)
 last_path: str | None = None
 
 
@@ -121,7 +121,7 @@ def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad
     autograd off from batch 8 (1.0-1.4x ours at B = 8-64, H = 128-512, 2 threads), in training
     from B·H = 2048 (B = 16, H = 128 and larger: ours measured 0.81-0.89x torch there,
     benchmarks/results/full_idle.md). Smaller shapes (B = 1: ours 2.2-2.8x), float64, lengths /
-    packed input (ours 1.3-9x torch there) and the "native" backend stay on our loops; torch's
+    packed input (ours 2.3-13.7x torch there) and the "native" backend stay on our loops; torch's
     kernel saves 2.5x the activations of ours."""
     if _current != "auto" or cell is not LSTM or not _auto_tries_native():
         return False
