@@ -63,3 +63,20 @@ def test_train_then_sample_as_a_new_user_would(tmp_path):
     got = subprocess.run(sample, env=env, capture_output=True, text=True)
     assert got.returncode == 0, got.stderr
     assert got.stdout.startswith("KING") and len(got.stdout) >= 80
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["classify", "predict", "--checkpoint", "x", "--text", "hi"],
+        ["forecast", "predict", "--checkpoint", "x"],
+        ["textgen", "sample", "--checkpoint", "x"],
+    ],
+    ids=["classify", "forecast", "textgen"],
+)
+def test_predict_commands_refuse_an_unknown_backend_before_any_work(argv, capsys):
+    backend = rnnkit.get_backend()
+    assert main([*argv, "--backend", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "--backend must be one of auto, native, fused, reference; got bogus" in err
+    assert rnnkit.get_backend() == backend  # nothing was set

@@ -24,11 +24,13 @@ from .trainer import BEST, LAST
 
 __all__ = [
     "RESUMABLE",
+    "check_backend",
     "check_same_run",
     "check_train_options",
     "load_task_checkpoint",
     "prepare_out",
     "run_config",
+    "select_backend",
     "setup",
 ]
 
@@ -39,14 +41,25 @@ RESUMABLE = frozenset(
 )
 
 
-def check_train_options(tcfg: TrainConfig) -> None:
-    """Errors for generic options a recipe cannot run with (before any work)."""
+def check_backend(name: str) -> None:
+    """The error for a ``--backend`` that is not one of rnnkit.BACKENDS."""
     import rnnkit
 
-    if tcfg.backend not in rnnkit.BACKENDS:
-        raise RnnkitError(
-            f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {tcfg.backend}"
-        )
+    if name not in rnnkit.BACKENDS:
+        raise RnnkitError(f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {name}")
+
+
+def select_backend(name: str) -> None:
+    """A predict/sample command's ``--backend``: checked, then set for the process."""
+    import rnnkit
+
+    check_backend(name)
+    rnnkit.set_backend(name)
+
+
+def check_train_options(tcfg: TrainConfig) -> None:
+    """Errors for generic options a recipe cannot run with (before any work)."""
+    check_backend(tcfg.backend)
     for name in ("eval_every", "save_every", "log_every"):
         if getattr(tcfg, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(tcfg, name)}")

@@ -56,15 +56,9 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import rnnkit
-
-    from ...train import RnnkitError
+    from ...train.recipe import select_backend
     from .predict import predict
 
-    if args.backend not in rnnkit.BACKENDS:
-        raise RnnkitError(
-            f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {args.backend}"
-        )
-    rnnkit.set_backend(args.backend)
+    select_backend(args.backend)
     predict(args.checkpoint, args.texts, args.input, args.text_column)
     return 0

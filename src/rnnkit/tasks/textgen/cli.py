@@ -54,16 +54,10 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    import rnnkit
-
-    from ...train import RnnkitError
+    from ...train.recipe import select_backend
     from .run import sample
 
-    if args.backend not in rnnkit.BACKENDS:
-        raise RnnkitError(
-            f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {args.backend}"
-        )
-    rnnkit.set_backend(args.backend)
+    select_backend(args.backend)
     sample(
         args.checkpoint,
         args.prompt,
