@@ -38,8 +38,7 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is), and so
   // does a team; a call of few steps (streaming) runs dot products on W instead
   const int nt = team_size(kind, proj, B, steps.T(), G, P, H, lanes_of(gx));
-  const bool own = !diag && (nt > 1 || (steps.T() >= kTransposeSteps &&
-                                        batch_sizes.back() * G * P < kBlasMacs));
+  const bool own = transposes_w_hh(kind, nt, steps.T(), batch_sizes.back(), G, P);
   at::Tensor W_hh_t = own ? at::empty({P, G}, gx.options()) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, gx.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {

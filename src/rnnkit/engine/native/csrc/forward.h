@@ -119,6 +119,14 @@ void forward_steps(const Fwd<T>& f, const Steps& steps, int nt) {
   run_team(nt, member, solo);
 }
 
+// Whether a sweep of T steps (the smallest n_min rows) makes W_hh's transposed copy: a team
+// needs it; otherwise the blocked kernel uses it where a call has enough steps to pay for it
+// and its products stay below BLAS size. IndRNN's diagonal W_hh has none.
+inline bool transposes_w_hh(int64_t kind, int nt, int64_t T, int64_t n_min, int64_t G,
+                            int64_t P) {
+  return !diagonal(kind) && (nt > 1 || (T >= kTransposeSteps && n_min * G * P < kBlasMacs));
+}
+
 // W (rows, cols) row-major into Wt (cols, rows) row-major, in cache-sized tiles.
 template <typename T>
 void transpose_into(int64_t rows, int64_t cols, const T* W, T* Wt) {

@@ -75,7 +75,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   const std::optional<at::Tensor> W_hr0 = layers[0][4];
   const int64_t P = diagonal(kind) ? layers[0][1]->size(0) : layers[0][1]->size(-1);
   const int64_t H = W_hr0 ? W_hr0->size(-1) : P, G = gates_of(kind) * H, K = stats_of(kind);
-  const bool lstm = has_c(kind), diag = diagonal(kind), split = split_hidden(kind);
+  const bool lstm = has_c(kind), split = split_hidden(kind);
   const bool norm = layer_norm(kind), proj = W_hr0.has_value();
   x = x.contiguous();
   std::vector<LayerTensors> ls;
@@ -95,7 +95,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
   const int nt = team_size(kind, proj, B, steps, G, P, H, lanes_of(x));
-  const bool own = !diag && (nt > 1 || (steps >= kTransposeSteps && B * G * P < kBlasMacs));
+  const bool own = transposes_w_hh(kind, nt, steps, B, G, P);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
   at::Tensor W_hh_t = own ? at::empty({P, G}, opts) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, opts) : at::Tensor();
