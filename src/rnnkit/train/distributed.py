@@ -8,6 +8,7 @@ Only rank 0 writes files (``DistEnv.is_main``).
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +79,11 @@ def _pick_device(name: str, local_rank: int) -> torch.device:
     return torch.device("cuda", local_rank)
 
 
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def init_distributed(device: str = "auto") -> DistEnv:
     """A ``DistEnv`` for this process; starts the process group under torchrun."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -89,6 +95,9 @@ def init_distributed(device: str = "auto") -> DistEnv:
         if dev.type == "cuda":
             torch.cuda.set_device(dev)
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+        # torch warns, and gloo's threads can abort the exit ("terminate called without an
+        # active exception", seen once in the test suite), when the group outlives the process
+        atexit.register(_destroy_process_group)
     return DistEnv(
         rank=dist.get_rank(),
         world_size=dist.get_world_size(),

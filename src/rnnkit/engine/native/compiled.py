@@ -1,0 +1,177 @@
+"""Cells the native engine compiles from their Python step: ``define_cell`` cells in C++.
+
+A cell outside the built-in native set is traced once per set of present parameters
+(stepgraph.py), written out as C++ row kernels with a derived backward (codegen.py), compiled
+into a small library of its own (build.build_cell, a few seconds, cached on disk) and run by the
+C++ time loops of csrc/custom.cpp. The cell's ``step_backward`` is not used here: the backward
+is the exact derivative of ``step``, which tests hold equal to the reference loop's autograd.
+
+Saved for backward, per row: the pre-activations (G), gh (G, split cells), the extra states
+(E·H) and the output (H); the step is recomputed from them. Declined (``NotImplementedError``,
+the dispatcher then runs the fused engine): steps with ops outside the element-wise set, cells
+with ``prepare_input`` / a diagonal W_hh / a projection, dtypes other than float32 / float64,
+devices other than CPU, and any failure to compile.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ...cells.base import CellMath
+from ..fused import _poison_double_backward
+from ..layout import TimeLayout
+from ..weights import LayerWeights
+from .build import build_cell, load
+from .codegen import cell_source
+from .stepgraph import StepGraph, trace_step
+
+__all__ = ["CompiledCell", "check_tensors", "compiled_cell", "compiled_scan", "layer_grads"]
+
+_DTYPES = (torch.float32, torch.float64)
+
+
+@dataclass(frozen=True)
+class CompiledCell:
+    """A cell's row kernels, loaded: addresses (fwd f32, fwd f64, bwd f32, bwd f64)."""
+
+    graph: StepGraph
+    fns: tuple[int, int, int, int]
+    library: ctypes.CDLL  # kept alive with the addresses
+
+
+# (cell, which parameters are present) -> the compiled cell, or why it cannot be
+_compiled: dict[tuple[CellMath, tuple[bool, ...]], CompiledCell | str] = {}
+
+
+def compiled_cell(cell: CellMath, present: tuple[bool, ...]) -> CompiledCell:
+    """The compiled kernels of ``cell`` (traced and built on first use, then cached in the
+    process and on disk); ``NotImplementedError`` with the reason where it cannot be."""
+    key = (cell, present)
+    found = _compiled.get(key)
+    if found is None:
+        try:
+            graph = trace_step(cell, present)
+            path = build_cell(cell_source(graph, cell.name), cell.name)
+            library = ctypes.CDLL(str(path))
+            names = ("fwd_f32", "fwd_f64", "bwd_f32", "bwd_f64")
+            fns = tuple(
+                ctypes.cast(getattr(library, f"rnnkit_cell_{n}"), ctypes.c_void_p).value
+                for n in names
+            )
+            found = CompiledCell(graph, fns, library)
+        except NotImplementedError as exc:
+            found = str(exc)
+        except OSError as exc:  # the library would not load
+            found = f"native cell: loading {cell.name}'s kernels failed: {exc}"
+        _compiled[key] = found
+    if isinstance(found, str):
+        raise NotImplementedError(found)
+    return found
+
+
+def check_tensors(x: Tensor, tensors) -> None:
+    """``NotImplementedError`` unless every tensor is on the CPU in x's dtype, float32 / float64."""
+    if x.dtype not in _DTYPES:
+        raise NotImplementedError(f"native scan supports float32 and float64; got {x.dtype}")
+    for t in tensors:
+        if t.device.type != "cpu":
+            raise NotImplementedError(f"native scan runs on CPU only; got a tensor on {t.device}")
+        if t.dtype != x.dtype:
+            raise NotImplementedError(f"native scan needs one dtype; got {x.dtype} and {t.dtype}")
+
+
+def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev):
+    """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G) and H_prev, each
+    one GEMM or sum over all N rows; ``need`` indexes them as the Functions' inputs 4-8."""
+    dx = dG @ W_ih if need[4] else None  # (N, I) dL/dX
+    dW_ih = dG.t() @ x if need[5] else None  # (G, I) dL/dW_ih
+    dW_hh = None
+    if need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev, or (H,) Σ_rows dG ⊙ H_prev (IndRNN)
+        dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
+    db_ih = dG.sum(0) if has_bias and need[7] else None  # (G,) dL/db_ih
+    db_hh = None
+    if has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
+        db_hh = dG_h.sum(0) if dG_h is not dG or db_ih is None else db_ih.clone()
+    return dx, dW_ih, dW_hh, db_ih, db_hh
+
+
+class _CompiledScan(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, compiled, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, h0, *rest):
+        graph: StepGraph = compiled.graph
+        extra0, params = rest[:n_extra], rest[n_extra:]
+        x = x.contiguous()
+        bias = b_ih if graph.split or b_ih is None or b_hh is None else b_ih + b_hh
+        gx = x @ W_ih.t() if bias is None else torch.addmm(bias, x, W_ih.t())  # (N, G)
+        xs0 = torch.cat(extra0, 1) if n_extra else None  # (B, E·H)
+        y, h_n, xs_n, S, aux = load().custom_forward_sweep(
+            list(compiled.fns), graph.gates, n_extra, graph.split, gx, W_hh,
+            b_hh if graph.split else None, h0, xs0, list(params), list(graph.param_units),
+            layout.batch_sizes, reverse,
+        )  # fmt: skip
+        ctx.compiled, ctx.layout, ctx.reverse = compiled, layout, reverse
+        ctx.has_bias, ctx.n_extra = b_ih is not None, n_extra
+        ctx.save_for_backward(x, W_ih, W_hh, h0, xs0, y, gx, S, aux, *params)
+        return (y, h_n, *(xs_n.chunk(n_extra, 1) if n_extra else ()))
+
+    @staticmethod
+    def backward(ctx, dy, dh_n, *dextra_n):
+        if not torch.is_grad_enabled():
+            return _CompiledScan._grads(ctx, dy, dh_n, *dextra_n)
+        with torch.no_grad():  # create_graph=True: the grads are right, but not differentiable
+            grads = _CompiledScan._grads(ctx, dy, dh_n, *dextra_n)
+        return _poison_double_backward(grads)
+
+    @staticmethod
+    def _grads(ctx, dy, dh_n, *dextra_n):
+        x, W_ih, W_hh, h0, xs0, y, gx, S, aux, *params = ctx.saved_tensors
+        graph: StepGraph = ctx.compiled.graph
+        dxs_n = torch.cat(dextra_n, 1) if ctx.n_extra else None
+        dG, dG_h, H_prev, dh0, dxs0, dP = load().custom_backward_sweep(
+            list(ctx.compiled.fns), graph.gates, ctx.n_extra, graph.split, gx, aux, S, y, h0, xs0,
+            W_hh, list(params), list(graph.param_units), dy, dh_n, dxs_n,
+            ctx.layout.batch_sizes, ctx.reverse,
+        )  # fmt: skip
+        # (compiled, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, h0, *extra0, *params)
+        need = ctx.needs_input_grad
+        grads = layer_grads(need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev)
+        dextra = dxs0.chunk(ctx.n_extra, 1) if ctx.n_extra else ()
+        dparams: list[Tensor | None] = [None] * len(params)
+        start, H = 0, h0.shape[1]
+        for k, units in enumerate(graph.param_units):  # dP: (B, Σ units·H), summed per slot
+            if units and need[10 + ctx.n_extra + k]:
+                dparams[k] = dP[:, start : start + units * H].sum(0)
+            start += units * H
+        return (None, None, None, None, *grads, dh0, *dextra, *dparams)
+
+
+def compiled_scan(
+    cell: CellMath,
+    layout: TimeLayout,
+    reverse: bool,
+    x: Tensor,
+    w: LayerWeights,
+    h0: Tensor,
+    extra0: tuple[Tensor, ...],
+    params: tuple[Tensor | None, ...] = (),
+) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+    """``native_scan`` for a cell compiled from its step; ``NotImplementedError`` (before any
+    work) where it declines."""
+    if w.W_hr is not None or w.W_hh.dim() != 2:
+        raise NotImplementedError(f"native cell: {cell.name} with a projection or diagonal W_hh")
+    if len(params) != len(cell.params):
+        raise NotImplementedError(
+            f"native scan: {cell.name} takes {len(cell.params)} cell parameters, got {len(params)}"
+        )
+    check_tensors(x, [x, h0, *extra0, *(t for t in (*w, *params) if t is not None)])
+    load()  # build (or fail) before anything is traced or recorded
+    compiled = compiled_cell(cell, tuple(p is not None for p in params))
+    y, h_n, *extra_n = _CompiledScan.apply(
+        compiled, layout, reverse, len(extra0), x, w.W_ih, w.W_hh, w.b_ih, w.b_hh, h0, *extra0,
+        *params,
+    )  # fmt: skip
+    return y, h_n, tuple(extra_n)
