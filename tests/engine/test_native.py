@@ -191,7 +191,11 @@ def test_auto_falls_back_with_one_warning_when_the_build_fails(monkeypatch):
 
 def test_auto_takes_the_fused_engine_for_what_native_declines(monkeypatch):
     monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
-    user_cell = rnnkit.define_cell("my_rnn", 1, lambda gx, gh, h, e, p: (torch.tanh(gx), (), ()))
+
+    def normed(gx, gh, h, e, p):  # a reduction in the step: not compiled
+        return torch.tanh(torch.nn.functional.layer_norm(gx, gx.shape[1:])), (), ()
+
+    user_cell = rnnkit.define_cell("my_normed_rnn", 1, normed)
     with rnnkit.use_backend("auto"):
         rnnkit.Recurrent(user_cell, 4, 5)(torch.randn(3, 2, 4))
         assert backends.last_path == "fused"

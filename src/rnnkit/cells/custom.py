@@ -1,10 +1,11 @@
-"""Your own cell on the fused engine: write its step (and, for speed, its step backward).
+"""Your own cell: write its step (and, for the fused engine's speed, its step backward).
 
 ``define_cell`` turns the step math into a :class:`CellMath`; ``rnnkit.Recurrent(cell, ...)``
 makes a layer of it with every layer option (num_layers, bidirectional, batch_first, dropout,
-lengths, PackedSequence, initial state). Without a ``step_backward`` the engine still runs its
-fused sweep, and each step's gradients come from autograd on a recomputation of that step
-(the step's inputs are saved instead of its activations). See docs/custom_cells.md.
+lengths, PackedSequence, initial state). The native engine compiles an element-wise step to C++
+with a derived backward (engine/native/compiled.py); elsewhere, without a ``step_backward``
+the fused sweep gets each step's gradients from autograd on a recomputation of that step (the
+step's inputs are saved instead of its activations). See docs/custom_cells.md.
 """
 
 from __future__ import annotations

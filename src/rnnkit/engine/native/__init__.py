@@ -41,6 +41,7 @@ from ..layout import TimeLayout
 from ..weights import LayerWeights
 from . import build
 from .build import compiler_available, load
+from .compiled import check_tensors, compiled_scan, layer_grads
 
 __all__ = [
     "StackWeights",
@@ -83,31 +84,21 @@ _DTYPES = (torch.float32, torch.float64)
 
 
 def native_cells() -> tuple[str, ...]:
-    """The names of the cells the native scan runs."""
+    """The names of the built-in cells the native scan runs with hand-written kernels (other
+    cells it compiles from their step where it can: compiled.py)."""
     return tuple(cell.name for cell in _SPECS)
 
 
 def _check_supported(cell: CellMath, x: Tensor, w: LayerWeights, h0, extra0, params) -> _Spec:
     """The cell's spec; ``NotImplementedError`` saying why when the native path declines."""
-    spec = _SPECS.get(cell)
-    if spec is None:
-        raise NotImplementedError(
-            f"native scan supports {', '.join(native_cells())}; got {cell.name}"
-        )
+    spec = _SPECS_BY_ID[id(cell)]
     if len(params) != len(cell.params):
         raise NotImplementedError(
             f"native scan: {cell.name} takes {len(cell.params)} cell parameters, got {len(params)}"
         )
     if spec.input_norm and (w.b_ih is not None or w.b_hh is not None):
         raise NotImplementedError(f"native scan: {cell.name} takes no bias_ih / bias_hh")
-    if x.dtype not in _DTYPES:
-        raise NotImplementedError(f"native scan supports float32 and float64; got {x.dtype}")
-    tensors = [x, h0, *extra0, *(t for t in (*w, *params) if t is not None)]
-    for t in tensors:
-        if t.device.type != "cpu":
-            raise NotImplementedError(f"native scan runs on CPU only; got a tensor on {t.device}")
-        if t.dtype != x.dtype:
-            raise NotImplementedError(f"native scan needs one dtype; got {x.dtype} and {t.dtype}")
+    check_tensors(x, [x, h0, *extra0, *(t for t in (*w, *params) if t is not None)])
     return spec
 
 
@@ -175,15 +166,9 @@ class _NativeScan(torch.autograd.Function):
             dG, dparams[0], dparams[1] = torch.ops.aten.native_layer_norm_backward(
                 dG, gx_raw, [gx_raw.shape[1]], mean, rstd, params[0], params[1], mask
             )
-        dx = dG @ W_ih if need[4] else None  # (N, I) dL/dX
-        dW_ih = dG.t() @ x if need[5] else None  # (G, I) dL/dW_ih
-        dW_hh = None
-        if need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev, or (H,) Σ_rows dG ⊙ H_prev (IndRNN)
-            dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
-        db_ih = dG.sum(0) if ctx.has_bias and need[7] else None  # (G,) dL/db_ih
-        db_hh = None
-        if ctx.has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
-            db_hh = dG_h.sum(0) if dG_h is not dG or db_ih is None else db_ih.clone()
+        dx, dW_ih, dW_hh, db_ih, db_hh = layer_grads(
+            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev
+        )
         dW_hr = dH_out.t() @ raw if W_hr is not None and need[9] else None  # (P, H) dL/dW_hr
         if dP is not None and any(need_params[k] for k, _ in spec.row_grads):
             _sum_row_grads(spec, dP, params, need_params, dparams)
@@ -218,6 +203,8 @@ def native_scan(
 
     Raises ``NotImplementedError`` (before doing any work) when it declines the call.
     """
+    if id(cell) not in _SPECS_BY_ID:  # a cell of its own: compiled from its step
+        return compiled_scan(cell, layout, reverse, x, w, h0, extra0, params)
     spec = _check_supported(cell, x, w, h0, extra0, params)
     load()  # build (or fail) before autograd records anything
     y, h_n, *extra_n = _NativeScan.apply(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import warnings
@@ -22,10 +23,10 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["compiler_available", "load"]
+__all__ = ["build_cell", "compiler_available", "load"]
 
 _CSRC = Path(__file__).parent / "csrc"
-_SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "bind.cpp")
+_SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "custom.cpp", "bind.cpp")
 _HEADERS = (
     "activations.h",
     "blas.h",
@@ -59,8 +60,22 @@ def _capability_flags() -> tuple[str, list[str]]:
     return "default", ["-DCPU_CAPABILITY=DEFAULT"]
 
 
-def _build() -> ModuleType:
+def _root() -> Path:
+    """Our own directory per torch version (the C++ ABI) in torch's extensions cache."""
     from torch.utils.cpp_extension import get_default_build_root
+
+    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root())
+    return root / f"rnnkit-torch{torch.__version__}"
+
+
+def _sanitizer() -> tuple[str, list[str]]:
+    """RNNKIT_NATIVE_SANITIZE (e.g. "address", for tests only) and its compiler flags."""
+    sanitize = os.environ.get("RNNKIT_NATIVE_SANITIZE", "")
+    flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"] if sanitize else []
+    return sanitize, flags
+
+
+def _build() -> ModuleType:
     from torch.utils.cpp_extension import load as jit_load
 
     if not compiler_available():
@@ -70,12 +85,9 @@ def _build() -> ModuleType:
     # own directory: a process never loads a library another process is relinking in place
     # (torch's JIT versioning would rebuild the same directory, and it does not hash headers).
     digest = hashlib.sha1(b"".join((_CSRC / f).read_bytes() for f in _SOURCES + _HEADERS))
-    sanitize = os.environ.get("RNNKIT_NATIVE_SANITIZE", "")  # e.g. "address": for tests only
-    flags = [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"] if sanitize else []
+    sanitize, flags = _sanitizer()
     name = f"rnnkit_native_{suffix}_{digest.hexdigest()[:12]}" + (f"_{sanitize}" * bool(sanitize))
-    # our own directory per torch version (the C++ ABI) and source version
-    root = Path(os.environ.get("TORCH_EXTENSIONS_DIR") or get_default_build_root())
-    directory = root / f"rnnkit-torch{torch.__version__}" / name
+    directory = _root() / name
     if not (directory / f"{name}.so").exists():
         print(
             f"rnnkit: compiling the native RNN loops once (about a minute) into {directory}",
@@ -94,6 +106,45 @@ def _build() -> ModuleType:
         extra_include_paths=[str(_CSRC)],
         verbose=False,
     )
+
+
+def build_cell(source: str, label: str) -> Path:
+    """The shared library of one compiled cell's row kernels (codegen.py), built once per source.
+
+    A plain C++ library (no Python binding: a few seconds to build), linked against libtorch for
+    the vectorized math; written under a temporary name and renamed, so concurrent processes
+    (torchrun) never load a half-written file. Raises ``NotImplementedError`` on any failure.
+    """
+    from torch.utils.cpp_extension import include_paths
+
+    suffix, simd = _capability_flags()
+    sanitize, flags = _sanitizer()
+    abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
+    digest = hashlib.sha1("\n".join((source, suffix, sanitize, abi)).encode()).hexdigest()[:16]
+    directory = _root() / "cells"
+    target = directory / f"cell_{digest}.so"
+    if target.exists():
+        return target
+    cxx = (sysconfig.get_config_var("CXX") or "c++").split()[0]
+    cxx = next((c for c in (cxx, "c++", "g++", "clang++") if shutil.which(c)), None)
+    if cxx is None:
+        raise NotImplementedError("native cell: no C++ compiler found on PATH")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"cell_{digest}.cpp").write_text(source)  # kept beside the library, to read
+    tmp = directory / f"cell_{digest}.{os.getpid()}.tmp.so"
+    lib = Path(torch.__file__).parent / "lib"
+    includes = [f"-I{p}" for p in (*include_paths(), str(_CSRC))]
+    command = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", abi, *simd, *flags, *includes,
+               str(directory / f"cell_{digest}.cpp"), "-o", str(tmp), f"-L{lib}", "-ltorch_cpu",
+               "-lc10", f"-Wl,-rpath,{lib}"]  # fmt: skip
+    print(f"rnnkit: compiling the cell {label!r} for the native engine", file=sys.stderr)
+    sys.stderr.flush()
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise NotImplementedError(f"native cell: compiling {label!r} failed: {done.stderr[-2000:]}")
+    os.replace(tmp, target)
+    return target
 
 
 def _short(exc: Exception, limit: int = 2000) -> str:

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-from torch.fx.experimental.proxy_tensor import make_fx
 
 from ...cells.base import CellMath
 
@@ -263,6 +262,8 @@ def _trace_once(cell: CellMath, present: tuple[bool, ...], H: int, n: int) -> St
         params = tuple(next(it) if u else None for u in units)
         h, extra_new, _ = cell.step(gx, gh, h_prev, extra, params)
         return (h, *extra_new)
+
+    from torch.fx.experimental.proxy_tensor import make_fx  # on first use: tracing machinery
 
     example = [torch.zeros(n, G)] + ([torch.zeros(n, G)] if cell.split_hidden else [])
     example += [torch.zeros(n, H) for _ in range(1 + E)]

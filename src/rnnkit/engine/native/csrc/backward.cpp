@@ -115,18 +115,6 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
   }
 }
 
-// H_prev (N, P): each row's state before its step, from the previous step's output or h_0.
-template <typename T>
-void gather_h_prev(const Steps& steps, int64_t P, const T* y, const T* h0, T* H_prev) {
-  for (int64_t t = 0; t < steps.T(); ++t) {
-    const int64_t n = steps.sizes[t], p = steps.prev(t);
-    const int64_t m = p < 0 ? 0 : std::min(n, steps.sizes[p]);
-    T* dst = H_prev + steps.offsets[t] * P;
-    if (m > 0) std::memcpy(dst, y + steps.offsets[p] * P, m * P * sizeof(T));
-    std::memcpy(dst + m * P, h0 + m * P, (n - m) * P * sizeof(T));
-  }
-}
-
 }  // namespace
 
 std::vector<at::Tensor> backward_sweep(

@@ -13,6 +13,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("infer_stack", &rnnkit::infer_stack, "no-grad forward of a whole stack of layers",
         py::call_guard<py::gil_scoped_release>());
+  m.def("custom_forward_sweep", &rnnkit::custom_forward_sweep,
+        "time loop of the forward pass of a compiled cell", py::call_guard<py::gil_scoped_release>());
+  m.def("custom_backward_sweep", &rnnkit::custom_backward_sweep,
+        "reverse time loop of the backward pass of a compiled cell",
+        py::call_guard<py::gil_scoped_release>());
   m.def("use_team", &rnnkit::use_team, "a team of threads for every sweep it can run (tests)");
   m.def("set_team_limits", &rnnkit::set_team_limits, "when a sweep gets a team (tuning)");
   m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <vector>
 
@@ -161,6 +162,18 @@ CellParams<T> param_ptrs(const std::vector<at::Tensor>& params) {
   return c;
 }
 
+// H_prev (N, P): each row's state before its step, from the previous step's output or h_0.
+template <typename T>
+void gather_h_prev(const Steps& steps, int64_t P, const T* y, const T* h0, T* H_prev) {
+  for (int64_t t = 0; t < steps.T(); ++t) {
+    const int64_t n = steps.sizes[t], p = steps.prev(t);
+    const int64_t m = p < 0 ? 0 : std::min(n, steps.sizes[p]);
+    T* dst = H_prev + steps.offsets[t] * P;
+    if (m > 0) std::memcpy(dst, y + steps.offsets[p] * P, m * P * sizeof(T));
+    std::memcpy(dst + m * P, h0 + m * P, (n - m) * P * sizeof(T));
+  }
+}
+
 // Returns [y (N, P), h_n (B, P), c_n (B, H) | None, S (N, H) | None, raw (N, H) | None,
 //          aux (N, G) | None, stats (N, K) | None]; S holds c per row (LSTM family) or gh_n
 // (GRU); aux the layer-norm cells' normalized h_{t-1}·W_hhᵀ, stats their per-row moments.
@@ -194,6 +207,27 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
                                     bool input_norm, double eps);
+
+// The time loops of a cell compiled from its Python step (custom.cpp, codegen.py): fns the
+// addresses of its row kernels (fwd f32, fwd f64, bwd f32, bwd f64); E = extras states side by
+// side in xs (B, E·H); units: per cell parameter its size in units of H (0: absent).
+// Returns [y (N, H), h_n (B, H), xs_n (B, E·H) | None, S (N, E·H) | None, aux (N, G) | None];
+// gx (N, G) becomes the pre-activations (h_{t-1}·W_hhᵀ added unless split), aux gh per row.
+std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t gates,
+                                             int64_t extras, bool split, at::Tensor gx,
+                                             at::Tensor W_hh, std::optional<at::Tensor> b_hh,
+                                             at::Tensor h0, std::optional<at::Tensor> xs0,
+                                             TensorList params, std::vector<int64_t> units,
+                                             std::vector<int64_t> batch_sizes, bool reverse);
+
+// Returns [dG (N, G), dG_h (N, G) (dG unless split), H_prev (N, H), dh_0 (B, H),
+//          dxs_0 (B, E·H) | None, dP (B, Σ units·H) | None].
+std::vector<at::Tensor> custom_backward_sweep(
+    std::vector<int64_t> fns, int64_t gates, int64_t extras, bool split, at::Tensor gx,
+    std::optional<at::Tensor> aux, std::optional<at::Tensor> S, at::Tensor y, at::Tensor h0,
+    std::optional<at::Tensor> xs0, at::Tensor W_hh, TensorList params,
+    std::vector<int64_t> units, at::Tensor dy, at::Tensor dh_n, std::optional<at::Tensor> dxs_n,
+    std::vector<int64_t> batch_sizes, bool reverse);
 
 void use_aten_gemm(bool on);
 
