@@ -73,3 +73,21 @@ def test_bad_options_are_errors(new_cells, argv, capsys):
         new_cells.parse_args(argv)
     assert exc.value.code == 2
     assert "expected" in capsys.readouterr().err
+
+
+def test_gemm_floor_counts_forward_and_backward_gemms(new_cells):
+    """3 · 2 · B·T · (G·I + G·H) FLOPs at the peak; IndRNN's diagonal W_hh is no GEMM."""
+    cfg = new_cells.Config(B=3, T=4, I=5, H=6)
+    lstm = new_cells.make_layer("layernorm_lstm", 5, 6)  # G = 24
+    assert new_cells.gemm_floor_ms(lstm, cfg, 1.0) == pytest.approx(
+        6 * 12 * (24 * 5 + 24 * 6) / 1e6
+    )
+    indrnn = new_cells.make_layer("indrnn", 5, 6)  # G = 6, W_hh a (6,) vector
+    assert new_cells.gemm_floor_ms(indrnn, cfg, 2.0) == pytest.approx(6 * 12 * 6 * 5 / 2e6)
+
+
+def test_goal_says_out_of_reach_where_the_gemm_floor_forbids_5x(new_cells, tiny):
+    _, payload = tiny
+    row = dict(payload["rows"][0], loop_over_auto=2.0, auto_over_lstm=1.0)
+    assert "5x out of reach" in new_cells.table_cells(dict(row, loop_over_floor=3.0))[-2]
+    assert "5x no," in new_cells.table_cells(dict(row, loop_over_floor=9.0))[-2]
