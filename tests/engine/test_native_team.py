@@ -1,7 +1,8 @@
-"""The team path of the native sweeps (several threads, each owning a slice of the units of
-every row, meeting at barriers; csrc/team.h) agrees with the reference loop, forward and
-backward, for the cells it runs, on uniform and shrinking batches, both directions, and unit
-counts that do not split evenly; and with the single-thread sweep in the no-grad stack.
+"""The team paths of the native sweeps (csrc/team.h: a units team, each thread owning a slice
+of the units of every row, meeting at barriers; a row team, each thread running the sweep on
+its own block of batch rows) agree with the reference loop, forward and backward, for the cells
+they run, on uniform and shrinking batches, both directions, and unit or row counts that do not
+split evenly; and with the single-thread sweep in the no-grad stack.
 
 Run: python -m pytest tests/engine/test_native_team.py -q
 """
@@ -30,16 +31,28 @@ CELLS = {
 }
 
 
-@pytest.fixture(params=[2, 3], ids=["team2", "team3"])
-def team(request):
-    """Every sweep the team can run is shared among `param` threads."""
-    ext = build.load()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(request.param)
-    ext.use_team(True)
-    yield request.param
+@pytest.fixture
+def forced_team():
+    """forced_team(threads, split): every sweep a team can run is shared among `threads`
+    threads, as a units team (split 1) or a row team (split 2); undone after the test."""
+    ext, threads = build.load(), torch.get_num_threads()
+
+    def force(n: int, split: int) -> None:
+        torch.set_num_threads(n)
+        ext.use_team(True)
+        ext.set_team_split(split)
+
+    yield force
     ext.use_team(False)
+    ext.set_team_split(0)
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(params=[(2, 1), (3, 1), (2, 2), (3, 2)], ids=["units2", "units3", "rows2", "rows3"])
+def team(request, forced_team):
+    """Each kind of team, with 2 and 3 threads."""
+    forced_team(*request.param)
+    return request.param
 
 
 def _problem(cell, batch_sizes, dtype, I=5, H=13):
@@ -111,3 +124,44 @@ def test_team_members_with_blas_sized_slices_match_reference(team, name):
         want = _run(reference_scan, cell, lay, reverse, *rest)
         for k, (a, b) in enumerate(zip(got, want)):
             assert_close(a, b, f"{name} tensor {k}")
+
+
+def _cifg_step(gx, gh, h_prev, extra_prev, params):
+    (c_prev,) = extra_prev
+    i, g, o = gx.chunk(3, dim=1)
+    c = (1 - torch.sigmoid(i)) * c_prev + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c), (c,), ()
+
+
+ROW_TEAM_LAYERS = {
+    "layernorm_lstm": lambda: rnnkit.LayerNormLSTM(4, 11, bidirectional=True),
+    "layernorm_gru": lambda: rnnkit.LayerNormGRU(4, 11, num_layers=2),
+    "indrnn": lambda: rnnkit.IndRNN(4, 11, nonlinearity="relu", bidirectional=True),
+    "lstm_proj": lambda: rnnkit.LSTM(4, 11, proj_size=5, bidirectional=True),
+    "compiled_cifg": lambda: rnnkit.Recurrent(
+        rnnkit.define_cell("team_cifg", 3, _cifg_step, extra_states=1), 4, 11
+    ),
+}
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("name", list(ROW_TEAM_LAYERS))
+def test_row_team_runs_the_cells_a_units_team_cannot(forced_team, name, threads):
+    """Layer norm, IndRNN, a projection, a compiled cell: each row's math is the row team's
+    own; with lengths (shrinking blocks) and both directions, forward and backward."""
+    torch.manual_seed(0)
+    layer = ROW_TEAM_LAYERS[name]().double()
+    x = torch.randn(6, 9, 4, dtype=torch.float64)
+    lengths = torch.tensor([6, 2, 5, 6, 1, 3, 6, 4, 2])
+    results = []
+    for backend in ("reference", "native"):
+        forced_team(threads, 2)
+        xi = x.clone().requires_grad_(True)
+        with rnnkit.use_backend(backend):
+            out, state = layer(xi, lengths=lengths)
+        states = list(state) if isinstance(state, tuple) else [state]
+        torch.manual_seed(1)
+        loss = sum((t * torch.randn_like(t)).sum() for t in (out, *states))
+        results.append([out, *states, *torch.autograd.grad(loss, [xi, *layer.parameters()])])
+    for k, (a, b) in enumerate(zip(results[1], results[0], strict=True)):
+        assert_close(a, b, f"{name} tensor {k}")

@@ -68,24 +68,27 @@ void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, 
   }
 }
 
+// Rows [lo, hi) of step t (all its rows, or a row team member's share).
 template <typename T>
-void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t) {
-  const int64_t H = b.H, P = b.P, G = b.G, n = steps.sizes[t], off = steps.offsets[t];
+void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t lo, int64_t hi) {
+  const int64_t H = b.H, P = b.P, G = b.G, n = hi - lo, off = steps.offsets[t] + lo;
   const T* dy = b.dy + off * P;
-  const T* dh_in = b.dh;  // dL/dh_t = dh (from step t+1) + dy, summed in the row kernels
+  const T* dh_in = b.dh + lo * P;  // dL/dh_t = dh (from step t+1) + dy, summed in the row kernels
   if (b.W_hr.w) {
     T* dho = b.dH_out + off * P;
-    for (int64_t k = 0; k < n * P; ++k) dho[k] = b.dh[k] + dy[k];  // dL/dh_t (n, P)
-    times_w(n, dho, P, b.W_hr, false, b.scratch, H);  // dL/dh_raw = dL/dh_t·W_hr (n, H)
-    dh_in = b.scratch, dy = nullptr;
+    for (int64_t k = 0; k < n * P; ++k) dho[k] = dh_in[k] + dy[k];  // dL/dh_t (n, P)
+    times_w(n, dho, P, b.W_hr, false, b.scratch + lo * H, H);  // dL/dh_raw = dL/dh_t·W_hr
+    dh_in = b.scratch + lo * H, dy = nullptr;
   }
   const int64_t ld_in = b.W_hr.w ? H : P;
   for_rows(n, G, [&](int64_t i) {
-    step_row_backward(b, i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr,
-                      c_prev_of(b, steps, t, i));
+    step_row_backward(b, lo + i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr,
+                      c_prev_of(b, steps, t, lo + i));
   });
   // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
-  if (!diagonal(b.kind)) times_w(n, b.dG_h + off * G, G, b.W_hh, gru_like(b.kind), b.dh, P);
+  if (!diagonal(b.kind)) {
+    times_w(n, b.dG_h + off * G, G, b.W_hh, gru_like(b.kind), b.dh + lo * P, P);
+  }
 }
 
 // c_{t-1} of row i at step t: the previous step's c, or c_0 for rows that start here (LSTM
@@ -150,7 +153,7 @@ std::vector<at::Tensor> backward_sweep(
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
-  const int nt = team_size(kind, proj, B, steps.T(), G, P, H, lanes_of(y));
+  const Team team = plan_team(kind, proj, B, steps.T(), G, P, H, lanes_of(y));
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
@@ -159,20 +162,15 @@ std::vector<at::Tensor> backward_sweep(
                    {ptr<T>(W_hh), G, P}, {ptr<T>(W_hr_c), P, H}, param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
                    ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};
-    auto solo = [&] {
-      for (int64_t k = steps.T() - 1; k >= 0; --k) backward_step(b, steps, steps.at(k));
-    };
+    auto rows = [&](int64_t t, int64_t lo, int64_t hi) { backward_step(b, steps, t, lo, hi); };
+    if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, true, rows);
     auto member = [&](int m, SpinBarrier& bar) {
-      const Units u = team_units(H, nt, m, Vec<T>::size());
+      const Units u = team_units(H, team.nt, m, Vec<T>::size());
       for (int64_t k = steps.T() - 1; k >= 0; --k) {
         backward_step_team(b, steps, steps.at(k), u, bar);
       }
     };
-    if (nt <= 1) {
-      solo();
-    } else {
-      run_team(nt, member, solo);
-    }
+    run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, true, rows); });
   });
   return {dG, dG_h, H_prev, dH_out, dh, dc, dP};
 }
@@ -180,6 +178,11 @@ std::vector<at::Tensor> backward_sweep(
 void use_aten_gemm(bool on) { force_aten_gemm() = on; }
 
 void use_team(bool on) { force_team() = on; }
+
+void set_team_split(int64_t split) {
+  TORCH_CHECK(split >= kAuto && split <= kRows, "team split: 0 (auto), 1 (units) or 2 (rows)");
+  team_split() = split;
+}
 
 void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep) {
   team_limits().min_step = min_step, team_limits().max_step = max_step;

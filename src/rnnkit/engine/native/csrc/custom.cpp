@@ -5,7 +5,8 @@
 // A compiled cell has G = gates·H pre-activations, E extra states (kept side by side per row,
 // (., E·H)), and its own parameters. The forward keeps gx as the pre-activations (the saved
 // input of the backward, which recomputes the step) and, for split cells, saves gh =
-// h_{t-1}·W_hhᵀ + b_hh per row in aux. No thread team: rows split over threads (for_rows).
+// h_{t-1}·W_hhᵀ + b_hh per row in aux. Threads: a row team where plan_team gives one (the
+// row kernel computes all units of its row, so never a units team), else for_rows.
 #include <ATen/ops/zeros.h>
 
 #include <cstring>
@@ -90,7 +91,8 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
   at::Tensor y = at::empty({N, H}, gx.options());
   at::Tensor S = EH ? at::empty({N, EH}, gx.options()) : at::Tensor();
   at::Tensor aux = split ? at::empty({N, G}, gx.options()) : at::Tensor();
-  const bool own = transposes_w_hh(RNN_TANH, 1, steps.T(), batch_sizes.back(), G, H);
+  const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(gx));
+  const bool own = transposes_w_hh(CUSTOM, team, steps.T(), batch_sizes.back(), G, H);
   at::Tensor W_hh_t = own ? at::empty({H, G}, gx.options()) : at::Tensor();
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_custom_forward", [&] {
@@ -99,23 +101,26 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
     const std::vector<const T*> prm = cell_param_ptrs<T>(params, units, H, gx, keep);
     if (own) transpose_into(G, H, ptr<T>(W_hh), ptr<T>(W_hh_t));
     const Weight<T> W{ptr<T>(W_hh), G, H, ptr<T>(W_hh_t)};
-    T *g_all = ptr<T>(gx), *hp = ptr<T>(h), *xp = ptr<T>(xs), *yp = ptr<T>(y), *Sp = ptr<T>(S);
+    T *hp = ptr<T>(h), *xp = ptr<T>(xs), *yp = ptr<T>(y), *Sp = ptr<T>(S);
     const T* bp = ptr<T>(b_hh_c);
-    for (int64_t k = 0; k < steps.T(); ++k) {
-      const int64_t t = steps.at(k), n = steps.sizes[t], off = steps.offsets[t];
-      T* g = g_all + off * G;
+    // rows [lo, hi) of step t: rows·W_hhᵀ, then each row's kernel, then the running state
+    auto step = [&](int64_t t, int64_t lo, int64_t hi) {
+      const int64_t n = hi - lo, off = steps.offsets[t] + lo;
+      T* g = ptr<T>(gx) + off * G;
       T* gh = split ? ptr<T>(aux) + off * G : nullptr;  // gh saved per row
-      times_wt(n, hp, H, W, !split, split ? gh : g, G);  // gx += h·W_hhᵀ, or gh = h·W_hhᵀ
+      times_wt(n, hp + lo * H, H, W, !split, split ? gh : g, G);  // gx += h·W_hhᵀ, or gh =
       for_rows(n, G, [&](int64_t i) {
         if (bp) {
           for (int64_t q = 0; q < G; ++q) gh[i * G + q] += bp[q];
         }
-        fwd(H, g + i * G, split ? gh + i * G : nullptr, hp + i * H, EH ? xp + i * EH : nullptr,
-            prm.data(), yp + (off + i) * H, EH ? Sp + (off + i) * EH : nullptr);
+        fwd(H, g + i * G, split ? gh + i * G : nullptr, hp + (lo + i) * H,
+            EH ? xp + (lo + i) * EH : nullptr, prm.data(), yp + (off + i) * H,
+            EH ? Sp + (off + i) * EH : nullptr);
       });
-      std::memcpy(hp, yp + off * H, n * H * sizeof(T));  // the running state's rows < n
-      if (EH) std::memcpy(xp, Sp + off * EH, n * EH * sizeof(T));
-    }
+      std::memcpy(hp + lo * H, yp + off * H, n * H * sizeof(T));
+      if (EH) std::memcpy(xp + lo * EH, Sp + off * EH, n * EH * sizeof(T));
+    };
+    sweep_rows(steps, team, false, step);
   });
   return {y, h, xs, S, aux};
 }
@@ -144,6 +149,7 @@ std::vector<at::Tensor> custom_backward_sweep(
   at::Tensor dG_h = split ? at::empty({N, G}, y.options()) : dG;
   at::Tensor H_prev = at::empty({N, H}, y.options());
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
+  const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(y));
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_custom_backward", [&] {
     using T = scalar_t;
@@ -153,18 +159,20 @@ std::vector<at::Tensor> custom_backward_sweep(
     const Weight<T> W{ptr<T>(W_hh), G, H};
     const T *g_all = ptr<T>(gx), *gh_all = ptr<T>(aux_c), *dyp = ptr<T>(dy), *Hp = ptr<T>(H_prev);
     T *dhp = ptr<T>(dh), *dxp = ptr<T>(dxs), *dGp = ptr<T>(dG), *dGh = ptr<T>(dG_h);
-    for (int64_t k = steps.T() - 1; k >= 0; --k) {
-      const int64_t t = steps.at(k), n = steps.sizes[t], off = steps.offsets[t];
-      for_rows(n, G, [&](int64_t i) {
-        const int64_t row = off + i;
+    // rows [lo, hi) of step t: each row's kernel, then dL/dh_{t-1} = dG_h·W_hh (n, H), added
+    // to the direct part the row kernel left in dh
+    auto step = [&](int64_t t, int64_t lo, int64_t hi) {
+      const int64_t n = hi - lo, off = steps.offsets[t];
+      for_rows(n, G, [&](int64_t k) {
+        const int64_t i = lo + k, row = off + i;
         const T* xs_prev = EH ? prev_row(steps, t, i, EH, ptr<T>(S_c), ptr<T>(xs0_c)) : nullptr;
         bwd(H, dhp + i * H, dyp + row * H, EH ? dxp + i * EH : nullptr, g_all + row * G,
             split ? gh_all + row * G : nullptr, Hp + row * H, xs_prev, prm.data(),
             dGp + row * G, split ? dGh + row * G : nullptr, KP ? ptr<T>(dP) + i * KP : nullptr);
       });
-      // dL/dh_{t-1} (n, H) = dG_h·W_hh, added to the direct part the row kernel left in dh
-      times_w(n, dGh + off * G, G, W, true, dhp, H);
-    }
+      times_w(n, dGh + (off + lo) * G, G, W, true, dhp + lo * H, H);
+    };
+    sweep_rows(steps, team, true, step);
   });
   return {dG, dG_h, H_prev, dh, dxs, dP};
 }

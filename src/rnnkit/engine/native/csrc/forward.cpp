@@ -37,8 +37,8 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   at::Tensor scratch = split ? at::empty({B, G}, gx.options()) : at::Tensor();
   // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is), and so
   // does a team; a call of few steps (streaming) runs dot products on W instead
-  const int nt = team_size(kind, proj, B, steps.T(), G, P, H, lanes_of(gx));
-  const bool own = transposes_w_hh(kind, nt, steps.T(), batch_sizes.back(), G, P);
+  const Team team = plan_team(kind, proj, B, steps.T(), G, P, H, lanes_of(gx));
+  const bool own = transposes_w_hh(kind, team, steps.T(), batch_sizes.back(), G, P);
   at::Tensor W_hh_t = own ? at::empty({P, G}, gx.options()) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, gx.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {
@@ -50,7 +50,7 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
                    {ptr<T>(W_hr_c), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(prm), ptr<T>(y),
                    ptr<T>(h), ptr<T>(c), ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                    ptr<T>(scratch)};
-    forward_steps(f, steps, nt);
+    forward_steps(f, steps, team);
   });
   return {y, h, c, S, raw, aux, stats};
 }

@@ -58,22 +58,24 @@ void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out, Units u =
   }
 }
 
+// Rows [lo, hi) of the step at row offset off (all its rows, or a row team member's share).
 template <typename T>
-void forward_step(const Fwd<T>& f, int64_t n, int64_t off) {
-  const int64_t H = f.H, P = f.P, G = f.G;
-  T* g = f.gx + off * G;
+void forward_step(const Fwd<T>& f, int64_t lo, int64_t hi, int64_t off) {
+  const int64_t H = f.H, P = f.P, G = f.G, n = hi - lo;
+  T* g = f.gx + (off + lo) * G;
+  const T* h = f.h + lo * P;
   if (split_hidden(f.kind)) {
-    times_wt(n, f.h, P, f.W_hh, false, f.scratch, G);  // gh = h_{t-1}·W_hhᵀ (n, G)
+    times_wt(n, h, P, f.W_hh, false, f.scratch + lo * G, G);  // gh = h_{t-1}·W_hhᵀ (n, G)
   } else if (!diagonal(f.kind)) {
-    times_wt(n, f.h, P, f.W_hh, true, g, G);  // pre-activations: gx += h_{t-1}·W_hhᵀ (n, G)
+    times_wt(n, h, P, f.W_hh, true, g, G);  // pre-activations: gx += h_{t-1}·W_hhᵀ (n, G)
   }  // IndRNN: the row kernel adds w ⊙ h_{t-1}
-  T* h_out = f.W_hr.w ? f.raw + off * H : f.y + off * P;  // h_raw (n, H)
-  for_rows(n, G, [&](int64_t i) { step_row(f, i, off, g + i * G, h_out + i * H); });
-  if (f.W_hr.w) times_wt(n, h_out, H, f.W_hr, false, f.y + off * P, P);  // h = h_raw·W_hrᵀ
-  std::memcpy(f.h, f.y + off * P, n * P * sizeof(T));  // the running state's rows < n
-  if (has_c(f.kind)) std::memcpy(f.c, f.S + off * H, n * H * sizeof(T));
+  T* h_out = f.W_hr.w ? f.raw + (off + lo) * H : f.y + (off + lo) * P;  // h_raw (n, H)
+  for_rows(n, G, [&](int64_t i) { step_row(f, lo + i, off, g + i * G, h_out + i * H); });
+  T* y = f.y + (off + lo) * P;
+  if (f.W_hr.w) times_wt(n, h_out, H, f.W_hr, false, y, P);  // h = h_raw·W_hrᵀ
+  std::memcpy(f.h + lo * P, y, n * P * sizeof(T));  // the running state's rows
+  if (has_c(f.kind)) std::memcpy(f.c + lo * H, f.S + (off + lo) * H, n * H * sizeof(T));
 }
-
 
 // One step by team member owning units u: its columns of every gate block of h_{t-1}·W_hhᵀ
 // (which read all of h_{t-1}: a barrier before, and one after, before h is overwritten), then
@@ -99,32 +101,30 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   }
 }
 
-// All steps in processing order, on a team of nt threads where nt > 1 (f.W_hh.wt needed then).
+// All steps in processing order, alone or on a team (f.W_hh.wt needed for a units team).
 template <typename T>
-void forward_steps(const Fwd<T>& f, const Steps& steps, int nt) {
-  auto solo = [&] {
-    for (int64_t k = 0; k < steps.T(); ++k) {
-      const int64_t t = steps.at(k);
-      forward_step(f, steps.sizes[t], steps.offsets[t]);
-    }
-  };
-  if (nt <= 1) return solo();
+void forward_steps(const Fwd<T>& f, const Steps& steps, Team team) {
+  auto rows = [&](int64_t t, int64_t lo, int64_t hi) { forward_step(f, lo, hi, steps.offsets[t]); };
+  if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, false, rows);
   auto member = [&](int k, SpinBarrier& bar) {
-    const Units u = team_units(f.H, nt, k, Vec<T>::size());
+    const Units u = team_units(f.H, team.nt, k, Vec<T>::size());
     for (int64_t s = 0; s < steps.T(); ++s) {
       const int64_t t = steps.at(s);
       forward_step_team(f, steps.sizes[t], steps.offsets[t], u, bar);
     }
   };
-  run_team(nt, member, solo);
+  run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, false, rows); });
 }
 
 // Whether a sweep of T steps (the smallest n_min rows) makes W_hh's transposed copy: a team
 // needs it; otherwise the blocked kernel uses it where a call has enough steps to pay for it
 // and its products stay below BLAS size. IndRNN's diagonal W_hh has none.
-inline bool transposes_w_hh(int64_t kind, int nt, int64_t T, int64_t n_min, int64_t G,
+inline bool transposes_w_hh(int64_t kind, Team team, int64_t T, int64_t n_min, int64_t G,
                             int64_t P) {
-  return !diagonal(kind) && (nt > 1 || (T >= kTransposeSteps && n_min * G * P < kBlasMacs));
+  if (diagonal(kind)) return false;
+  if (team.nt > 1 && !team.rows) return true;
+  const int64_t n = team.rows ? (n_min + team.nt - 1) / team.nt : n_min;  // a member's rows
+  return T >= kTransposeSteps && n * G * P < kBlasMacs;
 }
 
 // W (rows, cols) row-major into Wt (cols, rows) row-major, in cache-sized tiles.

@@ -94,8 +94,8 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   at::Tensor aux = norm ? at::empty({N, G}, opts) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
-  const int nt = team_size(kind, proj, B, steps, G, P, H, lanes_of(x));
-  const bool own = transposes_w_hh(kind, nt, steps, B, G, P);
+  const Team team = plan_team(kind, proj, B, steps, G, P, H, lanes_of(x));
+  const bool own = transposes_w_hh(kind, team, steps, B, G, P);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
   at::Tensor W_hh_t = own ? at::empty({P, G}, opts) : at::Tensor();
   at::Tensor W_hr_t = own && proj ? at::empty({H, P}, opts) : at::Tensor();
@@ -140,7 +140,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
                        {ptr<T>(l.W_hr), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(l.step_params), y,
                        h, c, ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                        ptr<T>(scratch)};
-        forward_steps(f, d == 1 ? reverse : forward, nt);
+        forward_steps(f, d == 1 ? reverse : forward, team);
         if (D == 2) {  // the layer's output row: [forward y | backward y]
           T* out = ptr<T>(output);
           for (int64_t r = 0; r < N; ++r) std::memcpy(out + r * D * P + d * P, y + r * P, P * sizeof(T));

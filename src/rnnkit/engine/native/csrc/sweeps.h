@@ -31,6 +31,7 @@ enum Kind : int64_t {
   PEEPHOLE_LSTM = 6,
   INDRNN_TANH = 7,  // the Elman step with a diagonal (H,) W_hh
   INDRNN_RELU = 8,
+  CUSTOM = 9,  // a cell compiled from its Python step (custom.cpp); never passed from Python
 };
 
 inline int64_t gates_of(int64_t kind) {
@@ -233,6 +234,9 @@ void use_aten_gemm(bool on);
 
 // Tests: share every sweep the team can run among the torch threads, whatever its size.
 void use_team(bool on);
+// Tests and benchmarks: which team every sweep takes: 0 plan_team's choice, 1 a units team,
+// 2 a row team (each where the sweep allows one).
+void set_team_split(int64_t split);
 // A team for sweeps whose step product B·G·P is in [min_step, max_step) and T·B·G·P >= min_sweep.
 void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep);
 

@@ -1,15 +1,17 @@
-// A team of threads for one sweep: each thread owns a slice of the H units of every row and
-// runs all T steps on it, meeting the others at a barrier where a step needs what all of them
-// wrote (the product h_{t-1}·W_hhᵀ needs every unit of h_{t-1}). One fork per sweep instead of
-// one per step: a per-step parallel_for (and MKL's threading) pays a fork/join every step,
-// which at mid sizes (B = 16, H = 128) costs as much as the step's product itself.
+// Teams of threads for one sweep, one fork per sweep instead of one per step: a per-step
+// parallel_for (and MKL's threading) pays a fork/join every step, which at mid sizes (B = 16,
+// H = 128) costs as much as the step's product itself. Two kinds (plan_team picks one):
+// - a row team: each thread owns a block of the batch rows and runs the whole sweep on them
+//   alone (the sequences of a batch are independent: no barrier at all); any cell;
+// - a units team: each thread owns a slice of the H units of every row and runs all T steps on
+//   it, meeting the others at a barrier where a step needs what all of them wrote (the product
+//   h_{t-1}·W_hhᵀ needs every unit of h_{t-1}); for cells whose row math is unit-local (RNN,
+//   LSTM, GRU, PeepholeLSTM) without projection, where the batch is too small to split.
 //
 // The team is torch's own OpenMP thread pool (the extension links the libgomp torch loaded):
 // threads of our own would compete for the cores with OpenMP workers still spinning after
 // torch's last parallel region (measured: a team of std::threads ran the B16 H128 RNN forward
-// 1.6x slower than one thread, because of that). Used for the cells whose row math is
-// unit-local (RNN, LSTM, GRU, PeepholeLSTM), without projection, when a step's product is
-// large enough to share (team_size). The barrier spins briefly, then yields.
+// 1.6x slower than one thread, because of that). The barrier spins briefly, then yields.
 #pragma once
 
 #ifdef _OPENMP
@@ -77,20 +79,59 @@ inline int team_threads_available() {
 #endif
 }
 
-// How many threads share a sweep of `kind` (1: the calling thread alone). B rows per step at
-// most, T steps, G gate columns, P state width, H units, `lanes` per vector.
-inline int team_size(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, int64_t P,
-                     int64_t H, int64_t lanes) {
-  if (proj || layer_norm(kind) || diagonal(kind) || force_aten_gemm()) return 1;
-  if (T < kTransposeSteps) return 1;  // streaming: the team's transposed W_hh would cost more
-  int64_t nt = team_threads_available();
-  nt = std::min(nt, (H + lanes - 1) / lanes);  // a whole vector of units each
-  if (nt < 2) return 1;
-  if (force_team()) return static_cast<int>(nt);
+// How a sweep is shared: nt threads (1: the calling thread alone), each owning a slice of the
+// units of every row (a units team: barriers every step), or a block of the batch rows (a row
+// team: each member runs the whole sweep on its own sequences, no barrier at all).
+struct Team {
+  int nt = 1;
+  bool rows = false;
+};
+
+// Which team the sweeps take (tests and benchmarks force one; kAuto: plan_team's choice).
+enum TeamSplit : int64_t { kAuto = 0, kUnits = 1, kRows = 2 };
+inline int64_t& team_split() {
+  static int64_t split = kAuto;
+  return split;
+}
+
+// A row team member gets at least this many rows.
+constexpr int64_t kMinTeamRows = 2;
+
+struct RowRange {
+  int64_t lo, hi;
+};
+
+// The batch rows of member k of a row team of nt: consecutive blocks.
+inline RowRange team_rows(int64_t B, int nt, int k) {
+  const int64_t chunk = (B + nt - 1) / nt, lo = std::min(B, k * chunk);
+  return RowRange{lo, std::min(B, lo + chunk)};
+}
+
+// The team for a sweep of `kind`: B rows per step at most, T steps, G gate columns, P state
+// width, H units, `lanes` per vector.
+inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, int64_t P,
+                      int64_t H, int64_t lanes) {
+  if (force_aten_gemm() || T < kTransposeSteps) return {};  // streaming: a call of few steps
+  const int64_t threads = team_threads_available();
+  const bool unit_local = !(proj || layer_norm(kind) || diagonal(kind) || kind == CUSTOM);
+  const int64_t by_units = unit_local ? std::min(threads, (H + lanes - 1) / lanes) : 1;
+  const int64_t by_rows = std::min(threads, B / kMinTeamRows);
+  const Team units{static_cast<int>(by_units), false}, rows{static_cast<int>(by_rows), true};
+  const int64_t split = team_split();
+  if (split == kUnits) return by_units >= 2 ? units : Team{};
+  if (split == kRows) return by_rows >= 2 ? rows : Team{};
   const TeamLimits& lim = team_limits();
   const int64_t step = B * G * P;
-  if (step < lim.min_step || step >= lim.max_step || T * step < lim.min_sweep) return 1;
-  return static_cast<int>(nt);
+  const bool sized = step >= lim.min_step && T * step >= lim.min_sweep;
+  if (!force_team() && !sized) return {};
+  // measured (2 threads, B16 T500 H128 .. B64 T200 H512, forward + backward): the two kinds
+  // within noise of each other for RNN / LSTM / GRU below max_step, the units team ahead for
+  // RNN at B32-64 (21 vs 24 ms, 242 vs 254 ms); the row team 1.3-1.5x faster than one thread
+  // for the layer-norm and compiled cells, and ahead of per-step BLAS threads above max_step
+  // (GRU B64 H512: 803 vs 874 ms)
+  if (by_units >= 2 && (force_team() || step < lim.max_step)) return units;
+  if (by_rows >= 2) return rows;
+  return {};
 }
 
 // A member's share of a step product of at least this many multiply-adds goes to BLAS (called
@@ -154,6 +195,25 @@ void run_team(int nt, const Body& body, const Solo& solo) {
   (void)nt, (void)body;
   solo();
 #endif
+}
+
+// step(t, lo, hi) for every step in processing order (backward: the reverse), on the calling
+// thread or, for a row team, each member on its own block of rows (a units team is the
+// caller's: this runs it solo).
+template <typename Step>
+void sweep_rows(const Steps& steps, Team team, bool backward, const Step& step) {
+  auto order = [&](int64_t k) { return steps.at(backward ? steps.T() - 1 - k : k); };
+  auto solo = [&] {
+    for (int64_t k = 0; k < steps.T(); ++k) step(order(k), 0, steps.sizes[order(k)]);
+  };
+  if (team.nt <= 1 || !team.rows) return solo();
+  run_team(team.nt, [&](int m, SpinBarrier&) {
+    const RowRange r = team_rows(steps.B(), team.nt, m);
+    for (int64_t k = 0; k < steps.T(); ++k) {
+      const int64_t t = order(k), hi = std::min(r.hi, steps.sizes[t]);
+      if (hi > r.lo) step(t, r.lo, hi);
+    }
+  }, solo);
 }
 
 }  // namespace rnnkit
