@@ -121,3 +121,30 @@ def test_layer_matches_torch(cell, num_layers, bidirectional, batch_first, bias,
     names += [n for n, _ in ref.named_parameters()]
     for name, a, b in zip(names, grads_o, grads_r, strict=True):
         assert_close(a, b, f"grad of {name}")
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("lengths", [[4, 4, 4, 4], [2], [6, 6, 6, 6]], ids=["equal", "b1", "full"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_equal_lengths_match_torch_packed(cell, lengths, batch_first):
+    """Equal lengths L < T run as a plain batch of L steps, zeros after: the same output,
+    final states and gradients as torch.nn on the packed sequences."""
+    torch.manual_seed(0)
+    ref, ours = make_pair(cell, 2, True, batch_first, True, torch.float64)
+    n = len(lengths)
+    x = torch.randn((n, T, I) if batch_first else (T, n, I), dtype=torch.float64)
+    lens = torch.tensor(lengths)
+    results = []
+    for module, is_ours in ((ref, False), (ours, True)):
+        xi = x.clone().requires_grad_(True)
+        if is_ours:
+            out, hn = module(xi, lengths=lens)
+        else:
+            packed = pack_padded_sequence(xi, lens, batch_first=batch_first, enforce_sorted=False)
+            out, hn = module(packed)
+            out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
+        finals = list(hn) if isinstance(hn, tuple) else [hn]
+        loss = weighted_sum([out, *finals])
+        results.append([out, *finals, *torch.autograd.grad(loss, [xi, *module.parameters()])])
+    for k, (a, b) in enumerate(zip(results[1], results[0], strict=True)):
+        assert_close(a, b, f"tensor {k}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
@@ -33,6 +34,7 @@ class SeqBatch:
     packed_batch_sizes: Tensor | None = None  # the PackedSequence's own batch_sizes, to hand back
     padded_rows: Tensor | None = None  # padded input with lengths: each packed row's row t·B + b
     # of the (T·B, .) padded tensor, b in the user's order (to pad the output back)
+    pad_to: int = 0  # equal lengths L < T: the scan ran L steps; the output gets zeros up to T
 
     def sort_state(self, state: Tensor) -> Tensor:
         """Batch dim 1 of a (L*D, B, .) state from the user's order into sorted order."""
@@ -51,11 +53,13 @@ class SeqBatch:
                 y, self.packed_batch_sizes, self.sorted_indices, self.unsorted_indices
             )
         if self.padded_rows is not None:  # rows back to their (t, b) places, zeros elsewhere
-            F = y.shape[1]
-            out = y.new_zeros(self.T * self.B, F).index_copy(0, self.padded_rows, y)
-            out = out.view(self.T, self.B, F)
+            width = y.shape[1]
+            out = y.new_zeros(self.T * self.B, width).index_copy(0, self.padded_rows, y)
+            out = out.view(self.T, self.B, width)
             return out.transpose(0, 1) if self.batch_first else out
         out = y.view(self.T, self.B, y.shape[1])
+        if self.pad_to > self.T:  # steps past the (equal) lengths: zeros, as torch.nn returns
+            out = F.pad(out, (0, 0, 0, 0, 0, self.pad_to - self.T))
         if self.unbatched:
             return out.squeeze(1)
         return out.transpose(0, 1) if self.batch_first else out
@@ -113,12 +117,17 @@ def prepare_sequences(
             f"{owner} expected at least one time step, got T = 0 "
             f"(input shape {fmt_shape(input.shape)}, batch_first={batch_first})"
         )
+    pad_to = 0
     if lengths is not None:
         lens = as_lengths(lengths, B, T)
-        if int(lens.min()) < T:
+        shortest, longest = int(lens.min()), int(lens.max())
+        if shortest < longest:
             return _from_lengths(x, lens, B, T, batch_first)
+        if longest < T:  # equal lengths: the first L steps as a plain batch, zeros after
+            x, pad_to, T = x[:longest], T, longest
     data = x.contiguous().view(T * B, input_size)
-    return SeqBatch(data, time_layout((B,) * T), B, T, None, None, batch_first, unbatched)
+    layout = time_layout((B,) * T)
+    return SeqBatch(data, layout, B, T, None, None, batch_first, unbatched, pad_to=pad_to)
 
 
 def _from_lengths(x: Tensor, lens: Tensor, B: int, T: int, batch_first: bool) -> SeqBatch:
