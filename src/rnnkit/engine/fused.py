@@ -24,7 +24,7 @@ from .layout import TimeLayout
 from .noise import NO_NOISE, StepNoise, at_rows
 from .weights import LayerWeights
 
-__all__ = ["fused_scan", "input_projection"]
+__all__ = ["fused_scan", "input_projection", "once_differentiable_grads"]
 
 
 def input_projection(cell: CellMath, x: Tensor, w: LayerWeights, params: tuple) -> Tensor:
@@ -130,11 +130,7 @@ class _FusedScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dh_n, *dextra_n):
-        if not torch.is_grad_enabled():
-            return _FusedScan._grads(ctx, dy, dh_n, *dextra_n)
-        with torch.no_grad():  # create_graph=True: the grads are right, but not differentiable
-            grads = _FusedScan._grads(ctx, dy, dh_n, *dextra_n)
-        return _poison_double_backward(grads)
+        return once_differentiable_grads(_FusedScan._grads, ctx, dy, dh_n, *dextra_n)
 
     @staticmethod
     def _grads(ctx, dy, dh_n, *dextra_n):
@@ -161,6 +157,17 @@ _DOUBLE_BACKWARD = (
     b"differentiable (no double backward); run under rnnkit.use_backend('reference') "
     b"for higher-order gradients"
 )
+
+
+def once_differentiable_grads(grads_fn, ctx, *grad_outputs) -> tuple:
+    """``grads_fn(ctx, *grad_outputs)`` as a Function's backward: computed without a graph,
+    and under create_graph=True returned as grads whose own backward raises a clear error (the
+    hand-derived engines are right once, not differentiable)."""
+    if not torch.is_grad_enabled():
+        return grads_fn(ctx, *grad_outputs)
+    with torch.no_grad():
+        grads = grads_fn(ctx, *grad_outputs)
+    return _poison_double_backward(grads)
 
 
 def _poison_double_backward(grads: tuple) -> tuple:

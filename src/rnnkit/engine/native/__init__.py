@@ -36,7 +36,7 @@ from ...cells import (
 )
 from ...cells.base import CellMath
 from ...cells.layernorm import EPS
-from ..fused import _poison_double_backward
+from ..fused import once_differentiable_grads
 from ..layout import TimeLayout
 from ..weights import LayerWeights
 from . import build
@@ -140,11 +140,7 @@ class _NativeScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dh_n, *dextra_n):
-        if not torch.is_grad_enabled():
-            return _NativeScan._grads(ctx, dy, dh_n, *dextra_n)
-        with torch.no_grad():  # create_graph=True: the grads are right, but not differentiable
-            grads = _NativeScan._grads(ctx, dy, dh_n, *dextra_n)
-        return _poison_double_backward(grads)  # the fused engine's error on a double backward
+        return once_differentiable_grads(_NativeScan._grads, ctx, dy, dh_n, *dextra_n)
 
     @staticmethod
     def _grads(ctx, dy, dh_n, *dextra_n):

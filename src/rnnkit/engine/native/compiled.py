@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ...cells.base import CellMath
-from ..fused import _poison_double_backward
+from ..fused import once_differentiable_grads
 from ..layout import TimeLayout
 from ..weights import LayerWeights
 from .build import build_cell, load
@@ -120,11 +120,7 @@ class _CompiledScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dh_n, *dextra_n):
-        if not torch.is_grad_enabled():
-            return _CompiledScan._grads(ctx, dy, dh_n, *dextra_n)
-        with torch.no_grad():  # create_graph=True: the grads are right, but not differentiable
-            grads = _CompiledScan._grads(ctx, dy, dh_n, *dextra_n)
-        return _poison_double_backward(grads)
+        return once_differentiable_grads(_CompiledScan._grads, ctx, dy, dh_n, *dextra_n)
 
     @staticmethod
     def _grads(ctx, dy, dh_n, *dextra_n):
