@@ -96,6 +96,8 @@ inline int64_t& team_split() {
 
 // A row team member gets at least this many rows.
 constexpr int64_t kMinTeamRows = 2;
+// From this many rows per member, a gated cell (LSTM, GRU families) takes a row team first.
+constexpr int64_t kRowTeamRows = 8;
 
 struct RowRange {
   int64_t lo, hi;
@@ -124,11 +126,14 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
   const int64_t step = B * G * P;
   const bool sized = step >= lim.min_step && T * step >= lim.min_sweep;
   if (!force_team() && !sized) return {};
-  // measured (2 threads, B16 T500 H128 .. B64 T200 H512, forward + backward): the two kinds
-  // within noise of each other for RNN / LSTM / GRU below max_step, the units team ahead for
-  // RNN at B32-64 (21 vs 24 ms, 242 vs 254 ms); the row team 1.3-1.5x faster than one thread
-  // for the layer-norm and compiled cells, and ahead of per-step BLAS threads above max_step
-  // (GRU B64 H512: 803 vs 874 ms)
+  // measured (2 threads, min / median of 9 alternating runs): for the gated cells a row team
+  // of >= 8 rows per member beat the units team (GRU B16 T500 H128 no-grad 20.5 vs 27.6 ms;
+  // LSTM training median 74 vs 86 ms; it waits at no barrier, so a descheduled thread costs
+  // less); for the Elman RNN the units team stayed ahead (B32 H256: 7.0 vs 8.4 ms no-grad).
+  // The layer-norm and compiled cells: row team only (1.3-1.5x one thread); above max_step
+  // the row team runs instead of per-step BLAS threads.
+  const bool rows_first = by_units < 2 || (gates_of(kind) > 1 && B / by_rows >= kRowTeamRows);
+  if (by_rows >= 2 && rows_first) return rows;
   if (by_units >= 2 && (force_team() || step < lim.max_step)) return units;
   if (by_rows >= 2) return rows;
   return {};
