@@ -257,7 +257,7 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--repeats", type=_positive, default=d.repeats, help="default 3")
     p.add_argument("--warmup", type=int, default=d.warmup, help="untimed runs (default 1)")
     p.add_argument("--threads", type=_positive, default=d.threads, help="default 2")
-    p.add_argument("--peak-n", type=_positive, default=d.peak_n, help=argparse.SUPPRESS)
+    p.add_argument("--peak-n", type=_positive, default=d.peak_n, help="sgemm n for the peak (1024)")
     p.add_argument("--out-dir", default=d.out_dir, help="default benchmarks/results")
     p.add_argument("--name", default=d.name, help="results file stem (default new_cells)")
     ns = p.parse_args(argv)
