@@ -54,6 +54,20 @@ def many_ops_step(gx, gh, h_prev, extra_prev, params):
     return h, (m1_new, m2_new), ()
 
 
+def branchy_step(gx, gh, h_prev, extra_prev, params):
+    """The rest of the ops: maximum / minimum, where on comparisons, abs, log1p, expm1,
+    leaky_relu, softplus; one extra state."""
+    (m,) = extra_prev
+    a, b = gx.chunk(2, dim=1)
+    gate = torch.where(a > b, torch.sigmoid(a), torch.sigmoid(b) * 0.5)
+    bounded = torch.maximum(torch.minimum(b, 0.7 + 0 * b), torch.abs(a) - 1.5)
+    soft = torch.nn.functional.softplus(a, beta=2.0) + torch.nn.functional.leaky_relu(b, 0.1)
+    shaped = torch.log1p(torch.sigmoid(soft)) - torch.expm1(-torch.abs(bounded))
+    m_new = torch.where(m <= 0.0, gate * m, torch.tanh(m)) + torch.where(a >= 0.2, shaped, 0.0)
+    h = torch.where(h_prev < -0.5, -0.5, torch.tanh(m_new + shaped * 0.5))
+    return h, (m_new,), ()
+
+
 def elman_step(gx, gh, h_prev, extra_prev, params):
     """No extra state, no parameters."""
     return torch.tanh(gx), (), ()
@@ -70,6 +84,7 @@ CELLS = {
         "t_many_ops", 4, many_ops_step, extra_states=2,
         params=(rnnkit.ParamSpec("scale", 2, "uniform"),),
     ),
+    "branchy": rnnkit.define_cell("t_branchy", 2, branchy_step, extra_states=1),
     "elman": rnnkit.define_cell("t_elman", 1, elman_step),
 }  # fmt: skip
 
@@ -109,7 +124,7 @@ def test_compiled_cell_matches_reference_float64(name, options, lengths):
         assert_close(a, b, f"{name} tensor {k}")
 
 
-@pytest.mark.parametrize("name", ["cifg", "gained_gru", "many_ops"])
+@pytest.mark.parametrize("name", ["cifg", "gained_gru", "many_ops", "branchy"])
 def test_compiled_cell_matches_reference_float32(name):
     torch.manual_seed(1)
     layer = rnnkit.Recurrent(CELLS[name], 5, 24, num_layers=2)  # H = 24: a partial vector

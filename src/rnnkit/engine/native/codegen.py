@@ -32,8 +32,19 @@ _FORWARD = {
     "sqrt": "{0}.sqrt()",
     "rsqrt": "{0}.rsqrt()",
     "reciprocal": "{0}.reciprocal()",
+    "abs": "{0}.abs()",
+    "log1p": "{0}.log1p()",
+    "expm1": "{0}.expm1()",
+    "max": "at::vec::maximum({0}, {1})",
+    "min": "at::vec::minimum({0}, {1})",
+    "gt": "{0} > {1}",
+    "lt": "{0} < {1}",
+    "ge": "{0} >= {1}",
+    "le": "{0} <= {1}",
+    "where": "V::blendv({2}, {1}, {0})",
     "detach": "{0}",
 }
+_MASKS = ("gt", "lt", "ge", "le")  # comparisons: all-ones lanes where true; no gradient
 
 # d(node)/d(input k) times the adjoint g, per op: ({0}, {1}) are the inputs, {y} the node's value
 _ADJOINTS = {
@@ -52,6 +63,23 @@ _ADJOINTS = {
     "reciprocal": ("({g} * {y} * {y}).neg()",),
     "pow": ("{g} * V(T({e})) * {0}.pow(V(T({e1})))",),
     "clamp": ("V::blendv(V(T(0)), {g}, ({0} >= V(T({lo}))) & ({0} <= V(T({hi}))))",),
+    "abs": ("V::blendv(V(T(0)), {g}, {0} > V(T(0))) - V::blendv(V(T(0)), {g}, {0} < V(T(0)))",),
+    "log1p": ("{g} / (V(T(1)) + {0})",),
+    "expm1": ("{g} * ({y} + V(T(1)))",),
+    # torch: the larger input takes the gradient, ties split it in halves
+    "max": (
+        "V::blendv(V::blendv(V(T(0)), {g}, {0} > {1}), {g} * V(T(0.5)), {0} == {1})",
+        "V::blendv(V::blendv(V(T(0)), {g}, {1} > {0}), {g} * V(T(0.5)), {0} == {1})",
+    ),
+    "min": (
+        "V::blendv(V::blendv(V(T(0)), {g}, {0} < {1}), {g} * V(T(0.5)), {0} == {1})",
+        "V::blendv(V::blendv(V(T(0)), {g}, {1} < {0}), {g} * V(T(0.5)), {0} == {1})",
+    ),
+    "where": (None, "V::blendv(V(T(0)), {g}, {0})", "V::blendv({g}, V(T(0)), {0})"),
+    "leaky_relu": ("V::blendv({g} * V(T({slope})), {g}, {0} > V(T(0)))",),
+    "softplus": (  # σ(βx), or 1 above the threshold (where softplus is x)
+        "V::blendv({g} * sigmoid<T>(V(T({beta})) * {0}), {g}, V(T({beta})) * {0} > V(T({thr})))",
+    ),
 }
 
 
@@ -88,6 +116,12 @@ def _value(graph: StepGraph, k: int) -> str:
     if op == "clamp":
         lo, hi = (f"V(T({_number(a)}))" for a in attrs)
         return f"at::vec::minimum(at::vec::maximum({args[0]}, {lo}), {hi})"
+    if op == "leaky_relu":
+        return f"V::blendv({args[0]} * V(T({_number(attrs[0])})), {args[0]}, {args[0]} > V(T(0)))"
+    if op == "softplus":  # log(1 + exp(βx)) / β, x itself above the threshold (as torch)
+        beta, thr = (f"V(T({_number(a)}))" for a in attrs)
+        bx = f"({beta} * {args[0]})"
+        return f"V::blendv({bx}.exp().log1p() / {beta}, {args[0]}, {bx} > {thr})"
     return _FORWARD[op].format(*args)
 
 
@@ -110,7 +144,8 @@ def _differentiable(graph: StepGraph) -> set[int]:
     """Nodes whose value depends on an input (not only on constants), through no detach."""
     out: set[int] = set()
     for k, (op, inputs, _) in enumerate(graph.nodes):
-        if op in ("h", "gx", "gh", "xs", "p") or (op != "detach" and any(i in out for i in inputs)):
+        passes = op != "detach" and op not in _MASKS  # masks and detach carry no gradient
+        if op in ("h", "gx", "gh", "xs", "p") or (passes and any(i in out for i in inputs)):
             out.add(k)
     return out
 
@@ -146,8 +181,13 @@ def _backward_lines(graph: StepGraph) -> tuple[list[str], dict[int, str]]:
             fmt.update(e=_number(attrs[0]), e1=_number(attrs[0] - 1))
         if op == "clamp":
             fmt.update(lo=_number(attrs[0]), hi=_number(attrs[1]))
+        if op == "leaky_relu":
+            fmt.update(slope=_number(attrs[0]))
+        if op == "softplus":
+            fmt.update(beta=_number(attrs[0]), thr=_number(attrs[1]))
         for i, rule in zip(inputs, _ADJOINTS[op], strict=True):
-            add(i, rule.format(*(f"v{a}" for a in inputs), **fmt))
+            if rule is not None:  # None: no gradient to that input (where's condition)
+                add(i, rule.format(*(f"v{a}" for a in inputs), **fmt))
     leaves = {k: name for k, name in adjoint.items() if graph.nodes[k][0] != "const"}
     return lines, leaves
 

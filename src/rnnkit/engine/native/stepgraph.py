@@ -5,12 +5,13 @@ step alone: ``trace_step`` records the step with ``make_fx`` on fake tensors and
 ATen graph in units of H. Every (n, k·H) tensor of the step becomes k blocks of H columns and
 every block one node, so an element-wise step is the same scalar function for every unit j of
 every row: the function codegen.py turns into a vectorized C++ row kernel (forward) and its
-hand-free adjoint (backward).
+derived adjoint (backward).
 
-What traces: element-wise arithmetic, the activations in ``_UNARY``, ``pow`` by a number,
-``clamp``, ``lerp``, constants, and column slicing / splitting / concatenation at multiples of
-H. Anything else (reductions such as a layer norm inside the step, row-mixing ops, in-place
-ops, data-dependent Python control flow, a structure that changes with H) raises
+What traces: element-wise arithmetic, the activations in ``_UNARY``, ``maximum`` / ``minimum``,
+``where`` on comparisons, ``pow`` by a number, ``clamp``, ``lerp``, ``silu``, ``softplus``,
+``leaky_relu``, constants, and column slicing / splitting / concatenation at multiples of H.
+Anything else (reductions such as a layer norm inside the step, row-mixing ops, in-place ops,
+data-dependent Python control flow, a structure that changes with H) raises
 ``NotImplementedError`` naming it, and the cell runs on the fused engine instead.
 """
 
@@ -40,7 +41,17 @@ _UNARY = {
     aten.sqrt.default: "sqrt",
     aten.rsqrt.default: "rsqrt",
     aten.reciprocal.default: "reciprocal",
+    aten.abs.default: "abs",
+    aten.log1p.default: "log1p",
+    aten.expm1.default: "expm1",
     aten.detach.default: "detach",
+}
+# element-wise binary ops kept as they are; the comparisons make masks (no gradient) for where
+_BINARY = {
+    aten.maximum.default: "max",
+    aten.minimum.default: "min",
+    **{getattr(aten, c).Scalar: c for c in ("gt", "lt", "ge", "le")},
+    **{getattr(aten, c).Tensor: c for c in ("gt", "lt", "ge", "le")},
 }
 _IDENTITY = (aten.clone.default, aten.alias.default, aten.lift_fresh_copy.default)
 
@@ -165,6 +176,22 @@ class _Tracer:
             start, end, weight = args
             step = _binary(g, "mul", _binary(g, "sub", end, start, name), weight, name)
             return _binary(g, "add", start, step, name)
+        if target is aten.scalar_tensor.default:  # a number as a 0-d tensor (where(c, x, 0.0))
+            return float(args[0])
+        if target in _BINARY:
+            return _binary(g, _BINARY[target], args[0], args[1], name)
+        if target in (aten.where.self, aten.where.ScalarSelf, aten.where.ScalarOther):
+            cond, a, b = args
+            width = len(_blocks_of(cond, name))
+            a, b = _operand(g, a, width, name), _operand(g, b, width, name)
+            return _Blocks(g.node("where", abc) for abc in zip(cond, a, b, strict=True))
+        if target is aten.leaky_relu.default:
+            slope = float(args[1]) if len(args) > 1 else 0.01
+            return _Blocks(g.node("leaky_relu", (x,), (slope,)) for x in _blocks_of(args[0], name))
+        if target is aten.softplus.default:
+            beta, threshold = (float(v) for v in (*args[1:], *(1.0, 20.0)[len(args) - 1 :]))
+            blocks = _blocks_of(args[0], name)
+            return _Blocks(g.node("softplus", (x,), (beta, threshold)) for x in blocks)
         if target is aten.silu.default:  # x·σ(x)
             (a,) = args
             return _binary(g, "mul", a, self.call(aten.sigmoid.default, (a,), {}, metas), name)
