@@ -31,7 +31,6 @@ using CellBwd = void (*)(int64_t H, T* dh, const T* dy, T* dxs, const T* gx, con
 
 struct Shape {
   int64_t H, G, E, KP;  // KP: parameter-gradient columns
-  bool split;
 };
 
 // The compiled cell's parameters as pointers (null where absent), checked against their units.
@@ -61,12 +60,11 @@ const T* prev_row(const Steps& steps, int64_t t, int64_t i, int64_t w, const T* 
   return i < n_p ? saved + (steps.offsets[p] + i) * w : init + i * w;
 }
 
-Shape shape_of(int64_t gates, int64_t extras, bool split, const std::vector<int64_t>& units,
-               int64_t H) {
+Shape shape_of(int64_t gates, int64_t extras, const std::vector<int64_t>& units, int64_t H) {
   TORCH_CHECK(gates >= 1 && extras >= 0, "native cell: bad gates ", gates, " or extras ", extras);
   int64_t KP = 0;
   for (int64_t u : units) KP += u * H;
-  return {H, gates * H, extras, KP, split};
+  return {H, gates * H, extras, KP};
 }
 
 }  // namespace
@@ -80,7 +78,7 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
   TORCH_CHECK(fns.size() == 4, "native cell: expected 4 kernel addresses");
   const Steps steps(batch_sizes, reverse);
   const int64_t N = steps.N(), B = steps.B(), H = W_hh.size(-1);
-  const Shape s = shape_of(gates, extras, split, units, H);
+  const Shape s = shape_of(gates, extras, units, H);
   const int64_t G = s.G, EH = s.E * H;
   TORCH_CHECK(gx.is_contiguous(), "native cell: gx must be contiguous");
   gx = checked(gx, "gx", {N, G}, gx);
@@ -134,7 +132,7 @@ std::vector<at::Tensor> custom_backward_sweep(
   TORCH_CHECK(fns.size() == 4, "native cell: expected 4 kernel addresses");
   const Steps steps(batch_sizes, reverse);
   const int64_t N = steps.N(), B = steps.B(), H = W_hh.size(-1);
-  const Shape s = shape_of(gates, extras, split, units, H);
+  const Shape s = shape_of(gates, extras, units, H);
   const int64_t G = s.G, EH = s.E * H, KP = s.KP;
   y = checked(y, "y", {N, H}, y), h0 = checked(h0, "h0", {B, H}, y);
   gx = checked(gx, "saved pre-activations", {N, G}, y);
