@@ -165,3 +165,30 @@ def test_row_team_runs_the_cells_a_units_team_cannot(forced_team, name, threads)
         results.append([out, *states, *torch.autograd.grad(loss, [xi, *layer.parameters()])])
     for k, (a, b) in enumerate(zip(results[1], results[0], strict=True)):
         assert_close(a, b, f"{name} tensor {k}")
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+@pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
+def test_units_team_on_streaming_calls(forced_team, name, steps):
+    """Calls of fewer than 4 steps share W_hh's rows among a units team with dot products on
+    W_hh (no transposed copy): the no-grad stack and a short training call, vs reference."""
+    torch.manual_seed(0)
+    layer = getattr(rnnkit, name.upper())(5, 21, num_layers=2).double()
+    x = torch.randn(steps, 3, 5, dtype=torch.float64)
+    forced_team(2, 1)
+    with torch.no_grad():
+        got = layer(x)
+    with torch.no_grad(), rnnkit.use_backend("reference"):
+        want = layer(x)
+    flat = lambda out: [out[0], *(out[1] if isinstance(out[1], tuple) else (out[1],))]  # noqa: E731
+    for a, b in zip(flat(got), flat(want)):
+        assert_close(a, b, "no-grad")
+    results = []
+    for backend in ("native", "reference"):
+        xi = x.clone().requires_grad_(True)
+        with rnnkit.use_backend(backend):
+            outs = flat(layer(xi))
+        grads = torch.autograd.grad(sum(o.sum() for o in outs), [xi, *layer.parameters()])
+        results.append([*outs, *grads])
+    for a, b in zip(*results, strict=True):
+        assert_close(a, b, "short training call")

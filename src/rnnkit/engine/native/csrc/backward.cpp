@@ -179,6 +179,8 @@ void use_aten_gemm(bool on) { force_aten_gemm() = on; }
 
 void use_team(bool on) { force_team() = on; }
 
+void set_stream_team_macs(int64_t macs) { stream_team_macs() = macs; }
+
 void set_team_split(int64_t split) {
   TORCH_CHECK(split >= kAuto && split <= kRows, "team split: 0 (auto), 1 (units) or 2 (rows)");
   team_split() = split;

@@ -20,6 +20,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("use_team", &rnnkit::use_team, "a team of threads for every sweep it can run (tests)");
   m.def("set_team_split", &rnnkit::set_team_split, "0 auto, 1 units team, 2 row team (tests)");
+  m.def("set_stream_team_macs", &rnnkit::set_stream_team_macs, "streaming team size (tuning)");
   m.def("set_team_limits", &rnnkit::set_team_limits, "when a sweep gets a team (tuning)");
   m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");
 }

@@ -89,8 +89,8 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   bar.wait();  // every unit of h_{t-1} written
   for (int64_t q = 0; w > 0 && q < G / H; ++q) {
     const int64_t col = q * H + u.lo;  // this gate block's columns of the member's units
-    member_times_wt(n, P, w, f.h, P, f.W_hh.w + col * P, P, f.W_hh.wt + col, G, !split,
-                    dst + col, G);
+    const T* wt = f.W_hh.wt ? f.W_hh.wt + col : nullptr;  // none in a streaming call
+    member_times_wt(n, P, w, f.h, P, f.W_hh.w + col * P, P, wt, G, !split, dst + col, G);
   }
   bar.wait();  // every member has read h_{t-1}
   T* y = f.y + off * P;
@@ -121,7 +121,7 @@ void forward_steps(const Fwd<T>& f, const Steps& steps, Team team) {
 // and its products stay below BLAS size. IndRNN's diagonal W_hh has none.
 inline bool transposes_w_hh(int64_t kind, Team team, int64_t T, int64_t n_min, int64_t G,
                             int64_t P) {
-  if (diagonal(kind)) return false;
+  if (diagonal(kind) || T < kTransposeSteps) return false;  // streaming: dot products on W
   if (team.nt > 1 && !team.rows) return true;
   const int64_t n = team.rows ? (n_min + team.nt - 1) / team.nt : n_min;  // a member's rows
   return T >= kTransposeSteps && n * G * P < kBlasMacs;
