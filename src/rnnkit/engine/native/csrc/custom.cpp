@@ -101,16 +101,17 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
     const Weight<T> W{ptr<T>(W_hh), G, H, ptr<T>(W_hh_t)};
     T *hp = ptr<T>(h), *xp = ptr<T>(xs), *yp = ptr<T>(y), *Sp = ptr<T>(S);
     const T* bp = ptr<T>(b_hh_c);
+    if (bp) {  // gh = b_hh + h·W_hhᵀ: every row's bias first, once, outside the time loop
+      for (int64_t r = 0; r < N; ++r) std::memcpy(ptr<T>(aux) + r * G, bp, G * sizeof(T));
+    }
     // rows [lo, hi) of step t: rows·W_hhᵀ, then each row's kernel, then the running state
     auto step = [&](int64_t t, int64_t lo, int64_t hi) {
       const int64_t n = hi - lo, off = steps.offsets[t] + lo;
       T* g = ptr<T>(gx) + off * G;
       T* gh = split ? ptr<T>(aux) + off * G : nullptr;  // gh saved per row
-      times_wt(n, hp + lo * H, H, W, !split, split ? gh : g, G);  // gx += h·W_hhᵀ, or gh =
+      // gx += h·W_hhᵀ, or gh (+)= h·W_hhᵀ onto the bias
+      times_wt(n, hp + lo * H, H, W, !split || bp, split ? gh : g, G);
       for_rows(n, G, [&](int64_t i) {
-        if (bp) {
-          for (int64_t q = 0; q < G; ++q) gh[i * G + q] += bp[q];
-        }
         fwd(H, g + i * G, split ? gh + i * G : nullptr, hp + (lo + i) * H,
             EH ? xp + (lo + i) * EH : nullptr, prm.data(), yp + (off + i) * H,
             EH ? Sp + (off + i) * EH : nullptr);

@@ -123,20 +123,16 @@ inline RowRange team_rows(int64_t B, int nt, int k) {
 inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, int64_t P,
                       int64_t H, int64_t lanes) {
   if (force_aten_gemm()) return {};
-  if (T < kTransposeSteps) {  // streaming: a units team only where W_hh is big enough that
-    // reading half of it per thread pays for waking the team (kStreamTeamMacs)
-    const int64_t by_units = std::min<int64_t>(team_threads_available(), (H + lanes - 1) / lanes);
-    const bool unit_local = !(proj || layer_norm(kind) || diagonal(kind) || kind == CUSTOM);
-    if (unit_local && by_units >= 2 && (force_team() || G * P >= stream_team_macs())) {
-      return Team{static_cast<int>(by_units), false};
-    }
-    return {};
-  }
   const int64_t threads = team_threads_available();
   const bool unit_local = !(proj || layer_norm(kind) || diagonal(kind) || kind == CUSTOM);
   const int64_t by_units = unit_local ? std::min(threads, (H + lanes - 1) / lanes) : 1;
   const int64_t by_rows = std::min(threads, B / kMinTeamRows);
   const Team units{static_cast<int>(by_units), false}, rows{static_cast<int>(by_rows), true};
+  if (T < kTransposeSteps) {  // streaming: a units team only where W_hh is big enough that
+    // reading half of it per thread pays for waking the team (stream_team_macs)
+    const bool big = force_team() || G * P >= stream_team_macs();
+    return by_units >= 2 && big ? units : Team{};
+  }
   const int64_t split = team_split();
   if (split == kUnits) return by_units >= 2 ? units : Team{};
   if (split == kRows) return by_rows >= 2 ? rows : Team{};
