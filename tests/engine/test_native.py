@@ -31,14 +31,15 @@ CELLS = {
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}  # abs (float64), relative (float32)
 
 
-def _problem(cell, proj, batch_sizes, bias, dtype, I=5, H=6, P_proj=3):
-    """Random packed input, weights and initial states, all requiring grad."""
+def _problem(cell, proj, batch_sizes, bias, dtype, I=5, H=6, P_proj=3, scale=0.5):
+    """Random packed input, weights and initial states (normal, times `scale`), all requiring
+    grad."""
     gen = torch.Generator().manual_seed(0)
     lay = time_layout(batch_sizes)
     P, G = (P_proj if proj else H), cell.gates * H
 
     def rand(*shape):
-        return (torch.randn(*shape, generator=gen, dtype=dtype) * 0.5).requires_grad_()
+        return (torch.randn(*shape, generator=gen, dtype=dtype) * scale).requires_grad_()
 
     w = LayerWeights(
         rand(G, I), rand(G, P), rand(G) if bias else None, rand(G) if bias else None,
@@ -92,9 +93,27 @@ def test_native_matches_reference_wide_hidden(name, dtype):
     _assert_match(got, want, dtype)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", list(CELLS))
+def test_native_matches_reference_on_packed_weights(name, dtype):
+    """13 steps (W_hh packed into panels: 4 steps or more) of 13 rows down to 1: every row
+    block of the blocked kernel; H = 37, each gate block's panels end in a zero-padded vector.
+    Weights of scale 1/sqrt(H), so that 13 steps do not amplify float32 rounding."""
+    cell, proj = CELLS[name]
+    batch_sizes = tuple(range(13, 0, -1))
+    lay, x, w, h0, extra0 = _problem(
+        cell, proj, batch_sizes, True, dtype, I=7, H=37, P_proj=19, scale=37**-0.5
+    )
+    for reverse in (False, True):
+        got = _run(native_scan, cell, lay, reverse, x, w, h0, extra0)
+        want = _run(reference_scan, cell, lay, reverse, x, w, h0, extra0)
+        _assert_match(got, want, dtype)
+
+
 @pytest.mark.parametrize("name", list(CELLS))
 def test_native_matches_reference_with_blas_sized_steps(name):
-    """Steps of 64 rows go to BLAS (n·G·P >= 2^21), the later 40- and 3-row steps do not."""
+    """3 steps (too few to pack W_hh): those of 64 and 40 rows go to BLAS (n·G·P >= 2^21), the
+    3-row one to dot products on W_hh."""
     cell, proj = CELLS[name]
     H = 128 if cell.gates > 1 else 256
     problem = _problem(cell, proj, (64, 40, 3), True, torch.float64, I=8, H=H, P_proj=64)

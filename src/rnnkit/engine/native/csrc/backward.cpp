@@ -113,8 +113,7 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
   }
   bar.wait();  // dG_h of this step: every column written
   if (w > 0) {
-    member_times_w(n, G, w, b.dG_h + off * G, G, b.W_hh.w + u.lo, P, gru_like(b.kind),
-                   b.dh + u.lo, P);
+    member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, gru_like(b.kind), b.dh + u.lo, P);
   }
 }
 
@@ -154,12 +153,16 @@ std::vector<at::Tensor> backward_sweep(
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
   const Team team = plan_team(kind, proj, B, steps.T(), G, P, H, lanes_of(y));
+  const bool pack = packs_w_hh(kind, steps.T());  // the panels of W_hh and W_hr for rows·W
+  at::Tensor W_hh_p, W_hr_p;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
+    const Weight<T> W_hh_w = diag ? Weight<T>{ptr<T>(W_hh), G, P}
+                                  : packed_weight<T>(W_hh, false, P, pack, W_hh_p);
     const Bwd<T> b{static_cast<Kind>(kind), H, P, G, K, KP, ptr<T>(act_c), ptr<T>(S_c),
-                   ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy),
-                   {ptr<T>(W_hh), G, P}, {ptr<T>(W_hr_c), P, H}, param_ptrs<T>(prm),
+                   ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy), W_hh_w,
+                   packed_weight<T>(W_hr_c, false, H, pack, W_hr_p), param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
                    ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};
     auto rows = [&](int64_t t, int64_t lo, int64_t hi) { backward_step(b, steps, t, lo, hi); };

@@ -90,15 +90,14 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
   at::Tensor S = EH ? at::empty({N, EH}, gx.options()) : at::Tensor();
   at::Tensor aux = split ? at::empty({N, G}, gx.options()) : at::Tensor();
   const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(gx));
-  const bool own = transposes_w_hh(CUSTOM, team, steps.T(), batch_sizes.back(), G, H);
-  at::Tensor W_hh_t = own ? at::empty({H, G}, gx.options()) : at::Tensor();
+  const bool pack = packs_w_hh(CUSTOM, steps.T());
+  at::Tensor W_hh_p;
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_custom_forward", [&] {
     using T = scalar_t;
     const auto fwd = reinterpret_cast<CellFwd<T>>(fns[sizeof(T) == 4 ? 0 : 1]);
     const std::vector<const T*> prm = cell_param_ptrs<T>(params, units, H, gx, keep);
-    if (own) transpose_into(G, H, ptr<T>(W_hh), ptr<T>(W_hh_t));
-    const Weight<T> W{ptr<T>(W_hh), G, H, ptr<T>(W_hh_t)};
+    const Weight<T> W = packed_weight<T>(W_hh, true, G, pack, W_hh_p);
     T *hp = ptr<T>(h), *xp = ptr<T>(xs), *yp = ptr<T>(y), *Sp = ptr<T>(S);
     const T* bp = ptr<T>(b_hh_c);
     if (bp) {  // gh = b_hh + h·W_hhᵀ: every row's bias first, once, outside the time loop
@@ -149,13 +148,14 @@ std::vector<at::Tensor> custom_backward_sweep(
   at::Tensor H_prev = at::empty({N, H}, y.options());
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(y));
+  at::Tensor W_hh_p;  // W_hh's panels for dG_h·W_hh
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_custom_backward", [&] {
     using T = scalar_t;
     const auto bwd = reinterpret_cast<CellBwd<T>>(fns[sizeof(T) == 4 ? 2 : 3]);
     const std::vector<const T*> prm = cell_param_ptrs<T>(params, units, H, y, keep);
     gather_h_prev<T>(steps, H, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
-    const Weight<T> W{ptr<T>(W_hh), G, H};
+    const Weight<T> W = packed_weight<T>(W_hh, false, H, packs_w_hh(CUSTOM, steps.T()), W_hh_p);
     const T *g_all = ptr<T>(gx), *gh_all = ptr<T>(aux_c), *dyp = ptr<T>(dy), *Hp = ptr<T>(H_prev);
     T *dhp = ptr<T>(dh), *dxp = ptr<T>(dxs), *dGp = ptr<T>(dG), *dGh = ptr<T>(dG_h);
     // rows [lo, hi) of step t: each row's kernel, then dL/dh_{t-1} = dG_h·W_hh (n, H), added

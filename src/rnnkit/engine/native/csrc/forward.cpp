@@ -35,19 +35,17 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   at::Tensor aux = norm ? at::empty({N, G}, gx.options()) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, gx.options()) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, gx.options()) : at::Tensor();
-  // the blocked kernel computes rows·Wᵀ from a transposed copy (BLAS takes W as it is), and so
-  // does a team; a call of few steps (streaming) runs dot products on W instead
+  // the blocked kernel reads W_hhᵀ from panels packed here (its gate blocks apart, for a
+  // units team); a call of few steps (streaming) runs dot products on W_hh instead
   const Team team = plan_team(kind, proj, B, steps.T(), G, P, H, lanes_of(gx));
-  const bool own = transposes_w_hh(kind, team, steps.T(), batch_sizes.back(), G, P);
-  at::Tensor W_hh_t = own ? at::empty({P, G}, gx.options()) : at::Tensor();
-  at::Tensor W_hr_t = own && proj ? at::empty({H, P}, gx.options()) : at::Tensor();
+  const bool pack = packs_w_hh(kind, steps.T());
+  at::Tensor W_hh_p, W_hr_p;
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {
     using T = scalar_t;
-    if (own) transpose_into(G, P, ptr<T>(W_hh), ptr<T>(W_hh_t));
-    if (own && proj) transpose_into(P, H, ptr<T>(W_hr_c), ptr<T>(W_hr_t));
-    const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
-                   {ptr<T>(W_hh), G, P, ptr<T>(W_hh_t)}, ptr<T>(b_hh_c),
-                   {ptr<T>(W_hr_c), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(prm), ptr<T>(y),
+    const Weight<T> W_hh_w = diag ? Weight<T>{ptr<T>(W_hh), G, P}
+                                  : packed_weight<T>(W_hh, true, H, pack, W_hh_p);
+    const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx), W_hh_w, ptr<T>(b_hh_c),
+                   packed_weight<T>(W_hr_c, true, P, pack, W_hr_p), param_ptrs<T>(prm), ptr<T>(y),
                    ptr<T>(h), ptr<T>(c), ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                    ptr<T>(scratch)};
     forward_steps(f, steps, team);

@@ -13,9 +13,6 @@
 #include "team.h"
 
 namespace rnnkit {
-
-
-
 template <typename T>
 struct Fwd {
   Kind kind;
@@ -79,7 +76,7 @@ void forward_step(const Fwd<T>& f, int64_t lo, int64_t hi, int64_t off) {
 
 // One step by team member owning units u: its columns of every gate block of h_{t-1}·W_hhᵀ
 // (which read all of h_{t-1}: a barrier before, and one after, before h is overwritten), then
-// its units of every row. Needs W_hh's transposed copy (.wt).
+// its units of every row.
 template <typename T>
 void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBarrier& bar) {
   const int64_t H = f.H, P = f.P, G = f.G, w = u.hi - u.lo;
@@ -89,8 +86,7 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   bar.wait();  // every unit of h_{t-1} written
   for (int64_t q = 0; w > 0 && q < G / H; ++q) {
     const int64_t col = q * H + u.lo;  // this gate block's columns of the member's units
-    const T* wt = f.W_hh.wt ? f.W_hh.wt + col : nullptr;  // none in a streaming call
-    member_times_wt(n, P, w, f.h, P, f.W_hh.w + col * P, P, wt, G, !split, dst + col, G);
+    member_times_wt(n, f.h, P, f.W_hh, col, w, !split, dst + col, G);
   }
   bar.wait();  // every member has read h_{t-1}
   T* y = f.y + off * P;
@@ -101,7 +97,7 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   }
 }
 
-// All steps in processing order, alone or on a team (f.W_hh.wt needed for a units team).
+// All steps in processing order, alone or on a team.
 template <typename T>
 void forward_steps(const Fwd<T>& f, const Steps& steps, Team team) {
   auto rows = [&](int64_t t, int64_t lo, int64_t hi) { forward_step(f, lo, hi, steps.offsets[t]); };
@@ -115,30 +111,4 @@ void forward_steps(const Fwd<T>& f, const Steps& steps, Team team) {
   };
   run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, false, rows); });
 }
-
-// Whether a sweep of T steps (the smallest n_min rows) makes W_hh's transposed copy: a team
-// needs it; otherwise the blocked kernel uses it where a call has enough steps to pay for it
-// and its products stay below BLAS size. IndRNN's diagonal W_hh has none.
-inline bool transposes_w_hh(int64_t kind, Team team, int64_t T, int64_t n_min, int64_t G,
-                            int64_t P) {
-  if (diagonal(kind) || T < kTransposeSteps) return false;  // streaming: dot products on W
-  if (team.nt > 1 && !team.rows) return true;
-  const int64_t n = team.rows ? (n_min + team.nt - 1) / team.nt : n_min;  // a member's rows
-  return T >= kTransposeSteps && n * G * P < kBlasMacs;
-}
-
-// W (rows, cols) row-major into Wt (cols, rows) row-major, in cache-sized tiles.
-template <typename T>
-void transpose_into(int64_t rows, int64_t cols, const T* W, T* Wt) {
-  constexpr int64_t kTile = 32;
-  for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
-    for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
-      for (int64_t r = r0; r < r1; ++r) {
-        for (int64_t c = c0; c < c1; ++c) Wt[c * rows + r] = W[r * cols + c];
-      }
-    }
-  }
-}
-
 }  // namespace rnnkit

@@ -95,10 +95,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
   const Team team = plan_team(kind, proj, B, steps, G, P, H, lanes_of(x));
-  const bool own = transposes_w_hh(kind, team, steps, B, G, P);
+  const bool pack = packs_w_hh(kind, steps);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
-  at::Tensor W_hh_t = own ? at::empty({P, G}, opts) : at::Tensor();
-  at::Tensor W_hr_t = own && proj ? at::empty({H, P}, opts) : at::Tensor();
+  at::Tensor W_hh_p, W_hr_p;  // panels of the current layer-direction's W_hhᵀ, W_hrᵀ
   at::Tensor gx_buf = norm ? at::Tensor() : at::empty({N, G}, opts);
   std::vector<at::Tensor> ys;
   for (int64_t d = 0; d < D; ++d) ys.push_back(at::empty({N, P}, opts));
@@ -131,13 +130,13 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
         } else if (lstm) {
           std::fill(c, c + B * H, T(0));
         }
-        if (own) transpose_into(G, P, ptr<T>(l.W_hh), ptr<T>(W_hh_t));
-        if (own && proj) transpose_into(P, H, ptr<T>(l.W_hr), ptr<T>(W_hr_t));
+        const Weight<T> W_hh_w = diagonal(kind)
+                                     ? Weight<T>{ptr<T>(l.W_hh), G, P}
+                                     : packed_weight<T>(l.W_hh, true, H, pack, W_hh_p);
         T* y = ptr<T>(ys[d]);
-        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
-                       {ptr<T>(l.W_hh), G, P, ptr<T>(W_hh_t)},
+        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx), W_hh_w,
                        fold_b_hh ? nullptr : ptr<T>(l.b_hh),
-                       {ptr<T>(l.W_hr), P, H, ptr<T>(W_hr_t)}, param_ptrs<T>(l.step_params), y,
+                       packed_weight<T>(l.W_hr, true, P, pack, W_hr_p), param_ptrs<T>(l.step_params), y,
                        h, c, ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
                        ptr<T>(scratch)};
         forward_steps(f, d == 1 ? reverse : forward, team);

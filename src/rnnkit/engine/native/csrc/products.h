@@ -3,34 +3,74 @@
 // A step's product is small (batch rows times one weight matrix), and calling BLAS for it costs
 // a dispatch plus, with several threads, a fork/join per step; on a 2-core machine shared with
 // other processes that join can wait out a scheduler slice (measured under load: 60 ms for a
-// 3-step sweep of 5x6·6x24 sgemm_ calls with 2 threads, 12 us with 1). So products below
-// kBlasMacs multiply-adds run in the register-blocked kernels here, on the calling thread;
-// larger ones go to BLAS, where threads pay off. Measured single-threaded, these kernels match
-// or beat MKL's sgemm_ from batch 1 (0.9 vs 1.3 us for 1x64·64x256) to batch 64 at H <= 128.
+// 3-step sweep of 5x6·6x24 sgemm_ calls with 2 threads, 12 us with 1). So the products run in
+// the register-blocked kernels here, on the calling thread (one member of a team), and go to
+// BLAS only where nothing is packed for them or where BLAS may use threads a team does not.
+//
+// The kernels read the weight from packed panels: each vector of W lanes of its columns a
+// contiguous (K, W) block, made once per sweep. Read in place from a row-major matrix whose
+// rows are a power of two apart (256 floats: H = 256), the K rows of one column block fall in
+// a few cache sets and evict each other: measured single-threaded (AVX2, 8 lanes), 1x256·256x256
+// 4.4 -> 2.9 us, 16x256·256x256 55.6 -> 21.9 us (38 -> 96 GFLOP/s), 32x512·512x2048 2733 ->
+// 901 us, against MKL's sgemm_ 5.0, 35.5 and 1278 us (its packed sgemm_compute 6.5, 29.0 and
+// 1120): the packed kernel is at or ahead of MKL from 1 to 256 rows at every H measured.
 #pragma once
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <algorithm>
 #include <cstdint>
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include "activations.h"
 #include "blas.h"
 
 namespace rnnkit {
 
-constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BLAS
+// Whether a BLAS call made here may use more than one thread (outside any parallel region).
+inline bool blas_may_thread() {
+#ifdef _OPENMP
+  return !omp_in_parallel() && omp_get_max_threads() > 1;
+#else
+  return false;
+#endif
+}
 
-// Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (rows_dot_matrix): its transposed
-// copy would cost more than it saves (and no team runs them: a team needs that copy).
+constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BLAS may pay
+
+// Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (rows_dot_matrix): its packed
+// copy would cost more than it saves (and no units team runs them: it needs that copy).
 constexpr int64_t kTransposeSteps = 4;
 
+// A (K, M) as the blocked kernels read it: element (k, m) at p[k·sk + (m / W)·sc + m % W] for W
+// lanes. A row-major matrix with leading dimension lda is {p, lda, W}; packed panels (each
+// vector of W columns a contiguous (K, W) panel, the last one zero-padded) are {p, W, K·W}.
+template <typename T>
+struct Operand {
+  const T* p;
+  int64_t sk, sc;
+  bool padded;  // a partial last vector may be read whole (panels: zero-padded)
+  static Operand row_major(const T* p, int64_t lda) { return {p, lda, Vec<T>::size(), false}; }
+  static Operand panels(const T* p, int64_t K) {
+    return {p, Vec<T>::size(), K * Vec<T>::size(), true};
+  }
+};
+
 // out[r] (+)= Σ_k v[r][k]·A[k, col : col + C vectors] for R rows; `last` lanes in the last
-// vector (partial only when C == 1). A is (K, ·) row-major with leading dimension lda.
-template <typename T, int R, int C>
-inline void micro(int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A, bool accumulate,
+// vector (partial only when C == 1), which the loop reads whole when `whole` (a full vector, or
+// zero-padded panels): a load with a lane count in the inner loop costs 2-3x (measured).
+template <typename T, int R, int C, bool whole>
+inline void micro(int64_t K, const Operand<T>& A, const T* v, int64_t ld_v, bool accumulate,
                   T* out, int64_t ld_out, int64_t col, int64_t last) {
   using V = Vec<T>;
   constexpr int64_t W = V::size();
   auto width = [&](int c) { return c == C - 1 ? last : W; };
+  const T* a0 = A.p + col / W * A.sc;
+  const int64_t sk = A.sk, sc = A.sc;
   V acc[R][C];
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < C; ++c) {
@@ -39,7 +79,9 @@ inline void micro(int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A, 
   }
   for (int64_t k = 0; k < K; ++k) {
     V a[C];
-    for (int c = 0; c < C; ++c) a[c] = V::loadu(A + k * lda + col + c * W, width(c));
+    for (int c = 0; c < C; ++c) {
+      a[c] = whole ? V::loadu(a0 + k * sk + c * sc) : V::loadu(a0 + k * sk + c * sc, width(c));
+    }
     for (int r = 0; r < R; ++r) {
       const V s(v[r * ld_v + k]);
       for (int c = 0; c < C; ++c) acc[r][c] = at::vec::fmadd(s, a[c], acc[r][c]);
@@ -50,63 +92,73 @@ inline void micro(int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A, 
   }
 }
 
+// micro for a block of C whole vectors, or one last vector of `last` lanes
+template <typename T, int R, int C>
+inline void micro_at(int64_t K, const Operand<T>& A, const T* v, int64_t ld_v, bool accumulate,
+                     T* out, int64_t ld_out, int64_t col, int64_t last) {
+  if (last == Vec<T>::size() || A.padded) {
+    micro<T, R, C, true>(K, A, v, ld_v, accumulate, out, ld_out, col, last);
+  } else {
+    micro<T, R, C, false>(K, A, v, ld_v, accumulate, out, ld_out, col, last);
+  }
+}
+
 // R rows across all M columns: blocks of C vectors, then single (last: partial) vectors.
 template <typename T, int R, int C>
-void row_block(int64_t K, int64_t M, int64_t lda, const T* v, int64_t ld_v, const T* A,
+void row_block(int64_t K, int64_t M, const Operand<T>& A, const T* v, int64_t ld_v,
                bool accumulate, T* out, int64_t ld_out) {
   constexpr int64_t W = Vec<T>::size();
   int64_t col = 0;
   for (; col + C * W <= M; col += C * W) {
-    micro<T, R, C>(K, lda, v, ld_v, A, accumulate, out, ld_out, col, W);
+    micro<T, R, C, true>(K, A, v, ld_v, accumulate, out, ld_out, col, W);
   }
   for (; col < M; col += W) {
-    micro<T, R, 1>(K, lda, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
+    micro_at<T, R, 1>(K, A, v, ld_v, accumulate, out, ld_out, col, std::min(W, M - col));
   }
 }
 
 // All n rows at one column block of C vectors: blocks of 6 rows, then the remainder.
 template <typename T, int C>
-void column_block(int64_t n, int64_t K, int64_t lda, const T* v, int64_t ld_v, const T* A,
+void column_block(int64_t n, int64_t K, const Operand<T>& A, const T* v, int64_t ld_v,
                   bool accumulate, T* out, int64_t ld_out, int64_t col, int64_t last) {
   int64_t i = 0;
   for (; n - i >= 6; i += 6) {
-    micro<T, 6, C>(K, lda, v + i * ld_v, ld_v, A, accumulate, out + i * ld_out, ld_out, col, last);
+    micro_at<T, 6, C>(K, A, v + i * ld_v, ld_v, accumulate, out + i * ld_out, ld_out, col, last);
   }
   const T* vi = v + i * ld_v;
   T* oi = out + i * ld_out;
   switch (n - i) {
-    case 5: micro<T, 5, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 4: micro<T, 4, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 3: micro<T, 3, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 2: micro<T, 2, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
-    case 1: micro<T, 1, C>(K, lda, vi, ld_v, A, accumulate, oi, ld_out, col, last); break;
+    case 5: micro_at<T, 5, C>(K, A, vi, ld_v, accumulate, oi, ld_out, col, last); break;
+    case 4: micro_at<T, 4, C>(K, A, vi, ld_v, accumulate, oi, ld_out, col, last); break;
+    case 3: micro_at<T, 3, C>(K, A, vi, ld_v, accumulate, oi, ld_out, col, last); break;
+    case 2: micro_at<T, 2, C>(K, A, vi, ld_v, accumulate, oi, ld_out, col, last); break;
+    case 1: micro_at<T, 1, C>(K, A, vi, ld_v, accumulate, oi, ld_out, col, last); break;
     default: break;
   }
 }
 
-// out (n, M) = [out +] v (n, K) · A (K, M); row-major, A with leading dimension lda (>= M: a
-// column range of a wider matrix). Up to 6 rows: one row block, its column blocks as wide as
-// 12 accumulators allow. More rows: column blocks of 2 vectors outside, so each
+// out (n, M) = [out +] v (n, K) · A (K, M). Up to 6 rows: one row block, its column blocks as
+// wide as 12 accumulators allow. More rows: column blocks of 2 vectors outside, so each
 // (K, 2 vectors) panel of A stays in cache for all row blocks.
 template <typename T>
-void rows_times_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const T* A,
-                       int64_t lda, bool accumulate, T* out, int64_t ld_out) {
+void rows_times_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v,
+                       const Operand<T>& A, bool accumulate, T* out, int64_t ld_out) {
   constexpr int64_t W = Vec<T>::size();
   switch (n) {
-    case 1: return row_block<T, 1, 8>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
-    case 2: return row_block<T, 2, 4>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
-    case 3: return row_block<T, 3, 4>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
-    case 4: return row_block<T, 4, 3>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
-    case 5: return row_block<T, 5, 2>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
-    case 6: return row_block<T, 6, 2>(K, M, lda, v, ld_v, A, accumulate, out, ld_out);
+    case 1: return row_block<T, 1, 8>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 2: return row_block<T, 2, 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 3: return row_block<T, 3, 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 4: return row_block<T, 4, 3>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 5: return row_block<T, 5, 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 6: return row_block<T, 6, 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
     default: break;
   }
   int64_t col = 0;
   for (; col + 2 * W <= M; col += 2 * W) {
-    column_block<T, 2>(n, K, lda, v, ld_v, A, accumulate, out, ld_out, col, W);
+    column_block<T, 2>(n, K, A, v, ld_v, accumulate, out, ld_out, col, W);
   }
   for (; col < M; col += W) {
-    column_block<T, 1>(n, K, lda, v, ld_v, A, accumulate, out, ld_out, col, std::min(W, M - col));
+    column_block<T, 1>(n, K, A, v, ld_v, accumulate, out, ld_out, col, std::min(W, M - col));
   }
 }
 
@@ -162,16 +214,66 @@ void rows_dot_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, 
   for (; i < n; ++i) dot_rows<T, 1>(K, M, v + i * ld_v, ld_v, W, accumulate, out + i * ld_out, ld_out);
 }
 
-// A weight W (rows, cols), row-major, and its transpose Wᵀ (cols, rows) contiguous, which the
-// blocked kernel needs for rows·Wᵀ (null where only rows·W is asked for, or where the call has
-// too few steps to pay for the copy: rows·Wᵀ then runs as dot products, rows_dot_matrix).
+// The panels of a weight used as A (K, M) = Wᵀ (packed from W (M, K): forward) or A = W (K, M)
+// (backward), its M columns in blocks of `block` (W_hhᵀ: the gate blocks of H columns, so that
+// a team member's units of every gate start a panel; else M), each block's columns in vectors
+// of W lanes, the last vector of a block zero-padded. Size: packed_size(K, M, block).
+template <typename T>
+int64_t packed_size(int64_t K, int64_t M, int64_t block) {
+  constexpr int64_t W = Vec<T>::size();
+  return K * (M / block) * ((block + W - 1) / W) * W;
+}
+
+// Packs A (K, M), element (k, m) at src[k·sk + m·sm] (Wᵀ of a row-major W (M, K): sk 1,
+// sm K; a row-major W (K, M): sk M, sm 1), into panels as above.
+template <typename T>
+void pack_panels(int64_t K, int64_t M, int64_t block, const T* src, int64_t sk, int64_t sm,
+                 T* out) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t b0 = 0; b0 < M; b0 += block) {
+    for (int64_t c0 = 0; c0 < block; c0 += W, out += K * W) {
+      const int64_t lanes = std::min(W, block - c0);
+      const T* s = src + (b0 + c0) * sm;
+      for (int64_t k = 0; k < K; ++k) {
+        for (int64_t l = 0; l < W; ++l) out[k * W + l] = l < lanes ? s[k * sk + l * sm] : T(0);
+      }
+    }
+  }
+}
+
+// A weight W (rows, cols), row-major, and its panels for the product the sweep asks for:
+// `pk` the panels of Wᵀ (times_wt) or of W (times_w), `block` their column blocks; null where
+// the call has too few steps to pay for packing (rows·Wᵀ then runs as dot products on W).
 template <typename T>
 struct Weight {
   const T* w = nullptr;
   int64_t rows = 0, cols = 0;
-  const T* wt = nullptr;
-  bool blas(int64_t n) const { return n * rows * cols >= kBlasMacs || force_aten_gemm(); }
+  const T* pk = nullptr;
+  int64_t block = 0;
+  // BLAS instead of the blocked kernel: nothing packed and a product big enough to pay for the
+  // call, or one so big that BLAS's threads pay (only outside a team: a member's BLAS runs on
+  // its own thread, where the packed kernel is faster)
+  bool blas(int64_t n) const {
+    if (force_aten_gemm()) return true;
+    const bool big = n * rows * cols >= kBlasMacs;
+    return big && (!pk || blas_may_thread());
+  }
+  // the product over A's columns [col, col + m) of one block (col a multiple of W in it)
+  Operand<T> panels_from(int64_t K, int64_t col) const {
+    constexpr int64_t W = Vec<T>::size();
+    const int64_t vectors = (block + W - 1) / W;
+    return Operand<T>::panels(pk + ((col / block) * vectors + (col % block) / W) * K * W, K);
+  }
 };
+
+// out (n, M) = [out +] v (n, K) · A over the panels of A's blocks
+template <typename T>
+void times_panels(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const Weight<T>& A,
+                  bool accumulate, T* out, int64_t ld_out) {
+  for (int64_t b0 = 0; b0 < M; b0 += A.block) {
+    rows_times_matrix(n, K, A.block, v, ld_v, A.panels_from(K, b0), accumulate, out + b0, ld_out);
+  }
+}
 
 // out (n, W.rows) = [out +] v (n, W.cols) · Wᵀ
 template <typename T>
@@ -179,8 +281,8 @@ void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accu
               int64_t ld_out) {
   if (W.blas(n)) {
     gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
-  } else if (W.wt) {
-    rows_times_matrix(n, W.cols, W.rows, v, ld_v, W.wt, W.rows, accumulate, out, ld_out);
+  } else if (W.pk) {
+    times_panels(n, W.cols, W.rows, v, ld_v, W, accumulate, out, ld_out);
   } else {
     rows_dot_matrix(n, W.cols, W.rows, v, ld_v, W.w, accumulate, out, ld_out);
   }
@@ -190,11 +292,30 @@ void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accu
 template <typename T>
 void times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accumulate, T* out,
              int64_t ld_out) {
-  if (!W.blas(n)) {
-    rows_times_matrix(n, W.rows, W.cols, v, ld_v, W.w, W.cols, accumulate, out, ld_out);
-  } else {
+  if (W.blas(n)) {
     gemm<T>(false, false, W.cols, n, W.rows, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
+  } else if (W.pk) {
+    times_panels(n, W.rows, W.cols, v, ld_v, W, accumulate, out, ld_out);
+  } else {
+    rows_times_matrix(n, W.rows, W.cols, v, ld_v, Operand<T>::row_major(W.w, W.cols), accumulate,
+                      out, ld_out);
   }
+}
+
+// A row-major weight W (rows, cols) with, where `pack`, the panels of Wᵀ (`transposed`: for
+// times_wt, its columns in blocks of `block`) or of W (times_w), written into `buf`.
+template <typename T>
+Weight<T> packed_weight(const at::Tensor& W, bool transposed, int64_t block, bool pack,
+                        at::Tensor& buf) {
+  if (!W.defined()) return {};
+  const int64_t rows = W.size(0), cols = W.size(1);
+  Weight<T> w{W.data_ptr<T>(), rows, cols, nullptr, transposed ? block : cols};
+  if (!pack) return w;
+  const int64_t K = transposed ? cols : rows, M = transposed ? rows : cols;
+  buf = at::empty({packed_size<T>(K, M, w.block)}, W.options());
+  pack_panels(K, M, w.block, w.w, transposed ? 1 : cols, transposed ? cols : 1, buf.data_ptr<T>());
+  w.pk = buf.data_ptr<T>();
+  return w;
 }
 
 }  // namespace rnnkit

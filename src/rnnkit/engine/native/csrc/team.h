@@ -153,33 +153,47 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
   return {};
 }
 
-// A member's share of a step product of at least this many multiply-adds goes to BLAS (called
-// inside the OpenMP region, it runs on the member's thread alone); smaller ones to our kernels.
+// Whether a sweep of T steps packs W_hh (and W_hr) into panels for the blocked kernel: all but
+// a streaming call (fewer than kTransposeSteps: dot products on W_hh instead) and IndRNN's
+// diagonal W_hh.
+inline bool packs_w_hh(int64_t kind, int64_t T) {
+  return !diagonal(kind) && T >= kTransposeSteps;
+}
+
+// Without packed panels (a streaming call), a member's share of a step product of at least
+// this many multiply-adds goes to BLAS (called inside the OpenMP region, it runs on the
+// member's thread alone); smaller ones to dot products / the row-major kernel.
 constexpr int64_t kTeamBlasMacs = int64_t{1} << 19;
 
-// out (n, m) [+]= v (n, k) · A where A's rows hold the m outputs' weights, each k long with
-// leading dimension lda (rows·Wᵀ on a slice of W's rows; transposed: A_t (k, m), lda_t).
+// out (n, m) [+]= v (n, W.cols) · Wᵀ[:, col : col + m], a member's columns of one block of
+// Wᵀ: from its panels, or without them dot products on W's rows (BLAS for big shares).
 template <typename T>
-void member_times_wt(int64_t n, int64_t k, int64_t m, const T* v, int64_t ld_v, const T* A,
-                     int64_t lda, const T* A_t, int64_t lda_t, bool accumulate, T* out,
-                     int64_t ld_out) {
-  if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
-    gemm<T>(true, false, m, n, k, A, lda, v, ld_v, T(accumulate), out, ld_out);
-  } else if (A_t) {
-    rows_times_matrix(n, k, m, v, ld_v, A_t, lda_t, accumulate, out, ld_out);
-  } else {  // no transposed copy (a streaming call): dot products on A's rows (lda == k)
-    rows_dot_matrix(n, k, m, v, ld_v, A, accumulate, out, ld_out);
+void member_times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, int64_t col,
+                     int64_t m, bool accumulate, T* out, int64_t ld_out) {
+  const int64_t k = W.cols;
+  const T* rows = W.w + col * k;  // W's rows for these columns of Wᵀ
+  if (W.pk) {
+    rows_times_matrix(n, k, m, v, ld_v, W.panels_from(k, col), accumulate, out, ld_out);
+  } else if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
+    gemm<T>(true, false, m, n, k, rows, k, v, ld_v, T(accumulate), out, ld_out);
+  } else {
+    rows_dot_matrix(n, k, m, v, ld_v, rows, accumulate, out, ld_out);
   }
 }
 
-// out (n, m) [+]= v (n, k) · A with A (k, m) row-major, leading dimension lda (a column slice).
+// out (n, m) [+]= v (n, W.rows) · W[:, col : col + m], a member's columns of W: from its
+// panels, or without them from W itself (BLAS for big shares).
 template <typename T>
-void member_times_w(int64_t n, int64_t k, int64_t m, const T* v, int64_t ld_v, const T* A,
-                    int64_t lda, bool accumulate, T* out, int64_t ld_out) {
-  if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
-    gemm<T>(false, false, m, n, k, A, lda, v, ld_v, T(accumulate), out, ld_out);
+void member_times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, int64_t col,
+                    int64_t m, bool accumulate, T* out, int64_t ld_out) {
+  const int64_t k = W.rows;
+  if (W.pk) {
+    rows_times_matrix(n, k, m, v, ld_v, W.panels_from(k, col), accumulate, out, ld_out);
+  } else if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
+    gemm<T>(false, false, m, n, k, W.w + col, W.cols, v, ld_v, T(accumulate), out, ld_out);
   } else {
-    rows_times_matrix(n, k, m, v, ld_v, A, lda, accumulate, out, ld_out);
+    rows_times_matrix(n, k, m, v, ld_v, Operand<T>::row_major(W.w + col, W.cols), accumulate,
+                      out, ld_out);
   }
 }
 
