@@ -189,8 +189,8 @@ void set_team_split(int64_t split) {
   team_split() = split;
 }
 
-void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep) {
-  team_limits().min_step = min_step, team_limits().max_step = max_step;
+void set_team_limits(int64_t min_step, int64_t min_sweep) {
+  team_limits().min_step = min_step;
   team_limits().min_sweep = min_sweep;
 }
 

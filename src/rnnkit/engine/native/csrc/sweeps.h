@@ -239,7 +239,7 @@ void use_team(bool on);
 void set_team_split(int64_t split);
 // Benchmarks: a streaming call (fewer than 4 steps) gets a units team from this size of W_hh.
 void set_stream_team_macs(int64_t macs);
-// A team for sweeps whose step product B·G·P is in [min_step, max_step) and T·B·G·P >= min_sweep.
-void set_team_limits(int64_t min_step, int64_t max_step, int64_t min_sweep);
+// A team for sweeps whose step product B·G·P >= min_step and T·B·G·P >= min_sweep.
+void set_team_limits(int64_t min_step, int64_t min_sweep);
 
 }  // namespace rnnkit

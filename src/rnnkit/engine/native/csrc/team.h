@@ -32,13 +32,13 @@ namespace rnnkit {
 
 constexpr int kMaxTeam = 4;
 
-// When a sweep gets a team: a step's product B·G·P in [min_step, max_step) (below: too little
-// to share; above: BLAS with its own threads per step pays its fork/join less often than it
-// gains) and T·B·G·P >= min_sweep (pays for waking the pool). set_team_limits() changes them (benchmarks tune them); force: a team
-// wherever the cell and the thread count allow it (tests).
+// When a sweep gets a team: a step's product B·G·P >= min_step (below: too little to share) and
+// T·B·G·P >= min_sweep (pays for waking the pool). set_team_limits() changes them (benchmarks
+// tune them); force: a team wherever the cell and the thread count allow it (tests). Above
+// these a team always runs: per-step BLAS with its own threads, the alternative, was the
+// slowest of the three at every size measured once the products read packed panels.
 struct TeamLimits {
   int64_t min_step = int64_t{1} << 17;
-  int64_t max_step = int64_t{1} << 24;
   int64_t min_sweep = int64_t{1} << 22;
   bool force = false;
 };
@@ -105,8 +105,11 @@ inline int64_t& stream_team_macs() {
 
 // A row team member gets at least this many rows.
 constexpr int64_t kMinTeamRows = 2;
-// From this many rows per member, a gated cell (LSTM, GRU families) takes a row team first.
-constexpr int64_t kRowTeamRows = 8;
+// A cell the units team can run takes a row team first from this many rows per member where
+// W_hh's rows are at most kRowTeamWidth wide (each member then reads all of W_hh every step,
+// from its own cache; wider, a units team, whose members read their share, stays ahead).
+constexpr int64_t kRowTeamRows = 4;
+constexpr int64_t kRowTeamWidth = 512;
 
 struct RowRange {
   int64_t lo, hi;
@@ -140,15 +143,15 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
   const int64_t step = B * G * P;
   const bool sized = step >= lim.min_step && T * step >= lim.min_sweep;
   if (!force_team() && !sized) return {};
-  // measured (2 threads, min / median of 9 alternating runs): for the gated cells a row team
-  // of >= 8 rows per member beat the units team (GRU B16 T500 H128 no-grad 20.5 vs 27.6 ms;
-  // LSTM training median 74 vs 86 ms; it waits at no barrier, so a descheduled thread costs
-  // less); for the Elman RNN the units team stayed ahead (B32 H256: 7.0 vs 8.4 ms no-grad).
-  // The layer-norm and compiled cells: row team only (1.3-1.5x one thread); above max_step
-  // the row team runs instead of per-step BLAS threads.
-  const bool rows_first = by_units < 2 || (gates_of(kind) > 1 && B / by_rows >= kRowTeamRows);
+  // measured (2 threads, forward + backward sweeps, min / median of 7 alternating runs, packed
+  // panels): a row team of >= 4 rows per member ahead at P <= 512 (RNN B32 H256 15.4 vs 20.1 ms;
+  // GRU B8 H512 22.5 vs 26.1; LSTM B8 H512 28.9 vs 39.2; GRU B64 H512 95 vs 116), a units team
+  // at H = 1024 (RNN B16 26.0 vs 30.8; GRU B16 81 vs 95; GRU B128 303 vs 325) and at 2 rows per
+  // member (GRU B4 H256 9.3 vs 11.8). The layer-norm, IndRNN, projected and compiled cells: row
+  // team only.
+  const bool rows_first = by_units < 2 || (B / by_rows >= kRowTeamRows && P <= kRowTeamWidth);
   if (by_rows >= 2 && rows_first) return rows;
-  if (by_units >= 2 && (force_team() || step < lim.max_step)) return units;
+  if (by_units >= 2) return units;
   if (by_rows >= 2) return rows;
   return {};
 }
