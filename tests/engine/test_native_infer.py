@@ -186,8 +186,10 @@ def test_malformed_input_gets_the_general_errors(infer_calls):
     [{}, {"num_layers": 2, "bidirectional": True}, {"proj_size": 3}, {"bias": False}],
     ids=["plain", "2L-bi", "proj", "nobias"],
 )
-def test_float32_lstm_from_batch_8_runs_torch_kernel(options):
-    """The engine hands a no-grad float32 LSTM at B >= 8 to torch's kernel: same results."""
+def test_float32_lstm_from_batch_8_runs_torch_kernel(monkeypatch, options):
+    """The engine hands a no-grad float32 LSTM at B >= 8 and H >= TORCH_LSTM_INFER_MIN_HIDDEN
+    (lowered here to the test's size) to torch's kernel: same results."""
+    monkeypatch.setattr(backends, "TORCH_LSTM_INFER_MIN_HIDDEN", H)
     torch.manual_seed(0)
     layer = rnnkit.LSTM(I, H, **options).eval()
     B = backends.TORCH_LSTM_INFER_MIN_BATCH
@@ -201,8 +203,11 @@ def test_float32_lstm_from_batch_8_runs_torch_kernel(options):
                 want = _flat(layer(x, state))
         for a, b in zip(got, want):
             assert_close(a, b)
-    with torch.no_grad():  # smaller batches, and float64, stay on the native loop
+    with torch.no_grad():  # smaller batches and hidden sizes, and float64, stay on our loop
         layer(x[:, : B - 1])
+        assert backends.last_path == "native"
+        monkeypatch.setattr(backends, "TORCH_LSTM_INFER_MIN_HIDDEN", H + 1)
+        layer(x)
         assert backends.last_path == "native"
         layer.double()(x.double())
         assert backends.last_path == "native"

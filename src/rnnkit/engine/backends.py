@@ -112,24 +112,25 @@ def infer_stack(
 
 
 TORCH_LSTM_INFER_MIN_BATCH = 8
-TORCH_LSTM_TRAIN_MIN_BH = 2048
+TORCH_LSTM_INFER_MIN_HIDDEN = 512
+TORCH_LSTM_TRAIN_MIN_BH = 65536
 
 
 def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad: bool) -> bool:
     """Whether "auto" runs a float32 LSTM stack with torch's own kernel (oneDNN: the same math,
-    what torch.nn.LSTM calls) instead of ours, where that kernel measured faster on CPU: with
-    autograd off from batch 8 (1.0-1.4x ours at B = 8-64, H = 128-512, 2 threads), in training
-    from B·H = 2048 (B = 16, H = 128 and larger: ours measured 0.81-0.89x torch there,
-    benchmarks/results/full_idle.md). Smaller shapes (B = 1: ours 2.2-2.8x), float64, lengths /
-    packed input (ours 2.3-13.7x torch there) and the "native" backend stay on our loops; torch's
-    kernel saves 2.5x the activations of ours."""
+    what torch.nn.LSTM calls) instead of ours, where that kernel measured at least as fast on
+    CPU (2 threads, median of 9 alternating runs): with autograd off from batch 8 at H >= 512
+    (ours 0.91-0.97x there; 1.05-1.13x at H = 128-256), in training from B·H = 65536 (B = 64,
+    H = 1024: ours 0.97x; B = 128: 0.93-1.02x; below, ours 1.1-1.3x: B = 8-32 at H = 512,
+    B = 16 at H = 1024). Smaller shapes, float64, lengths / packed input and the "native"
+    backend stay on our loops; torch's kernel saves 2.5x the activations of ours."""
     if _current != "auto" or cell is not LSTM or not _auto_tries_native():
         return False
     if x.dtype != torch.float32 or x.device.type != "cpu":
         return False
-    return (
-        batch * hidden >= TORCH_LSTM_TRAIN_MIN_BH if grad else batch >= TORCH_LSTM_INFER_MIN_BATCH
-    )
+    if grad:
+        return batch * hidden >= TORCH_LSTM_TRAIN_MIN_BH
+    return batch >= TORCH_LSTM_INFER_MIN_BATCH and hidden >= TORCH_LSTM_INFER_MIN_HIDDEN
 
 
 def torch_lstm(x: Tensor, hx: tuple[Tensor, Tensor], weights: list[Tensor], **options):
