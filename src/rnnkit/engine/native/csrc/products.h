@@ -7,13 +7,15 @@
 // the register-blocked kernels here, on the calling thread (one member of a team), and go to
 // BLAS only where nothing is packed for them or where BLAS may use threads a team does not.
 //
-// The kernels read the weight from packed panels: each vector of W lanes of its columns a
-// contiguous (K, W) block, made once per sweep. Read in place from a row-major matrix whose
-// rows are a power of two apart (256 floats: H = 256), the K rows of one column block fall in
-// a few cache sets and evict each other: measured single-threaded (AVX2, 8 lanes), 1x256·256x256
-// 4.4 -> 2.9 us, 16x256·256x256 55.6 -> 21.9 us (38 -> 96 GFLOP/s), 32x512·512x2048 2733 ->
-// 901 us, against MKL's sgemm_ 5.0, 35.5 and 1278 us (its packed sgemm_compute 6.5, 29.0 and
-// 1120): the packed kernel is at or ahead of MKL from 1 to 256 rows at every H measured.
+// The kernels load whole vectors in their inner loop (a load with a lane count there, ATen's
+// loadu(ptr, count), held them at about 30 GFLOP/s from 8 rows up), and read the weight from
+// panels packed once per sweep: each vector of W lanes of its columns a contiguous (K, W)
+// block, so that the K rows of a column block do not fall into a few cache sets, as they do
+// read in place from rows a power of two apart (H = 256, 512). Measured single-threaded (AVX2,
+// 8 lanes), counted loads / whole loads in place / whole loads from panels / MKL's sgemm_:
+// 16x256·256x256 55.6 / 22.3 / 21.9 / 35.5 us; 32x512·512x2048 2733 / 1286 / 1029 / 1278 us;
+// 1x512·512x2048 90 / 114 / 58 / 86 us: the packed kernel is at or ahead of MKL (and of MKL's
+// own packed sgemm_compute) from 1 to 256 rows at every H measured (64-512).
 #pragma once
 
 #ifdef _OPENMP
