@@ -148,6 +148,7 @@ std::vector<at::Tensor> custom_backward_sweep(
   at::Tensor H_prev = at::empty({N, H}, y.options());
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(y));
+  const bool pack = packs_w_hh(CUSTOM, steps.T());
   at::Tensor W_hh_p;  // W_hh's panels for dG_h·W_hh
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_custom_backward", [&] {
@@ -155,7 +156,7 @@ std::vector<at::Tensor> custom_backward_sweep(
     const auto bwd = reinterpret_cast<CellBwd<T>>(fns[sizeof(T) == 4 ? 2 : 3]);
     const std::vector<const T*> prm = cell_param_ptrs<T>(params, units, H, y, keep);
     gather_h_prev<T>(steps, H, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
-    const Weight<T> W = packed_weight<T>(W_hh, false, H, packs_w_hh(CUSTOM, steps.T()), W_hh_p);
+    const Weight<T> W = packed_weight<T>(W_hh, false, H, pack, W_hh_p);
     const T *g_all = ptr<T>(gx), *gh_all = ptr<T>(aux_c), *dyp = ptr<T>(dy), *Hp = ptr<T>(H_prev);
     T *dhp = ptr<T>(dh), *dxp = ptr<T>(dxs), *dGp = ptr<T>(dG), *dGh = ptr<T>(dG_h);
     // rows [lo, hi) of step t: each row's kernel, then dL/dh_{t-1} = dG_h·W_hh (n, H), added

@@ -13,6 +13,7 @@
 #include "team.h"
 
 namespace rnnkit {
+
 template <typename T>
 struct Fwd {
   Kind kind;

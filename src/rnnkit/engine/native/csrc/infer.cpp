@@ -136,9 +136,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
         T* y = ptr<T>(ys[d]);
         const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx), W_hh_w,
                        fold_b_hh ? nullptr : ptr<T>(l.b_hh),
-                       packed_weight<T>(l.W_hr, true, P, pack, W_hr_p), param_ptrs<T>(l.step_params), y,
-                       h, c, ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
-                       ptr<T>(scratch)};
+                       packed_weight<T>(l.W_hr, true, P, pack, W_hr_p),
+                       param_ptrs<T>(l.step_params), y, h, c, ptr<T>(S), ptr<T>(raw),
+                       ptr<T>(aux), ptr<T>(stats), ptr<T>(scratch)};
         forward_steps(f, d == 1 ? reverse : forward, team);
         if (D == 2) {  // the layer's output row: [forward y | backward y]
           T* out = ptr<T>(output);

@@ -46,7 +46,7 @@ constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BL
 
 // Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (rows_dot_matrix): its packed
 // copy would cost more than it saves (and no units team runs them: it needs that copy).
-constexpr int64_t kTransposeSteps = 4;
+constexpr int64_t kPackSteps = 4;
 
 // A (K, M) as the blocked kernels read it: element (k, m) at p[k·sk + (m / W)·sc + m % W] for W
 // lanes. A row-major matrix with leading dimension lda is {p, lda, W}; packed panels (each
@@ -204,8 +204,8 @@ void dot_rows(int64_t K, int64_t M, const T* v, int64_t ld_v, const T* W, bool a
 }
 
 // out (n, M) = [out +] v (n, K) · Wᵀ with W (M, K) row-major, as dot products along W's rows:
-// no transposed copy of W, so the right kernel for a call of very few steps (streaming), where
-// transposing W would cost more than the products.
+// no packed copy of W, so the right kernel for a call of very few steps (streaming), where
+// packing W would cost more than the products.
 template <typename T>
 void rows_dot_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, const T* W,
                      bool accumulate, T* out, int64_t ld_out) {

@@ -94,7 +94,7 @@ inline int64_t& team_split() {
   return split;
 }
 
-// A streaming call (T < kTransposeSteps) gets a units team from this many weights in W_hh:
+// A streaming call (T < kPackSteps) gets a units team from this many weights in W_hh:
 // such a call waits on memory for W_hh, and two threads draw more bandwidth than one.
 // Measured (no-grad, B = 1, one step per call, 2 threads): GRU H1024 1587 -> 1002 us per call,
 // LSTM H1024 1967 -> 1431; at 2^20 weights mixed (RNN H1024 236 -> 196, LSTM H512 192 -> 211).
@@ -131,7 +131,7 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
   const int64_t by_units = unit_local ? std::min(threads, (H + lanes - 1) / lanes) : 1;
   const int64_t by_rows = std::min(threads, B / kMinTeamRows);
   const Team units{static_cast<int>(by_units), false}, rows{static_cast<int>(by_rows), true};
-  if (T < kTransposeSteps) {  // streaming: a units team only where W_hh is big enough that
+  if (T < kPackSteps) {  // streaming: a units team only where W_hh is big enough that
     // reading half of it per thread pays for waking the team (stream_team_macs)
     const bool big = force_team() || G * P >= stream_team_macs();
     return by_units >= 2 && big ? units : Team{};
@@ -157,10 +157,10 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
 }
 
 // Whether a sweep of T steps packs W_hh (and W_hr) into panels for the blocked kernel: all but
-// a streaming call (fewer than kTransposeSteps: dot products on W_hh instead) and IndRNN's
+// a streaming call (fewer than kPackSteps: dot products on W_hh instead) and IndRNN's
 // diagonal W_hh.
 inline bool packs_w_hh(int64_t kind, int64_t T) {
-  return !diagonal(kind) && T >= kTransposeSteps;
+  return !diagonal(kind) && T >= kPackSteps;
 }
 
 // Without packed panels (a streaming call), a member's share of a step product of at least
