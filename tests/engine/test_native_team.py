@@ -167,13 +167,24 @@ def test_row_team_runs_the_cells_a_units_team_cannot(forced_team, name, threads)
         assert_close(a, b, f"{name} tensor {k}")
 
 
+@pytest.fixture
+def shared_stream_products():
+    """Streaming calls share the input projection among the threads at any W_ih size (the
+    no-grad stack's project(); the default is from stream_team_macs = 2^19 weights)."""
+    ext = build.load()
+    ext.set_stream_team_macs(1)
+    yield
+    ext.set_stream_team_macs(1 << 19)
+
+
 @pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("name", ["rnn", "gru", "lstm"])
-def test_units_team_on_streaming_calls(forced_team, name, steps):
+def test_units_team_on_streaming_calls(forced_team, shared_stream_products, name, steps):
     """Calls of fewer than 4 steps share W_hh's rows among a units team with dot products on
-    W_hh (no transposed copy): the no-grad stack and a short training call, vs reference."""
+    W_hh (no packed copy), and W_ih's columns among the threads for the input projection: the
+    no-grad stack and a short training call, vs reference."""
     torch.manual_seed(0)
-    layer = getattr(rnnkit, name.upper())(5, 21, num_layers=2).double()
+    layer = getattr(rnnkit, name.upper())(5, 21, num_layers=2, bidirectional=True).double()
     x = torch.randn(steps, 3, 5, dtype=torch.float64)
     forced_team(2, 1)
     with torch.no_grad():
