@@ -73,13 +73,10 @@ def summarize(data: dict) -> str:
     ):
         out += [f"## {mode}: speed-up ({what})", ""]
         out += [*_table(rows, mode, lambda r: r.get("speedup"), ".2f"), ""]
-    out += ["## train: % of the sgemm peak (torch / rnnkit)", ""]
-    out += _table(
-        rows,
-        "train",
-        lambda r: None if r.get("pct_peak_rnnkit") is None else r["pct_peak_rnnkit"],
-        ".0f",
-    )
+    for mode in ("train", "infer"):
+        out += [f"## {mode}: % of the sgemm peak that rnnkit reaches", ""]
+        out += [*_table(rows, mode, lambda r: r.get("pct_peak_rnnkit"), ".0f"), ""]
+    out.pop()  # the blank line before the next heading comes with it
     out += ["", "## LSTM packed (lengths in [T/2, T]): rnnkit packed ms / rnnkit padded ms", ""]
     out += _table(
         [r for r in rows if r["cell"] == "lstm"],
