@@ -158,10 +158,9 @@ std::vector<at::Tensor> backward_sweep(
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
-    const Weight<T> W_hh_w = diag ? Weight<T>{ptr<T>(W_hh), G, P}
-                                  : packed_weight<T>(W_hh, false, P, pack, W_hh_p);
     const Bwd<T> b{static_cast<Kind>(kind), H, P, G, K, KP, ptr<T>(act_c), ptr<T>(S_c),
-                   ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy), W_hh_w,
+                   ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy),
+                   packed_weight<T>(W_hh, false, P, pack, W_hh_p),
                    packed_weight<T>(W_hr_c, false, H, pack, W_hr_p), param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
                    ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};

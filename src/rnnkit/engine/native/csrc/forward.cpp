@@ -42,12 +42,11 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
   at::Tensor W_hh_p, W_hr_p;
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_forward_sweep", [&] {
     using T = scalar_t;
-    const Weight<T> W_hh_w = diag ? Weight<T>{ptr<T>(W_hh), G, P}
-                                  : packed_weight<T>(W_hh, true, H, pack, W_hh_p);
-    const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx), W_hh_w, ptr<T>(b_hh_c),
-                   packed_weight<T>(W_hr_c, true, P, pack, W_hr_p), param_ptrs<T>(prm), ptr<T>(y),
-                   ptr<T>(h), ptr<T>(c), ptr<T>(S), ptr<T>(raw), ptr<T>(aux), ptr<T>(stats),
-                   ptr<T>(scratch)};
+    const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
+                   packed_weight<T>(W_hh, true, H, pack, W_hh_p), ptr<T>(b_hh_c),
+                   packed_weight<T>(W_hr_c, true, P, pack, W_hr_p), param_ptrs<T>(prm),
+                   ptr<T>(y), ptr<T>(h), ptr<T>(c), ptr<T>(S), ptr<T>(raw), ptr<T>(aux),
+                   ptr<T>(stats), ptr<T>(scratch)};
     forward_steps(f, steps, team);
   });
   return {y, h, c, S, raw, aux, stats};

@@ -42,9 +42,8 @@ LayerTensors checked_layer(int64_t kind, const LayerArgs& w, int64_t I, int64_t 
 }
 
 // gx (N, G) = x·W_ihᵀ + b_ih [+ b_hh where folded]: biases broadcast into the rows, then the
-// product added (BLAS for large products, dot products on W_ih otherwise). A streaming call's
-// product (a row or two against a W_ih of stream_team_macs() weights or more) waits on memory
-// for W_ih, like its W_hh: its columns are shared among torch's threads.
+// product added (BLAS for large products, dot products on W_ih otherwise, shared among the
+// threads for a streaming call's big W_ih).
 template <typename T>
 void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l, bool fold_b_hh,
              T* gx) {
@@ -54,13 +53,7 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
     for (int64_t j = 0; j < G; ++j) gx[j] = (b1 ? b1[j] : T(0)) + (b2 ? b2[j] : T(0));
     for (int64_t r = 1; r < N; ++r) std::memcpy(gx + r * G, gx, G * sizeof(T));
   }
-  const Weight<T> W{ptr<T>(l.W_ih), G, I};
-  if (W.blas(N) || N >= kPackSteps || G * I < stream_team_macs()) {
-    return times_wt(N, x, I, W, b1 || b2, gx, G);
-  }
-  at::parallel_for(0, G, 16, [&](int64_t lo, int64_t hi) {  // chunks of at least 16 columns
-    rows_dot_matrix(N, I, hi - lo, x, I, W.w + lo * I, b1 || b2, gx + lo, G);
-  });
+  times_wt(N, x, I, Weight<T>{ptr<T>(l.W_ih), G, I}, b1 || b2, gx, G);
 }
 
 }  // namespace
@@ -138,11 +131,9 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
         } else if (lstm) {
           std::fill(c, c + B * H, T(0));
         }
-        const Weight<T> W_hh_w = diagonal(kind)
-                                     ? Weight<T>{ptr<T>(l.W_hh), G, P}
-                                     : packed_weight<T>(l.W_hh, true, H, pack, W_hh_p);
         T* y = ptr<T>(ys[d]);
-        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx), W_hh_w,
+        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
+                       packed_weight<T>(l.W_hh, true, H, pack, W_hh_p),
                        fold_b_hh ? nullptr : ptr<T>(l.b_hh),
                        packed_weight<T>(l.W_hr, true, P, pack, W_hr_p),
                        param_ptrs<T>(l.step_params), y, h, c, ptr<T>(S), ptr<T>(raw),

@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
@@ -33,8 +34,9 @@
 
 namespace rnnkit {
 
-// Whether a BLAS call made here may use more than one thread (outside any parallel region).
-inline bool blas_may_thread() {
+// Whether work started here (BLAS, at::parallel_for) may use more than one thread: outside any
+// parallel region (a team member runs on its own thread).
+inline bool may_use_threads() {
 #ifdef _OPENMP
   return !omp_in_parallel() && omp_get_max_threads() > 1;
 #else
@@ -47,6 +49,19 @@ constexpr int64_t kBlasMacs = int64_t{1} << 21;  // n·K·M at or above this: BL
 // Calls of fewer steps run rows·W_hhᵀ as dot products on W_hh (rows_dot_matrix): its packed
 // copy would cost more than it saves (and no units team runs them: it needs that copy).
 constexpr int64_t kPackSteps = 4;
+
+// A streaming call (T < kPackSteps) shares a weight of this many entries among the threads
+// (W_hh: a units team, team.h; any other product without panels, such as the no-grad stack's
+// input projection: its columns, in times_wt): such a call waits on memory for the weight,
+// and two threads draw more bandwidth than one.
+// Measured (no-grad, B = 1, one step per call, 2 threads): GRU H1024 1587 -> 1002 us per call,
+// LSTM H1024 1967 -> 1431; since the packed-panel change (min / median of 9 alternating runs of
+// 100 calls): GRU H512 (3·2^18 weights) 128/153 -> 104/130, LSTM H512 170/177 -> 139/149, RNN
+// H1024 140/197 -> 127/184; at 2^18 no difference (RNN H512, LSTM H256).
+inline int64_t& stream_team_macs() {
+  static int64_t macs = int64_t{1} << 19;
+  return macs;
+}
 
 // A (K, M) as the blocked kernels read it: element (k, m) at p[k·sk + (m / W)·sc + m % W] for W
 // lanes. A row-major matrix with leading dimension lda is {p, lda, W}; packed panels (each
@@ -258,7 +273,7 @@ struct Weight {
   bool blas(int64_t n) const {
     if (force_aten_gemm()) return true;
     const bool big = n * rows * cols >= kBlasMacs;
-    return big && (!pk || blas_may_thread());
+    return big && (!pk || may_use_threads());
   }
   // the product over A's columns [col, col + m) of one block (col a multiple of W in it)
   Operand<T> panels_from(int64_t K, int64_t col) const {
@@ -285,6 +300,10 @@ void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accu
     gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
   } else if (W.pk) {
     times_panels(n, W.cols, W.rows, v, ld_v, W, accumulate, out, ld_out);
+  } else if (W.rows * W.cols >= stream_team_macs() && may_use_threads()) {
+    at::parallel_for(0, W.rows, 16, [&](int64_t lo, int64_t hi) {  // W's rows: out's columns
+      rows_dot_matrix(n, W.cols, hi - lo, v, ld_v, W.w + lo * W.cols, accumulate, out + lo, ld_out);
+    });
   } else {
     rows_dot_matrix(n, W.cols, W.rows, v, ld_v, W.w, accumulate, out, ld_out);
   }
@@ -304,12 +323,14 @@ void times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accum
   }
 }
 
-// A row-major weight W (rows, cols) with, where `pack`, the panels of Wᵀ (`transposed`: for
+// A row-major weight W (rows, cols) (a diagonal (H,) as H x H, never packed) with, where `pack`,
+// the panels of Wᵀ (`transposed`: for
 // times_wt, its columns in blocks of `block`) or of W (times_w), written into `buf`.
 template <typename T>
 Weight<T> packed_weight(const at::Tensor& W, bool transposed, int64_t block, bool pack,
                         at::Tensor& buf) {
   if (!W.defined()) return {};
+  if (W.dim() == 1) return {W.data_ptr<T>(), W.size(0), W.size(0)};  // IndRNN's diagonal W_hh
   const int64_t rows = W.size(0), cols = W.size(1);
   Weight<T> w{W.data_ptr<T>(), rows, cols, nullptr, transposed ? block : cols};
   if (!pack) return w;

@@ -94,17 +94,6 @@ inline int64_t& team_split() {
   return split;
 }
 
-// A streaming call (T < kPackSteps) gets a units team from this many weights in W_hh:
-// such a call waits on memory for W_hh, and two threads draw more bandwidth than one.
-// Measured (no-grad, B = 1, one step per call, 2 threads): GRU H1024 1587 -> 1002 us per call,
-// LSTM H1024 1967 -> 1431; since the packed-panel change (min / median of 9 alternating runs of
-// 100 calls): GRU H512 (3·2^18 weights) 128/153 -> 104/130, LSTM H512 170/177 -> 139/149, RNN
-// H1024 140/197 -> 127/184; at 2^18 no difference (RNN H512, LSTM H256).
-inline int64_t& stream_team_macs() {
-  static int64_t macs = int64_t{1} << 19;
-  return macs;
-}
-
 // A row team member gets at least this many rows.
 constexpr int64_t kMinTeamRows = 2;
 // A cell the units team can run takes a row team first from this many rows per member where
