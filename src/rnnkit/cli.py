@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .train import RnnkitError
+from .errors import RnnkitError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..train.errors import RnnkitError
+from ..errors import RnnkitError
 
 __all__ = ["PAD", "UNK", "Vocab", "pad_sequences", "tokenize", "word_split"]
 

@@ -5,10 +5,10 @@ says how to compute one step's loss and how to evaluate; see ``trainer.py``. Bad
 raises ``RnnkitError`` (the CLI prints it as one line and exits with status 2).
 """
 
+from ..errors import CheckpointError, RnnkitError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig, add_arguments, from_args, opt
 from .distributed import DistEnv, init_distributed
-from .errors import CheckpointError, RnnkitError
 from .history import MetricsLog, plot_curves
 from .optim import build_optimizer, build_scheduler, lr_factor
 from .trainer import BEST, LAST, StepResult, Task, Trainer, map_carry

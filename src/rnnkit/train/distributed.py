@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .errors import RnnkitError
+from ..errors import RnnkitError
 
 __all__ = ["DistEnv", "init_distributed", "rank_rows"]
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
+from ..errors import CheckpointError, RnnkitError
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .distributed import DistEnv, init_distributed
-from .errors import CheckpointError, RnnkitError
 from .trainer import BEST, LAST
 
 __all__ = [

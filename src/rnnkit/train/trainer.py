@@ -24,10 +24,10 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from ..errors import CheckpointError, RnnkitError
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistEnv
-from .errors import CheckpointError, RnnkitError
 from .history import MetricsLog, plot_curves
 from .optim import build_optimizer, build_scheduler
 

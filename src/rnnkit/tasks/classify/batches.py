@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ...data.text import Vocab, pad_sequences
-from ...train import RnnkitError
+from ...errors import RnnkitError
 from ...train.distributed import rank_rows
 
 __all__ = ["BUCKET_BATCHES", "EncodedTexts", "ShuffledBatches", "encode_texts"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...train import RnnkitError
+from ...errors import RnnkitError
 
 __all__ = ["FORMATS", "clean_text", "read_examples", "split_indices"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ...data.text import Vocab
-from ...train import CheckpointError, RnnkitError
+from ...errors import CheckpointError, RnnkitError
 from ...train.recipe import load_task_checkpoint
 from .batches import encode_texts
 from .config import ClassifyConfig

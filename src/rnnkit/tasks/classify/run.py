@@ -22,7 +22,8 @@ import torch
 
 from ...data import load_movie_reviews
 from ...data.text import Vocab
-from ...train import BEST, LAST, RnnkitError, TrainConfig, Trainer, load_checkpoint
+from ...errors import RnnkitError
+from ...train import BEST, LAST, TrainConfig, Trainer, load_checkpoint
 from ...train.recipe import check_same_run, check_train_options, prepare_out, run_config, setup
 from .batches import EncodedTexts, ShuffledBatches, encode_texts
 from .config import ClassifyConfig

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...train import BEST, LAST, CheckpointError, RnnkitError, TrainConfig, Trainer
+from ...errors import CheckpointError, RnnkitError
+from ...train import BEST, LAST, TrainConfig, Trainer
 from ...train.checkpoint import load_checkpoint
 from ...train.recipe import (
     check_same_run,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...train import RnnkitError
+from ...errors import RnnkitError
 
 __all__ = ["Series", "bundled_series", "next_times", "read_csv_series"]
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ...train import RnnkitError
+from ...errors import RnnkitError
 from ...train.distributed import rank_rows
 
 __all__ = [

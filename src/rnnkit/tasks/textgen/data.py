@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ...train import RnnkitError
+from ...errors import RnnkitError
 from ...train.distributed import rank_rows
 
 __all__ = ["StreamBatches", "eval_chunks", "read_corpus", "split_blocks"]

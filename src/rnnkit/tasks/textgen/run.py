@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from ...data import load_shakespeare
-from ...train import LAST, CheckpointError, RnnkitError, TrainConfig, Trainer
+from ...errors import CheckpointError, RnnkitError
+from ...train import LAST, TrainConfig, Trainer
 from ...train.recipe import (
     check_same_run,
     check_train_options,

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import torch
 from torch import Tensor
 
-from ...train import RnnkitError
+from ...errors import RnnkitError
 from .model import LanguageModel
 from .vocab import Vocab
 
