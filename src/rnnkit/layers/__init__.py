@@ -1,6 +1,7 @@
 """nn.Modules: RNN / LSTM / GRU layers (stacking, bidirectional, lengths, packing), cells, and
 layers for the cells torch.nn lacks."""
 
+from ..engine import engine_path
 from .base import RNNBase
 from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM, Recurrent
@@ -24,4 +25,5 @@ __all__ = [
     "RNNCell",
     "RNNCellBase",
     "Recurrent",
+    "engine_path",
 ]

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..engine import backends
+from ..layers import engine_path
 from ..layers.registry import LAYERS, layer_class, make_layer
 from ..train.config import opt
 
@@ -303,7 +303,7 @@ def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None =
         "steps_to_solve": steps_to_solve,
         "seconds": time.perf_counter() - start,  # wall clock
         "cpu_seconds": time.process_time() - cpu_start,  # this process's CPU time
-        "backend": backends.last_path,  # the engine that ran the last scan
+        "backend": engine_path(),  # the engine that ran the last scan
         "history": history,
     }
 
