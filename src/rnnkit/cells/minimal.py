@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -184,6 +185,14 @@ class MinCell:
     gates: int  # G / H: 2 (z, h̃) or 3 (f, i, h̃)
     math: CellMath
     log_coefficients: Callable[[Tensor], tuple[Tensor, Tensor]]  # gx -> (log a, log b)
+
+    # the traits a stack layer reads of every cell (CellMath's names): no W_hh, no extra state,
+    # no projection, no forget-gate bias option, no parameters of its own
+    extra_states: ClassVar[int] = 0
+    supports_projection: ClassVar[bool] = False
+    diagonal_hidden: ClassVar[bool] = False
+    forget_gate: ClassVar[None] = None
+    params: ClassVar[tuple] = ()
 
 
 def _cell(name: str, gates: int, step, step_backward, log_coefficients) -> MinCell:

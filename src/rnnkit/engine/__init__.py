@@ -1,12 +1,24 @@
-"""The scan engine: packed time layout, fused BPTT autograd Function, reference loop, backends."""
+"""The scan engine, behind one face: a layer hands it a whole stack with ``run_stack``.
+
+The engine checks the call once, then picks the path (stack.py: the plan of backends, tried in
+order): torch's own kernel, the native no-grad stack, or one scan per layer-direction on the
+selected backend (native C++ sweeps, fused BPTT in Python, reference autograd loop; minimal
+cells: parallel scan or loop). ``set_backend`` / ``use_backend`` select the backend,
+``engine_path()`` says which engine ran the latest call.
+"""
 
 from .backends import BACKENDS, get_backend, scan, set_backend, use_backend
+from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
+from .noise import StackNoise
+from .parallel_scan import DEFAULT_CHUNK, SCAN_MODES
+from .stack import StackSpec, StackWeightsSource, run_stack
 from .weights import LayerWeights
 
 
 def engine_path() -> str | None:
-    """The engine that ran the latest scan: "native", "fused", "reference", "torch" or None."""
+    """The engine that ran the latest call: "native", "fused", "reference", "torch",
+    "min_scan", "min_loop", or None before any."""
     from . import backends
 
     return backends.last_path
@@ -14,12 +26,22 @@ def engine_path() -> str | None:
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_CHUNK",
+    "SCAN_MODES",
     "LayerWeights",
+    "StackNoise",
+    "StackSpec",
+    "StackWeightsSource",
     "TimeLayout",
+    "check_dtype_device",
+    "check_shape",
     "engine_path",
+    "fmt_shape",
     "get_backend",
+    "run_stack",
     "scan",
     "set_backend",
     "time_layout",
+    "unpack_hx",
     "use_backend",
 ]

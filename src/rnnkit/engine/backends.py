@@ -28,10 +28,12 @@ from torch import Tensor
 
 from ..cells import LSTM
 from ..cells.base import CellMath
+from ..cells.minimal import MinCell
 from .fused import fused_scan
 from .layout import TimeLayout
 from .native import native_infer, native_scan
 from .noise import NO_NOISE, StepNoise
+from .parallel_scan import min_scan
 from .reference import reference_scan
 from .weights import LayerWeights
 
@@ -40,6 +42,7 @@ __all__ = [
     "get_backend",
     "hands_lstm_to_torch",
     "infer_stack",
+    "min_layer",
     "native_enabled",
     "scan",
     "set_backend",
@@ -49,7 +52,8 @@ __all__ = [
 
 BACKENDS = ("auto", "native", "fused", "reference")
 _current = "auto"
-# the engine of the latest scan: "native", "fused", "reference", or "torch" (hands_lstm_to_torch)
+# the engine of the latest scan: "native", "fused", "reference", "torch" (hands_lstm_to_torch),
+# or for the minimal cells "min_scan" (the parallel scan) / "min_loop" (one step at a time)
 last_path: str | None = None
 
 
@@ -174,3 +178,32 @@ def scan(
                 raise
     last_path = "fused"
     return fused_scan(cell, layout, reverse, x, w, h0, extra0, params, noise)
+
+
+def min_layer(
+    cell: MinCell,
+    layout: TimeLayout,
+    reverse: bool,
+    gx: Tensor,
+    h0: Tensor,
+    mode: str,
+    chunk: int | None,
+) -> tuple[Tensor, Tensor]:
+    """One layer-direction of a minimal cell (MinGRU / MinLSTM) from its input projection gx.
+
+    ``mode`` "scan" / "sequential" is the layer's own choice; "auto" follows the backend:
+    "reference" runs the step loop, "native" declines (``NotImplementedError``: there is no C++
+    loop for these cells), "auto" and "fused" take the parallel scan on CUDA for T > 1, else
+    the loop (on CPU the loop measured faster: benchmarks/min_scan.py).
+    """
+    global last_path
+    if mode == "auto":
+        if _current == "native":
+            raise NotImplementedError(
+                f"the native backend has no loop for {cell.name}; use 'auto' (or mode='scan')"
+            )
+        loop = _current == "reference" or layout.T == 1 or not gx.is_cuda
+        mode = "sequential" if loop else "scan"
+    out = min_scan(cell, layout, reverse, gx, h0, mode, chunk)
+    last_path = "min_loop" if mode == "sequential" else "min_scan"
+    return out

@@ -11,8 +11,15 @@ from ..cells import GRU as GRU_CELL
 from ..cells import LSTM as LSTM_CELL
 from ..cells import RNN_RELU, RNN_TANH
 from ..cells.base import CellMath
-from ..engine import LayerWeights, scan, time_layout
-from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
+from ..engine import (
+    LayerWeights,
+    check_dtype_device,
+    check_shape,
+    fmt_shape,
+    scan,
+    time_layout,
+    unpack_hx,
+)
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
 

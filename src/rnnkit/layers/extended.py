@@ -163,8 +163,8 @@ class IndRNN(RNNBase):
                 for roles in self._roles:
                     nn.init.uniform_(getattr(self, roles["weight_hh"]), 0.0, 1.0)
 
-    def _layer_weights(self, k: int) -> tuple[LayerWeights, tuple[Tensor | None, ...]]:
-        w, params = super()._layer_weights(k)
+    def layer_weights(self, k: int) -> tuple[LayerWeights, tuple[Tensor | None, ...]]:
+        w, params = super().layer_weights(k)
         if self.recurrent_max is not None:
             m = self.recurrent_max
             w = w._replace(W_hh=w.W_hh.clamp(-m, m))

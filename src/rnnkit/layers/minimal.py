@@ -7,8 +7,9 @@ h alone. ``mode`` (constructor, attribute, or forward keyword) picks the engine:
 
 - ``"scan"``: all T steps at once, a log-space parallel scan (``engine/parallel_scan.py``);
 - ``"sequential"``: one step at a time (streaming: T = 1 with a carried state);
-- ``"auto"`` (default): the scan on CUDA when T > 1, else sequential (on CPU the step loop
-  measured faster). Both give the same numbers.
+- ``"auto"`` (default): as the engine's backend says: the scan on CUDA when T > 1, else
+  sequential (on CPU the step loop measured faster); the "reference" backend runs the loop,
+  the "native" backend declines (it has no loop for these cells). Both give the same numbers.
 
 ``scan_chunk`` (keyword, default 64) is the number of steps per parallel scan; the state is
 carried between chunks. ``None`` scans all T at once (see ``engine/parallel_scan.py``).
@@ -23,27 +24,17 @@ from __future__ import annotations
 
 import math
 import numbers
-import warnings
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.minimal import MIN_GRU, MIN_LSTM, MinCell
-from ..engine.parallel_scan import DEFAULT_CHUNK, SCAN_MODES, min_scan
-from .checks import check_dtype_device, check_shape, unpack_hx
-from .sequences import SeqBatch, prepare_sequences
+from ..engine import DEFAULT_CHUNK, SCAN_MODES, StackSpec, run_stack
+from .base import RNNBase
+from .options import check_size
 
 __all__ = ["MinGRU", "MinLSTM", "MinRNNBase"]
-
-
-def _positive_int(owner: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner} expected {name} to be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{owner} expected {name} >= 1, got {value}")
-    return int(value)
 
 
 def _check_mode(owner: str, mode: object) -> str:
@@ -52,8 +43,10 @@ def _check_mode(owner: str, mode: object) -> str:
     return str(mode)
 
 
-class MinRNNBase(nn.Module):
-    """A multi-layer, optionally bidirectional stack of a minimal cell (``MinCell``)."""
+class MinRNNBase(RNNBase):
+    """A multi-layer, optionally bidirectional stack of a minimal cell (``MinCell``): the stack
+    driver, options and state handling of every rnnkit layer, with the minimal cells' own
+    parameters (no W_hh) and init. ``mode`` is "auto", "scan" or "sequential"."""
 
     cell: MinCell
 
@@ -73,47 +66,23 @@ class MinRNNBase(nn.Module):
         mode: str = "auto",
         scan_chunk: int | None = DEFAULT_CHUNK,
     ) -> None:
-        super().__init__()
         owner = type(self).__name__
-        self.cell = cell
-        self.input_size = _positive_int(owner, "input_size", input_size)
-        self.hidden_size = _positive_int(owner, "hidden_size", hidden_size)
-        self.num_layers = _positive_int(owner, "num_layers", num_layers)
-        self.bias, self.batch_first = bool(bias), bool(batch_first)
-        self.bidirectional = bool(bidirectional)
-        self.mode = _check_mode(owner, mode)
+        if isinstance(num_layers, numbers.Integral) and not isinstance(num_layers, bool):
+            check_size(owner, "num_layers", num_layers, 1)  # before the dropout warning
         self.scan_chunk = (
-            None if scan_chunk is None else _positive_int(owner, "scan_chunk", scan_chunk)
+            None if scan_chunk is None else check_size(owner, "scan_chunk", scan_chunk, 1)
         )
-        number = isinstance(dropout, numbers.Real) and not isinstance(dropout, bool)
-        if not number or not 0 <= dropout <= 1:
-            raise ValueError(
-                f"{owner} expected dropout to be a number in [0, 1] (the probability of "
-                f"zeroing an element between layers), got {dropout!r}"
-            )
-        self.dropout = float(dropout)
-        if dropout > 0 and num_layers == 1:
-            warnings.warn(
-                f"{owner}: dropout={dropout} has no effect with num_layers=1: it is applied "
-                "between stacked layers only",
-                stacklevel=2,
-            )
-        self._make_parameters({"device": device, "dtype": dtype})
-        self.reset_parameters()
+        super().__init__(
+            _check_mode(owner, mode), cell, input_size, hidden_size, num_layers, bias,
+            batch_first, dropout, bidirectional, 0, device, dtype,
+        )  # fmt: skip
 
-    def _make_parameters(self, factory: dict) -> None:
-        D, H, G = self.num_directions, self.hidden_size, self.cell.gates * self.hidden_size
-        self._all_weights: list[list[str]] = []
-        for layer in range(self.num_layers):
-            layer_in = self.input_size if layer == 0 else H * D
-            for direction in range(D):
-                suffix = "_reverse" if direction == 1 else ""
-                names = [f"weight_ih_l{layer}{suffix}"]
-                setattr(self, names[0], nn.Parameter(torch.empty(G, layer_in, **factory)))
-                if self.bias:
-                    names.append(f"bias_ih_l{layer}{suffix}")
-                    setattr(self, names[1], nn.Parameter(torch.empty(G, **factory)))
-                self._all_weights.append(names)
+    def _parameter_shapes(self, layer_in: int, G: int) -> dict[str, tuple[int, ...]]:
+        """weight_ih (G, I_k) and, with bias, bias_ih (G,): no hidden-to-hidden weights."""
+        shapes = {"weight_ih": (G, layer_in)}
+        if self.bias:
+            shapes["bias_ih"] = (G,)
+        return shapes
 
     def reset_parameters(self) -> None:
         """nn.Linear's init, as the paper's code: weight and bias uniform in ±1/sqrt(fan_in)."""
@@ -122,30 +91,11 @@ class MinRNNBase(nn.Module):
             for w in weights:
                 nn.init.uniform_(w, -bound, bound)
 
-    @property
-    def num_directions(self) -> int:
-        return 2 if self.bidirectional else 1
-
-    @property
-    def all_weights(self) -> list[list[nn.Parameter]]:
-        """Parameters per layer-direction: [weight_ih, (bias_ih)]."""
-        return [[getattr(self, name) for name in names] for names in self._all_weights]
-
-    def _initial_state(self, hx: object, seq: SeqBatch, weight: Tensor) -> Tensor:
-        """h_0 (L*D, B, H) in sorted batch order; zeros where hx is None."""
+    def stack_spec(self, mode: str | None = None) -> StackSpec:
+        spec = super().stack_spec()
         owner = type(self).__name__
-        LD, B, H = self.num_layers * self.num_directions, seq.B, self.hidden_size
-        states = unpack_hx(owner, hx, 1)
-        if states is None:
-            return weight.new_zeros(LD, B, H)
-        h0 = states[0]
-        check_dtype_device(owner, "h_0", h0, weight)
-        if seq.unbatched:
-            check_shape(owner, "h_0", h0, (LD, H), "(num_layers * num_directions, H)")
-            h0 = h0.unsqueeze(1)
-        else:
-            check_shape(owner, "h_0", h0, (LD, B, H), "(num_layers * num_directions, B, H)")
-        return seq.sort_state(h0)
+        mode = _check_mode(owner, self.mode if mode is None else mode)
+        return StackSpec(**{**spec.__dict__, "min_mode": mode, "scan_chunk": self.scan_chunk})
 
     def forward(
         self,
@@ -163,27 +113,10 @@ class MinRNNBase(nn.Module):
         ``mode``: "auto", "scan" or "sequential" for this call (default: ``self.mode``).
         ``output``: (T, B, D*H) (or batch-first / unbatched / packed like the input).
         """
-        owner = type(self).__name__
-        mode = _check_mode(owner, self.mode if mode is None else mode)
-        weight = self.weight_ih_l0
-        seq = prepare_sequences(owner, input, lengths, self.input_size, self.batch_first, weight)
-        h0 = self._initial_state(hx, seq, weight)
-        x, D = seq.data, self.num_directions
-        finals = []
-        for layer in range(self.num_layers):
-            outs = []
-            for direction in range(D):
-                k = layer * D + direction
-                gx = F.linear(x, *self.all_weights[k])  # (N, G) all steps in one GEMM
-                reverse, h0_k = direction == 1, h0[k]
-                y, h_n = min_scan(self.cell, seq.layout, reverse, gx, h0_k, mode, self.scan_chunk)
-                outs.append(y)
-                finals.append(h_n)
-            x = outs[0] if D == 1 else torch.cat(outs, dim=1)
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, training=True)
-        h_n = seq.unsort_state(torch.stack(finals))
-        return seq.output(x), (h_n.squeeze(1) if seq.unbatched else h_n)
+        spec = self.stack_spec(mode)
+        weight = self._parameters["weight_ih_l0"]
+        grad = torch.is_grad_enabled()
+        return run_stack(spec, self, input, hx, lengths, self.stack_noise(), weight, grad)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

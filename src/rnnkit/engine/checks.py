@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["as_lengths", "check_dtype_device", "check_shape", "fmt_shape", "unpack_hx"]
+__all__ = [
+    "STATE_NAMES",
+    "as_lengths",
+    "check_dtype_device",
+    "check_shape",
+    "check_states",
+    "fmt_shape",
+    "unpack_hx",
+]
 
 
 def fmt_shape(shape: Sequence[int]) -> str:
@@ -91,3 +99,33 @@ def as_lengths(lengths: object, B: int, T: int) -> Tensor:
     if lo < 1 or hi > T:
         raise ValueError(f"expected lengths in [1, T] = [1, {T}], got values from {lo} to {hi}")
     return lengths
+
+
+STATE_NAMES = ("h_0", "c_0", "n_0", "m_0")
+
+
+def check_states(
+    owner: str,
+    hx: object,
+    widths: tuple[int, ...],
+    LD: int,
+    B: int,
+    unbatched: bool,
+    weight: Tensor,
+) -> tuple[Tensor, ...] | None:
+    """The initial states ``hx`` checked against the stack: one (L*D, B, width) tensor per
+    entry of ``widths`` (unbatched: (L*D, width), returned with a batch dim of 1), in the
+    user's batch order; None where ``hx`` is None (zeros)."""
+    states = unpack_hx(owner, hx, len(widths))
+    if states is None:
+        return None
+    checked = []
+    for name, s, width in zip(STATE_NAMES, states, widths):
+        check_dtype_device(owner, name, s, weight)
+        if unbatched:
+            check_shape(owner, name, s, (LD, width), "(num_layers * num_directions, H)")
+            s = s.unsqueeze(1)
+        else:
+            check_shape(owner, name, s, (LD, B, width), "(num_layers * num_directions, B, H)")
+        checked.append(s)
+    return tuple(checked)

@@ -1,7 +1,8 @@
 """Turning what a user passes (padded, batch_first, unbatched, lengths, PackedSequence) into the
 engine's packed layout, and the engine's output back into what torch.nn would return.
 
-Lengths, sorting and unsorting live here, once; the scan sees only packed rows.
+``check_input`` validates once (before any work) and ``prepare_sequences`` lays the checked
+input out; lengths, sorting and unsorting live here, once; the scan sees only packed rows.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
-from ..engine.layout import TimeLayout, time_layout
 from .checks import as_lengths, check_dtype_device, fmt_shape
+from .layout import TimeLayout, time_layout
 
-__all__ = ["SeqBatch", "prepare_sequences"]
+__all__ = ["CheckedInput", "SeqBatch", "check_input", "prepare_sequences"]
 
 
 @dataclass
@@ -79,17 +80,36 @@ def _shape_note(owner: str, I: int, batch_first: bool) -> str:
     return f"{owner} expected input of shape {batched} or ({'T'}, {I}) unbatched"
 
 
-def prepare_sequences(
+@dataclass
+class CheckedInput:
+    """A layer's input after its checks: a padded tensor, time-major, or a PackedSequence."""
+
+    x: Tensor | None  # (T, B, I) time-major view of a tensor input; None for a PackedSequence
+    packed: PackedSequence | None
+    lengths: Tensor | None  # (B,) int64 CPU, each in [1, T], not all equal to T; or None
+    B: int
+    T: int
+    batch_first: bool
+    unbatched: bool
+
+    @property
+    def plain(self) -> bool:
+        """A padded batch whose sequences all run T steps: (T, B, I) as it stands."""
+        return self.x is not None and self.lengths is None
+
+
+def check_input(
     owner: str,
     input: Tensor | PackedSequence,
     lengths: object,
     input_size: int,
     batch_first: bool,
     weight: Tensor,
-) -> SeqBatch:
-    """Validate ``input`` (and ``lengths``) and lay it out for the engine; no work before checks."""
+) -> CheckedInput:
+    """Validate ``input`` (and ``lengths``) against the layer: every error says what was
+    expected and what came. No copy is made; lengths that all equal T are dropped."""
     if isinstance(input, PackedSequence):
-        return _from_packed(owner, input, lengths, input_size, weight)
+        return _check_packed(owner, input, lengths, input_size, weight)
     if not isinstance(input, Tensor):
         raise TypeError(
             f"{owner} expected input as a Tensor or PackedSequence, got {type(input).__name__}"
@@ -117,17 +137,49 @@ def prepare_sequences(
             f"{owner} expected at least one time step, got T = 0 "
             f"(input shape {fmt_shape(input.shape)}, batch_first={batch_first})"
         )
-    pad_to = 0
+    lens = None if lengths is None else as_lengths(lengths, B, T)
+    if lens is not None and int(lens.min()) == T:
+        lens = None  # every sequence runs all T steps: a plain batch
+    return CheckedInput(x, None, lens, B, T, batch_first, unbatched)
+
+
+def _check_packed(
+    owner: str, packed: PackedSequence, lengths: object, input_size: int, weight: Tensor
+) -> CheckedInput:
     if lengths is not None:
-        lens = as_lengths(lengths, B, T)
+        raise ValueError(
+            f"{owner} got both a PackedSequence and lengths; a PackedSequence carries its own "
+            "lengths, so pass lengths only with a padded tensor"
+        )
+    data = packed.data
+    check_dtype_device(owner, "input", data, weight)
+    if data.dim() != 2 or data.shape[1] != input_size:
+        raise ValueError(
+            f"{owner} expected PackedSequence data of shape (N, {input_size}), "
+            f"got {fmt_shape(data.shape)}"
+        )
+    if packed.batch_sizes.numel() == 0:
+        raise ValueError(f"{owner} expected at least one time step, got T = 0")
+    B, T = int(packed.batch_sizes[0]), packed.batch_sizes.numel()
+    return CheckedInput(None, packed, None, B, T, False, False)
+
+
+def prepare_sequences(checked: CheckedInput) -> SeqBatch:
+    """The checked input in the engine's packed layout (sorted by length where it has lengths)."""
+    if checked.packed is not None:
+        return _from_packed(checked.packed)
+    x, T, B = checked.x, checked.T, checked.B
+    pad_to, lens = 0, checked.lengths
+    if lens is not None:
         shortest, longest = int(lens.min()), int(lens.max())
         if shortest < longest:
-            return _from_lengths(x, lens, B, T, batch_first)
-        if longest < T:  # equal lengths: the first L steps as a plain batch, zeros after
-            x, pad_to, T = x[:longest], T, longest
-    data = x.contiguous().view(T * B, input_size)
+            return _from_lengths(x, lens, B, T, checked.batch_first)
+        x, pad_to, T = x[:longest], T, longest  # equal lengths L < T: L steps, zeros after
+    data = x.contiguous().view(T * B, x.shape[2])
     layout = time_layout((B,) * T)
-    return SeqBatch(data, layout, B, T, None, None, batch_first, unbatched, pad_to=pad_to)
+    return SeqBatch(
+        data, layout, B, T, None, None, checked.batch_first, checked.unbatched, pad_to=pad_to
+    )
 
 
 def _from_lengths(x: Tensor, lens: Tensor, B: int, T: int, batch_first: bool) -> SeqBatch:
@@ -156,27 +208,10 @@ def _from_lengths(x: Tensor, lens: Tensor, B: int, T: int, batch_first: bool) ->
     )
 
 
-def _from_packed(
-    owner: str, packed: PackedSequence, lengths: object, input_size: int, weight: Tensor
-) -> SeqBatch:
-    if lengths is not None:
-        raise ValueError(
-            f"{owner} got both a PackedSequence and lengths; a PackedSequence carries its own "
-            "lengths, so pass lengths only with a padded tensor"
-        )
-    data = packed.data
-    check_dtype_device(owner, "input", data, weight)
-    if data.dim() != 2 or data.shape[1] != input_size:
-        raise ValueError(
-            f"{owner} expected PackedSequence data of shape (N, {input_size}), "
-            f"got {fmt_shape(data.shape)}"
-        )
-    batch_sizes = tuple(packed.batch_sizes.tolist())
-    if not batch_sizes:
-        raise ValueError(f"{owner} expected at least one time step, got T = 0")
-    layout = time_layout(batch_sizes)
+def _from_packed(packed: PackedSequence) -> SeqBatch:
+    layout = time_layout(tuple(packed.batch_sizes.tolist()))
     return SeqBatch(
-        data,
+        packed.data,
         layout,
         layout.B,
         layout.T,
