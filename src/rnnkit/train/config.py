@@ -48,8 +48,16 @@ class TrainConfig:
     patience: int = opt(0, "stop after this many evaluations without improvement; 0 = never")
     log_every: int = opt(10, "append training loss to metrics.jsonl every this many steps")
     seed: int = opt(0, "seed of every random number generator, for reproducible runs")
-    out: str = opt("runs/train", "directory for checkpoints, metrics.jsonl and curves.png")
-    resume: bool = opt(False, "continue the run saved in --out exactly where it stopped")
+    out: str | None = opt(
+        "runs/train",
+        "folder for checkpoints, metrics.jsonl and plots; one that holds another run is refused "
+        "(recipes' default: a fresh folder per run, runs/<recipe>, then runs/<recipe>-2, ...)",
+    )
+    resume: bool = opt(
+        False,
+        "continue the run in --out exactly where it stopped; without --out, the latest run of "
+        "the recipe (the highest-numbered runs/<recipe>[-N] that holds a last.pt)",
+    )
     threads: int = opt(0, "torch CPU threads per process; 0 = cores / processes on this node")
     device: str = opt("auto", "device", choices=("auto", "cpu", "cuda"))
     backend: str = opt("auto", "rnnkit scan backend (see rnnkit.BACKENDS)")

@@ -111,3 +111,49 @@ def test_rnn_beats_seasonal_naive_on_a_trending_series(series_csv, tmp_path, see
     metrics = json.loads((out / "test_metrics.json").read_text())["metrics"]
     rnn, snaive = metrics["rnn"]["mase"], metrics["seasonal_naive"]["mase"]
     assert rnn < snaive, f"test MASE {rnn:.3f} vs seasonal naive {snaive:.3f}"
+
+
+def _without_out(argv: list[str]) -> list[str]:
+    i = argv.index("--out")
+    return argv[:i] + argv[i + 2 :]
+
+
+def test_default_runs_get_a_fresh_folder_each(series_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = _without_out(train_args(series_csv, "x", "--steps", "2", "--classical", "none"))
+    assert main(argv) == 0 and main(argv) == 0
+    firsts = [line for line in capsys.readouterr().out.splitlines() if "new run in" in line]
+    assert firsts == [
+        "forecast: new run in runs/forecast (a fresh folder; --out names one)",
+        "forecast: new run in runs/forecast-2 (a fresh folder; --out names one)",
+    ]
+    for run in ("forecast", "forecast-2"):
+        assert (tmp_path / "runs" / run / LAST).is_file()
+    assert main([*argv, "--steps", "3", "--resume"]) == 0  # the latest: runs/forecast-2
+    assert load_checkpoint(tmp_path / "runs" / "forecast-2" / LAST)["step"] == 3
+    assert load_checkpoint(tmp_path / "runs" / "forecast" / LAST)["step"] == 2
+
+
+def test_an_explicit_out_holding_another_run_is_refused(trained, series_csv, capsys):
+    capsys.readouterr()
+    assert main(train_args(series_csv, trained, "--steps", "2")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already holds a run (last.pt); pass --resume" in err
+
+
+def test_a_default_run_that_fails_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "short.csv", series_values(20))
+    argv = _without_out(train_args(tmp_path / "short.csv", "x", "--steps", "2"))
+    assert main(argv) == 2 and "values" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "forecast").exists()
+
+
+def test_the_output_names_the_scale_of_mase(trained, series_csv, tmp_path, capsys):
+    report = json.loads((trained / "test_metrics.json").read_text())
+    assert report["in_sample_naive_mae"] == report["mase_scale"] > 0
+    argv = train_args(series_csv, tmp_path / "s", "--steps", "1", "--classical", "none")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "MASE scale" not in out
+    assert "the in-sample MAE of the seasonal-naive (lag 4) forecast on the training part" in out

@@ -8,7 +8,7 @@ are importable on their own. The text pipeline itself (tokenizer, vocabulary, pa
 """
 
 from .batches import EncodedTexts, ShuffledBatches, encode_texts
-from .config import POOLINGS, TRAIN_DEFAULTS, ClassifyConfig
+from .config import POOLINGS, TRAIN_DEFAULTS, ClassifyConfig, resolve_defaults
 from .data import clean_text, read_examples, split_indices
 from .metrics import (
     accuracy,
@@ -64,6 +64,7 @@ __all__ = [
     "predict_split",
     "read_examples",
     "read_texts",
+    "resolve_defaults",
     "split_indices",
     "split_report",
     "train",

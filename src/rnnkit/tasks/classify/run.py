@@ -1,19 +1,20 @@
 """``train(cfg, train_cfg)``: what ``rnnkit classify train`` does, from the file to the test report.
 
-Every check of the user's input (options, data file, columns, rows, classes, split sizes,
-output directory, the checkpoint to resume) runs before anything is written, and fails with
-``RnnkitError``: nothing is overwritten. After training, the best checkpoint (lowest
-validation ``--monitor``) is evaluated once on the held-out test split: accuracy, macro-F1 and
-the confusion matrix beside the majority-class baseline, printed and written to
-``test_metrics.json`` (and ``confusion.png``) in ``--out``.
+``ClassifyRecipe`` is the recipe (``train.recipe.run_recipe`` runs it). Every check of the
+user's input (options, data file, columns, rows, classes, split sizes, output directory, the
+checkpoint to resume) runs before anything is written, and fails with ``RnnkitError``: nothing
+is overwritten. After training, the best checkpoint (lowest validation ``--monitor``) is
+evaluated once on the held-out test split: accuracy, macro-F1 and the confusion matrix beside
+the majority-class baseline, printed and written to ``test_metrics.json`` (and
+``confusion.png``) in the run folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,10 @@ import torch
 from ...data import load_movie_reviews
 from ...data.text import Vocab
 from ...errors import RnnkitError
-from ...train import BEST, LAST, TrainConfig, Trainer, load_checkpoint
-from ...train.recipe import check_same_run, check_train_options, prepare_out, run_config, setup
+from ...train import BEST, LAST, TrainConfig, load_checkpoint
+from ...train.recipe import Recipe, Run, run_recipe
 from .batches import EncodedTexts, ShuffledBatches, encode_texts
-from .config import ClassifyConfig
+from .config import ClassifyConfig, resolve_defaults
 from .data import read_examples, split_indices
 from .metrics import (
     accuracy,
@@ -41,9 +42,19 @@ from .metrics import (
 from .model import TextClassifier
 from .task import ClassifyTask, predict_split
 
-__all__ = ["METRICS_FILE", "MONITORS", "build_model", "build_vocab", "split_report", "train"]
+__all__ = [
+    "METRICS_FILE",
+    "MONITORS",
+    "RECIPE",
+    "ClassifyData",
+    "ClassifyRecipe",
+    "build_model",
+    "build_vocab",
+    "split_report",
+    "train",
+]
 
-METRICS_FILE = "test_metrics.json"  # the test report in --out
+METRICS_FILE = "test_metrics.json"  # the test report in the run folder
 MONITORS = ("error", "loss")  # validation metrics of ClassifyTask.evaluate
 
 
@@ -68,7 +79,6 @@ def _check_options(cfg: ClassifyConfig, tcfg: TrainConfig) -> None:
         raise RnnkitError(
             f"--monitor must be one of {', '.join(MONITORS)} (lower is better); got {tcfg.monitor}"
         )
-    check_train_options(tcfg)
 
 
 def _load_data(cfg: ClassifyConfig) -> tuple[list[str], list[str]]:
@@ -93,7 +103,8 @@ def build_vocab(cfg: ClassifyConfig, texts: list[str]) -> Vocab:
 
 
 def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> TextClassifier:
-    """The ``TextClassifier`` that ``cfg`` describes."""
+    """The ``TextClassifier`` that ``cfg`` describes (defaults resolved as training does)."""
+    cfg = resolve_defaults(cfg)
     return TextClassifier(
         vocab_size,
         num_classes,
@@ -120,55 +131,98 @@ def _labelled(cfg: ClassifyConfig) -> tuple[list[str], list[str], np.ndarray]:
     return texts, classes, np.array([index[n] for n in names], dtype=np.int64)
 
 
+@dataclass
+class ClassifyData:
+    """The labelled texts as the model sees them: vocabulary, classes and the three splits."""
+
+    vocab: Vocab
+    classes: list[str]  # name of each class id
+    train_labels: np.ndarray  # (N_train,) class ids of the training split (the baseline's)
+    train: EncodedTexts
+    val: EncodedTexts
+    test: EncodedTexts
+    batches: ShuffledBatches  # this rank's rows of each global batch
+
+    def sizes(self) -> dict[str, int]:
+        """Examples per split."""
+        return {"train": len(self.train), "validation": len(self.val), "test": len(self.test)}
+
+
+class ClassifyRecipe(Recipe):
+    """Text classification: labelled texts in, a tested classifier out."""
+
+    name = "classify"
+
+    def resolve(self, cfg: ClassifyConfig) -> ClassifyConfig:
+        return resolve_defaults(cfg)
+
+    def check(self, cfg: ClassifyConfig, tcfg: TrainConfig) -> None:
+        _check_options(cfg, tcfg)
+
+    def load(self, cfg: ClassifyConfig):
+        texts, classes, labels = _labelled(cfg)
+        pairs = [texts, [classes[i] for i in labels]]
+        digest = hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()
+        return (texts, classes, labels), digest
+
+    def build_data(self, cfg: ClassifyConfig, tcfg, raw, env, resume) -> ClassifyData:
+        texts, classes, labels = raw
+        parts = split_indices(labels, cfg.val_split, cfg.test_split, tcfg.seed)
+        _check_splits(len(labels), parts, cfg)
+        if resume is not None:
+            vocab = Vocab.from_dict(resume["vocab"])
+        else:
+            vocab = build_vocab(cfg, [texts[i] for i in parts[0]])
+        train_set, val_set, test_set = (
+            encode_texts(vocab, [texts[i] for i in idx], cfg.maxlen, cfg.truncating, labels[idx])
+            for idx in parts
+        )
+        batches = ShuffledBatches(train_set.lengths, cfg.batch_size, tcfg.seed, cfg.bucket)
+        batches.shard(env.rank, env.world_size)
+        return ClassifyData(vocab, classes, labels[parts[0]], train_set, val_set, test_set, batches)
+
+    def build_model(self, cfg: ClassifyConfig, data: ClassifyData) -> TextClassifier:
+        return build_model(cfg, len(data.vocab), len(data.classes))
+
+    def task(self, cfg: ClassifyConfig, tcfg, data: ClassifyData, env) -> ClassifyTask:
+        unk = data.vocab.unk
+        return ClassifyTask(data.train, data.batches, data.val, env.device, cfg.word_dropout, unk)
+
+    def extra(self, data: ClassifyData) -> dict[str, Any]:
+        return {"vocab": data.vocab.to_dict(), "labels": data.classes}
+
+    def describe(self, cfg: ClassifyConfig, data: ClassifyData, model, env) -> str:
+        sizes = data.sizes()
+        return (
+            f"classify: {sum(sizes.values()):,} examples ({sizes['train']:,} train, "
+            f"{sizes['validation']:,} validation, {sizes['test']:,} test), "
+            f"{len(data.classes)} classes, vocabulary {len(data.vocab):,}, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters "
+            f"(dropout {cfg.dropout:g}), {env.world_size} process(es) x "
+            f"{torch.get_num_threads()} threads"
+        )
+
+    def report(self, run: Run) -> dict[str, Any]:
+        data: ClassifyData = run.data
+        report = _test(
+            run.model, run.tcfg, data.test, data.train_labels, data.classes, run.env.device
+        )
+        report.update(examples=data.sizes(), train_seconds=round(run.seconds, 1))
+        write_json(run.out / METRICS_FILE, report)
+        run.log(_summary(report, data.classes))
+        run.log(f"test report in {run.out / METRICS_FILE}")
+        return report
+
+
+RECIPE = ClassifyRecipe()
+
+
 def train(
     cfg: ClassifyConfig, tcfg: TrainConfig, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Train a text classifier as configured; returns the test report (empty on ranks > 0)."""
-    _check_options(cfg, tcfg)
-    env = setup(tcfg)
-    say = log if env.is_main else (lambda _: None)
-    resume = prepare_out(tcfg)
-    texts, classes, labels = _labelled(cfg)
-    pairs = [texts, [classes[i] for i in labels]]
-    digest = hashlib.sha256(json.dumps(pairs).encode("utf-8")).hexdigest()
-    config = run_config("classify", cfg, tcfg, digest)
-    if resume is not None:
-        check_same_run(resume["config"], config, Path(tcfg.out) / LAST)
-    parts = split_indices(labels, cfg.val_split, cfg.test_split, tcfg.seed)
-    _check_splits(len(labels), parts, cfg)
-    if resume is not None:
-        vocab = Vocab.from_dict(resume["vocab"])
-    else:
-        vocab = build_vocab(cfg, [texts[i] for i in parts[0]])
-    train_set, val_set, test_set = (
-        encode_texts(vocab, [texts[i] for i in idx], cfg.maxlen, cfg.truncating, labels[idx])
-        for idx in parts
-    )
-    batches = ShuffledBatches(train_set.lengths, cfg.batch_size, tcfg.seed, cfg.bucket)
-    batches.shard(env.rank, env.world_size)
-    torch.manual_seed(tcfg.seed)
-    model = build_model(cfg, len(vocab), len(classes))
-    task = ClassifyTask(train_set, batches, val_set, env.device, cfg.word_dropout, vocab.unk)
-    sizes = {"train": len(train_set), "validation": len(val_set), "test": len(test_set)}
-    say(
-        f"classify: {len(labels):,} examples ({sizes['train']:,} train, {sizes['validation']:,} "
-        f"validation, {sizes['test']:,} test), {len(classes)} classes, vocabulary "
-        f"{len(vocab):,}, {sum(p.numel() for p in model.parameters()):,} parameters, "
-        f"{env.world_size} process(es) x {torch.get_num_threads()} threads"
-    )
-    extra = {"vocab": vocab.to_dict(), "labels": classes}
-    trainer = Trainer(model, task, tcfg, env, config, extra, log=say)
-    start = time.perf_counter()
-    trainer.fit(resume=resume)
-    seconds = time.perf_counter() - start
-    if not env.is_main:
-        return {}
-    report = _test(model, tcfg, test_set, labels[parts[0]], classes, env.device)
-    report.update(examples=sizes, train_seconds=round(seconds, 1))
-    write_json(Path(tcfg.out) / METRICS_FILE, report)
-    say(_summary(report, classes))
-    say(f"done in {seconds:.0f} s; checkpoints and {METRICS_FILE} in {tcfg.out}")
-    return report
+    """Train a text classifier as configured; returns the test report (the last validation
+    metrics on ranks > 0)."""
+    return run_recipe(RECIPE, cfg, tcfg, log)
 
 
 def _test(

@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ...layers.registry import LAYERS
 from ...train import TrainConfig, opt
-from ..textgen.model import CELLS
 
 __all__ = ["TRAIN_DEFAULTS", "ForecastConfig"]
 
@@ -42,7 +42,7 @@ class ForecastConfig:
         choices=("both", "ets", "arima", "none"),
     )
     interval: float = opt(0.8, "level of the prediction interval (from validation residuals)")
-    cell: str = opt("lstm", "recurrent cell", choices=tuple(CELLS))
+    cell: str = opt("lstm", "recurrent cell", choices=tuple(LAYERS))
     layers: int = opt(1, "stacked recurrent layers")
     hidden: int = opt(64, "hidden units per layer")
     dropout: float = opt(0.0, "dropout between recurrent layers")
@@ -58,7 +58,7 @@ TRAIN_DEFAULTS = dataclasses.replace(
     eval_every=50,
     save_every=250,
     monitor="mase",  # validation MASE picks best.pt, the model that forecasts
-    out="runs/forecast",
+    out=None,  # a fresh folder per run: runs/forecast, runs/forecast-2, ... (train.runs)
     threads=1,  # a model this small only waits on more threads: 2 threads took 80 s of CPU
     # for the default run where 1 took 14 s (loaded 2-core machine); --threads 0 = all cores
 )

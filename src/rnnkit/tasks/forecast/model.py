@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ..textgen.model import recurrent_layer
+from ...layers.registry import make_layer
 
 __all__ = ["Forecaster"]
 
@@ -27,7 +27,10 @@ class Forecaster(nn.Module):
         input_size: int = 1,
     ) -> None:
         super().__init__()
-        self.rnn = recurrent_layer(cell, input_size, hidden, layers, dropout if layers > 1 else 0.0)
+        dropout = dropout if layers > 1 else 0.0  # between layers only
+        self.rnn = make_layer(
+            cell, input_size, hidden, num_layers=layers, dropout=dropout, batch_first=True
+        )
         self.head = nn.Linear(hidden, horizon)
 
     def forward(self, x: Tensor) -> Tensor:

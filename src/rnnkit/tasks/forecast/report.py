@@ -20,7 +20,15 @@ from .metrics import conformal_widths, score
 from .task import forecast_windows
 from .windows import Scaler, Split, windows
 
-__all__ = ["METHODS", "compare", "format_table", "interval", "rnn_widths", "write_atomic"]
+__all__ = [
+    "METHODS",
+    "compare",
+    "format_table",
+    "interval",
+    "rnn_widths",
+    "scale_line",
+    "write_atomic",
+]
 
 METHODS = ("rnn", "naive", "seasonal_naive", "ets", "arima")  # rows of the table, in order
 
@@ -111,6 +119,15 @@ def compare(
         results[name] = {"model": spec, **score(point, actual, scale, lower, upper)}
         forecasts[name] = np.stack([point, lower, upper])  # (3, N, H)
     return {"metrics": results, "forecasts": forecasts, "origins": list(test_o)}
+
+
+def scale_line(scale: float, season: int) -> str:
+    """The line that names MASE's denominator for what it is: the in-sample MAE of the
+    (seasonal-)naive one-step forecast on the training part; not a MASE itself."""
+    naive = f"seasonal-naive (lag {season})" if season > 1 else "naive (lag 1)"
+    return (
+        f"MASE = MAE / {scale:.4g}, the in-sample MAE of the {naive} forecast on the training part"
+    )
 
 
 def format_table(metrics: dict[str, dict[str, Any]], level: float) -> str:

@@ -1,9 +1,10 @@
 """``train(cfg, train_cfg)`` and ``predict(...)``: what ``rnnkit forecast train|predict`` do.
 
-Every check of the user's input (options, the CSV file, the series' length, the output
-directory, the checkpoint to resume) runs before anything is written, and fails with
-``RnnkitError``: nothing is overwritten. The series, its split and its scaling travel in every
-checkpoint (``series``), so ``predict`` needs nothing but the run directory.
+``ForecastRecipe`` is the recipe (``train.recipe.run_recipe`` runs it). Every check of the
+user's input (options, the CSV file, the series' length, the output directory, the checkpoint
+to resume) runs before anything is written, and fails with ``RnnkitError``: nothing is
+overwritten. The series, its split and its scaling travel in every checkpoint (``series``), so
+``predict`` needs nothing but the run directory.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import io
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +23,13 @@ import numpy as np
 import torch
 
 from ...errors import CheckpointError, RnnkitError
-from ...train import BEST, LAST, TrainConfig, Trainer
+from ...train import BEST, TrainConfig
 from ...train.checkpoint import load_checkpoint
-from ...train.recipe import (
-    check_same_run,
-    check_train_options,
-    load_task_checkpoint,
-    prepare_out,
-    run_config,
-    setup,
-)
+from ...train.recipe import Recipe, Run, load_task_checkpoint, run_recipe
 from .config import ForecastConfig
 from .metrics import mase_scale
 from .model import Forecaster
-from .report import compare, format_table, interval, rnn_widths, write_atomic
+from .report import compare, format_table, interval, rnn_widths, scale_line, write_atomic
 from .series import Series, bundled_series, next_times, read_csv_series
 from .task import ForecastTask, forecast_windows
 from .windows import (
@@ -48,7 +42,7 @@ from .windows import (
     windows,
 )
 
-__all__ = ["load_model", "predict", "train"]
+__all__ = ["RECIPE", "ForecastData", "ForecastRecipe", "load_model", "predict", "train"]
 
 METRICS_FILE, PLOT_FILE = "test_metrics.json", "forecast.png"
 
@@ -70,7 +64,6 @@ def _check_options(cfg: ForecastConfig, tcfg: TrainConfig) -> None:
         raise RnnkitError("--column and --time-column choose columns of --data; give --data too")
     if tcfg.seed < 0:
         raise RnnkitError(f"--seed must be >= 0; got {tcfg.seed}")
-    check_train_options(tcfg)
 
 
 def _series_meta(series: Series, split: Split, scaler: Scaler, scale: float) -> dict[str, Any]:
@@ -84,61 +77,93 @@ def _series_meta(series: Series, split: Split, scaler: Scaler, scale: float) -> 
         "split": [split.train, split.val, split.test],
         "transform": scaler.transform,
         "scale": scaler.scale,
-        "mase_scale": scale,
+        "mase_scale": scale,  # the in-sample seasonal-naive MAE that MASE divides by
     }
+
+
+@dataclass
+class ForecastData:
+    """The series as the model sees it: split, scaling, training windows, validation ones."""
+
+    series: Series
+    split: Split
+    scaler: Scaler  # the transform and scale fitted on the training part
+    scale: float  # MASE's denominator: the in-sample seasonal-naive MAE of the training part
+    windows: int  # training windows
+    batches: WindowBatches  # this rank's share of them
+    val: tuple[np.ndarray, np.ndarray, np.ndarray]  # validation windows (x, y, anchors)
+    actual: np.ndarray  # (N_val, H) validation targets in original units
+
+
+class ForecastRecipe(Recipe):
+    """Direct multi-step forecasting of one series, reported against the baselines."""
+
+    name = "forecast"
+
+    def check(self, cfg: ForecastConfig, tcfg: TrainConfig) -> None:
+        _check_options(cfg, tcfg)
+
+    def load(self, cfg: ForecastConfig) -> tuple[Series, str]:
+        if cfg.data is None:
+            series = bundled_series()
+        else:
+            series = read_csv_series(cfg.data, cfg.column, cfg.time_column)
+        return series, series.sha256()
+
+    def build_data(self, cfg: ForecastConfig, tcfg, series: Series, env, resume) -> ForecastData:
+        values, L, H = series.values, cfg.lookback, cfg.horizon
+        split = plan_split(len(values), L, H, cfg.val, cfg.test, cfg.season)
+        transform = choose_transform(values[: split.train], cfg.transform)
+        Scaler(transform, 1.0).check(values, series.lines, f"--data {series.name}")  # every line
+        scaler = fit_scaler(values[: split.train], transform)
+        scale = mase_scale(values[: split.train], cfg.season)
+        if not scale > 0:
+            raise RnnkitError("MASE is undefined: the training part repeats itself every --season")
+        s = scaler.encode(values)  # (T,)
+        x, y, _ = windows(s, split.train_origins(L, H), L, H)
+        batches = WindowBatches(x, y, cfg.batch_size, tcfg.seed).shard(env.rank, env.world_size)
+        val_o = split.val_origins(H)
+        actual = values[np.asarray(val_o)[:, None] + np.arange(H)]  # (N_val, H)
+        val = windows(s, val_o, L, H)
+        return ForecastData(series, split, scaler, scale, len(x), batches, val, actual)
+
+    def build_model(self, cfg: ForecastConfig, data: ForecastData) -> Forecaster:
+        return Forecaster(cfg.horizon, cfg.hidden, cfg.layers, cfg.cell, cfg.dropout)
+
+    def task(self, cfg: ForecastConfig, tcfg, data: ForecastData, env) -> ForecastTask:
+        d = data
+        return ForecastTask(d.batches, d.val, d.actual, d.scaler, d.scale, cfg.loss, env.device)
+
+    def extra(self, data: ForecastData) -> dict[str, Any]:
+        return {"series": _series_meta(data.series, data.split, data.scaler, data.scale)}
+
+    def describe(self, cfg: ForecastConfig, data: ForecastData, model, env) -> str:
+        series, split = data.series, data.split
+        return (
+            f"forecast: {series.name} column {series.column!r}, {len(series.values)} values "
+            f"(train {split.train}, validation {split.val}, test {split.test}), "
+            f"{data.windows} training windows of {cfg.lookback} -> {cfg.horizon}, "
+            f"transform {data.scaler.transform}, "
+            f"{sum(p.numel() for p in model.parameters()):,} parameters, "
+            f"{env.world_size} process(es) x {torch.get_num_threads()} threads"
+        )
+
+    def report(self, run: Run) -> dict[str, Any]:
+        return _report(run.model, run.data, run.cfg, run.tcfg, run.log)
+
+
+RECIPE = ForecastRecipe()
 
 
 def train(cfg: ForecastConfig, tcfg: TrainConfig, log: Callable[[str], None] = print) -> dict:
     """Train a forecaster, then report it against the baselines on the test tail; returns
-    the report (also written to ``--out``/test_metrics.json)."""
-    _check_options(cfg, tcfg)
-    if cfg.data is None:
-        series = bundled_series()
-    else:
-        series = read_csv_series(cfg.data, cfg.column, cfg.time_column)
-    env = setup(tcfg)
-    say = log if env.is_main else (lambda _: None)
-    resume = prepare_out(tcfg)
-    config = run_config("forecast", cfg, tcfg, series.sha256())
-    if resume is not None:
-        check_same_run(resume["config"], config, Path(tcfg.out) / LAST)
-    values, L, H = series.values, cfg.lookback, cfg.horizon
-    split = plan_split(len(values), L, H, cfg.val, cfg.test, cfg.season)
-    transform = choose_transform(values[: split.train], cfg.transform)
-    Scaler(transform, 1.0).check(values, series.lines, f"--data {series.name}")  # every line
-    scaler = fit_scaler(values[: split.train], transform)
-    scale = mase_scale(values[: split.train], cfg.season)
-    if not scale > 0:
-        raise RnnkitError("MASE is undefined: the training part repeats itself every --season")
-    s = scaler.encode(values)  # (T,)
-    x, y, _ = windows(s, split.train_origins(L, H), L, H)
-    batches = WindowBatches(x, y, cfg.batch_size, tcfg.seed).shard(env.rank, env.world_size)
-    val_o = split.val_origins(H)
-    actual = values[np.asarray(val_o)[:, None] + np.arange(H)]  # (N_val, H)
-    torch.manual_seed(tcfg.seed)
-    model = Forecaster(H, cfg.hidden, cfg.layers, cfg.cell, cfg.dropout)
-    task = ForecastTask(
-        batches, windows(s, val_o, L, H), actual, scaler, scale, cfg.loss, env.device
-    )
-    say(
-        f"forecast: {series.name} column {series.column!r}, {len(values)} values "
-        f"(train {split.train}, validation {split.val}, test {split.test}), {len(x)} training "
-        f"windows of {L} -> {H}, transform {scaler.transform}, "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters, "
-        f"{env.world_size} process(es) x {torch.get_num_threads()} threads"
-    )
-    extra = {"series": _series_meta(series, split, scaler, scale)}
-    trainer = Trainer(model, task, tcfg, env, config, extra, log=say)
-    start = time.perf_counter()
-    trainer.fit(resume=resume)
-    say(f"trained in {time.perf_counter() - start:.0f} s; checkpoints in {tcfg.out}")
-    if not env.is_main:
-        return {}
-    return _report(model, series, split, scaler, scale, cfg, tcfg, say)
+    the report (also written to the run folder's test_metrics.json)."""
+    return run_recipe(RECIPE, cfg, tcfg, log)
 
 
-def _report(model, series: Series, split: Split, scaler: Scaler, scale: float, cfg, tcfg, say):
+def _report(model, data: ForecastData, cfg: ForecastConfig, tcfg: TrainConfig, say):
     """Test metrics of best.pt's model and the baselines: printed, JSON, plot."""
+    series, split, scaler, scale = data.series, data.split, data.scaler, data.scale
     best = Path(tcfg.out) / BEST
     if best.exists():
         model.load_state_dict(load_checkpoint(best)["model"])
@@ -150,7 +175,7 @@ def _report(model, series: Series, split: Split, scaler: Scaler, scale: float, c
     future = _future(model, widths, series, scaler, L, H)
     say(
         f"test: {len(result['origins'])} forecasts of {H} steps (origins every step of the "
-        f"last {split.test} values); MASE scale {scale:.4g}\n"
+        f"last {split.test} values)\n{scale_line(scale, cfg.season)}\n"
         + format_table(result["metrics"], cfg.interval)
     )
     report = {
@@ -164,7 +189,8 @@ def _report(model, series: Series, split: Split, scaler: Scaler, scale: float, c
         "transform": scaler.transform,
         "interval": cfg.interval,
         "test_origins": len(result["origins"]),
-        "mase_scale": scale,
+        "in_sample_naive_mae": scale,  # MASE = MAE / this (seasonal naive at lag --season)
+        "mase_scale": scale,  # the same number under its earlier name, for scripts that read it
         "metrics": result["metrics"],
         "forecast": future,
     }

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from ...layers.registry import LAYERS
 from ...train import TrainConfig, opt
-from .model import CELLS
 
 __all__ = ["TRAIN_DEFAULTS", "TextgenConfig"]
 
@@ -24,7 +24,7 @@ class TextgenConfig:
     encoding: str = opt("utf-8", "text encoding of --data")
     level: str = opt("char", "tokens: characters or words", choices=("char", "word"))
     vocab_size: int = opt(10000, "word level: keep this many most frequent tokens (with <unk>)")
-    cell: str = opt("lstm", "recurrent cell", choices=tuple(CELLS))
+    cell: str = opt("lstm", "recurrent cell", choices=tuple(LAYERS))
     layers: int = opt(1, "stacked recurrent layers")
     hidden: int = opt(256, "hidden units per layer")
     embed: int = opt(64, "embedding size")
@@ -46,5 +46,5 @@ TRAIN_DEFAULTS = dataclasses.replace(
     warmup=50,
     eval_every=200,
     save_every=50,
-    out="runs/textgen",
+    out=None,  # a fresh folder per run: runs/textgen, runs/textgen-2, ... (train.runs)
 )
