@@ -4,7 +4,9 @@ The model-specific part is a small ``Task``: ``train_step(model, step, carry)`` 
 of global step ``step`` (the batch is a pure function of the step, which makes the data
 position just the step number) and a detached ``carry`` that the next step receives (the
 hidden state of truncated BPTT; None for tasks without one). ``evaluate(model)`` returns
-validation metrics, lower is better for the monitored one.
+validation metrics, lower is better for the monitored one. A task may also have ``labels``,
+metric name -> axis label with its unit (``"loss": "cross-entropy (nats per token)"``), for
+the axes of curves.png.
 
 A checkpoint holds model, optimizer, scheduler, every rank's RNG states and carry, the step and
 the early-stopping state, so ``fit(resume=checkpoint)`` continues bit for bit. Under torchrun
@@ -130,7 +132,8 @@ class Trainer:
             self.metrics.truncate_after(state.step)
         self._loop(net, optimizer, scheduler, state, total)
         if env.is_main and cfg.plot:
-            plot_curves(self.metrics.records(), self.out / "curves.png", cfg.monitor)
+            labels = getattr(self.task, "labels", None)  # metric name -> axis label
+            plot_curves(self.metrics.records(), self.out / "curves.png", cfg.monitor, labels)
         return state.last_eval
 
     def _loop(self, net, optimizer, scheduler, state: _State, total: int) -> None:

@@ -59,6 +59,10 @@ class ClassifyTask:
     ) -> None:
         self.train, self.batches, self.val, self.device = train, batches, val, device
         self.word_dropout, self.unk = word_dropout, unk  # rate, and the id that replaces
+        self.labels = {  # the axes of curves.png
+            "loss": "cross-entropy (nats per example)",
+            "error": "error rate (1 - accuracy)",
+        }
 
     def steps_per_epoch(self) -> int:
         return self.batches.steps_per_epoch

@@ -47,6 +47,11 @@ class ForecastTask:
         self.val_x, self.val_y, self.val_anchors = val  # (N, L), (N, H), (N,)
         self.actual = actual  # (N, H) validation targets in original units
         self.device = device or torch.device("cpu")
+        self.labels = {  # the axes of curves.png
+            "loss": f"{loss.upper()} of the scaled series (training loss)",
+            "mae": "MAE (units of the series)",
+            "mase": "MASE (MAE / in-sample seasonal-naive MAE)",
+        }
 
     def steps_per_epoch(self) -> int:
         return self.train.per_epoch

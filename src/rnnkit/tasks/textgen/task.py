@@ -39,6 +39,11 @@ class TextgenTask:
         self.train, self.level, self.device = train, level, device
         self.reset_prob, self.seed = reset_prob, seed
         self.val_ids = val_ids[: eval_tokens + 1] if eval_tokens > 0 else val_ids
+        self.labels = {  # the axes of curves.png
+            "loss": "cross-entropy (nats per token)",
+            "bits_per_char": "bits per character",
+            "perplexity": "perplexity (e ** nats per token)",
+        }
 
     def steps_per_epoch(self) -> int:
         return self.train.chunks
