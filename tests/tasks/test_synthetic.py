@@ -117,6 +117,8 @@ def test_short_training_lowers_the_loss(task, cell):
     losses = [r["train_loss"] for r in result["history"]]
     assert len(losses) == 3 and losses[-1] < losses[0]
     assert result["steps_run"] == 60 and set(result["final"]) >= {result["metric"]}
+    fields = {"steps_run", "final", "solved", "steps_to_solve", "seconds", "cpu_seconds"}
+    assert set(result) >= fields | {"backend", "history"}
 
 
 def test_forget_bias_reaches_the_lstm_and_is_refused_for_cells_without_a_forget_gate():

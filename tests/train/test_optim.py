@@ -57,3 +57,14 @@ def test_scheduler_follows_lr_factor_and_resumes_from_its_state():
     opt2.step()
     sched2.step()
     assert opt2.param_groups[0]["lr"] == opt.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.01])
+def test_optimizer_step_clips_only_when_asked(clip):
+    from rnnkit.train.optim import optimizer_step
+
+    w = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+    sgd = torch.optim.SGD([w], lr=1.0)
+    optimizer_step((w * w).sum(), sgd, [w], clip)  # gradient 2w = (6, 8), norm 10
+    step = torch.tensor([6.0, 8.0]) * (clip / 10 if clip else 1.0)
+    torch.testing.assert_close(w.detach(), torch.tensor([3.0, 4.0]) - step)

@@ -18,6 +18,12 @@ uniform distribution over the 8 symbols for the last 10: cross-entropy 10·log 8
 accuracy 1/8 on the copied part; "solved" is accuracy >= 0.99 on the copied part.
 
 Data are drawn from an explicit ``torch.Generator``: the same seed gives the same batches.
+
+``fit`` keeps a loop of its own rather than the ``Trainer``'s: a run here is one point of a
+sweep (cells x T x seeds), returned as a dict with no files written, stopped at the first
+solved evaluation (``stop_on_solve``, where the Trainer stops on patience only) and timed per
+evaluation (``seconds``). It shares the Trainer's parts: the optimizer (``build_optimizer``)
+and the update (``optimizer_step``: gradients, clipping, step).
 """
 
 from __future__ import annotations
@@ -34,7 +40,8 @@ from torch import Tensor, nn
 
 from ..layers import engine_path
 from ..layers.registry import LAYERS, layer_class, make_layer
-from ..train.config import opt
+from ..train.config import TrainConfig, opt
+from ..train.optim import build_optimizer, optimizer_step
 
 __all__ = [
     "CELLS",
@@ -265,7 +272,8 @@ class SynthConfig:
 def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None = None) -> dict:
     """Train ``model`` ((T, B, I) -> (T, B, O)) as ``cfg`` says; see :func:`train_synthetic`."""
     spec = get_task(cfg.task)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = build_optimizer(params, TrainConfig(optimizer="adam", lr=cfg.lr))
     train_gen = torch.Generator().manual_seed(cfg.seed)
     x_eval, y_eval = spec.batch(cfg.T, cfg.eval_size, torch.Generator().manual_seed(cfg.seed + 1))
     history: list[dict] = []
@@ -275,10 +283,7 @@ def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None =
     for step in range(1, cfg.steps + 1):
         x, y = spec.batch(cfg.T, cfg.batch_size, train_gen)
         loss = spec.loss(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        opt.step()
+        optimizer_step(loss, optimizer, params, cfg.clip)  # the Trainer's update
         running.append(loss.item())
         if step % cfg.eval_every == 0 or step == cfg.steps:
             with torch.no_grad():

@@ -3,7 +3,8 @@
 The schedule is a ``LambdaLR`` over one pure function of the step, ``lr_factor``: linear warm-up
 from 0 to 1 over ``warmup`` steps, then cosine decay to ``min_lr_ratio`` at the last step, or a
 step decay by ``gamma`` every ``step_size`` steps, or constant. Being a pure function of the
-step, it resumes exactly from the scheduler's ``last_epoch``.
+step, it resumes exactly from the scheduler's ``last_epoch``. ``optimizer_step`` is one
+update (gradients, clipping, step), the same in the ``Trainer`` and in the synthetic tasks' loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from torch import nn
 
 from .config import TrainConfig
 
-__all__ = ["build_optimizer", "build_scheduler", "lr_factor"]
+__all__ = ["build_optimizer", "build_scheduler", "lr_factor", "optimizer_step"]
 
 
 def build_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -55,3 +56,18 @@ def build_scheduler(
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """``LambdaLR`` following :func:`lr_factor`; call ``step()`` after each optimizer step."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, cfg))
+
+
+def optimizer_step(
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    params: list[nn.Parameter],
+    clip_norm: float,
+) -> None:
+    """One update from ``loss``: fresh gradients, the global norm of ``params`` clipped to
+    ``clip_norm`` (0 = no clipping), then the optimizer's step."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_norm > 0:
+        nn.utils.clip_grad_norm_(params, clip_norm)
+    optimizer.step()

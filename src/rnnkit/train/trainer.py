@@ -31,7 +31,7 @@ from .checkpoint import rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .distributed import DistEnv
 from .history import MetricsLog, plot_curves
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, optimizer_step
 
 __all__ = ["StepResult", "Task", "Trainer", "map_carry"]
 
@@ -146,11 +146,7 @@ class Trainer:
         while state.step < total and not stop:
             net.train()
             result = self.task.train_step(net, state.step, state.carry)
-            optimizer.zero_grad(set_to_none=True)
-            result.loss.backward()
-            if cfg.clip_norm > 0:
-                nn.utils.clip_grad_norm_(params, cfg.clip_norm)
-            optimizer.step()
+            optimizer_step(result.loss, optimizer, params, cfg.clip_norm)
             scheduler.step()
             state.carry, state.step = result.carry, state.step + 1
             tokens += result.count * env.world_size
