@@ -1,32 +1,27 @@
-"""The ``rnnkit`` command: one subcommand per application, each in its own module.
+"""The ``rnnkit`` command: one subcommand per module of ``rnnkit.commands``.
 
     rnnkit textgen train [--data FILE.txt] [--steps N] ...
     rnnkit textgen sample --checkpoint runs/textgen --prompt "ROMEO."
 
-A command module exposes ``register(subparsers)``, which adds its parser and sets ``func`` (the
-handler, returning an exit status). Bad input raises ``RnnkitError``: ``main`` prints it as one
-line on stderr and returns 2, without a traceback.
+Every command module has ``add_parser(subparsers)``, which adds its parser and sets ``func``
+(the handler, returning an exit status). Bad input raises ``rnnkit.errors.RnnkitError``:
+``main`` prints it as one line, ``rnnkit: error: ...``, on stderr and returns 2, without a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .commands import classify, diagnose, forecast, synth, textgen
 from .errors import RnnkitError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = {  # command name -> module with register(subparsers)
-    "textgen": "rnnkit.tasks.textgen.cli",
-    "forecast": "rnnkit.tasks.forecast.cli",
-    "classify": "rnnkit.tasks.classify.cli",
-    "synth": "rnnkit.commands.synth",
-    "diagnose": "rnnkit.commands.diagnose",
-}
+COMMANDS = (textgen, forecast, classify, synth, diagnose)  # in the order --help lists them
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"rnnkit {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS.values():
-        importlib.import_module(module).register(subparsers)
+    for command in COMMANDS:
+        command.add_parser(subparsers)
     return parser
 
 
@@ -47,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except RnnkitError as exc:
-        print(f"rnnkit: error: {exc}", file=sys.stderr)
+        print(f"rnnkit: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

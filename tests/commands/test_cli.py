@@ -1,4 +1,4 @@
-"""CLI subcommands: one-line errors with exit code 2, wiring into a parent parser, tiny runs."""
+"""synth and diagnose: one-line errors with exit code 2, wiring into a parent parser, tiny runs."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def _keep_threads():
 
 BAD = [
     (synth, ["adding", "--cell", "lstmm"], "unknown cell 'lstmm'"),
-    (synth, ["addition"], "unknown task 'addition'"),
     (synth, ["adding", "--T", "1"], "T to be an int >= 2"),
     (synth, ["copy", "--steps", "0"], "steps > 0"),
     (synth, ["copy", "--steps", "-3"], "steps > 0"),
@@ -36,7 +35,14 @@ def test_bad_input_is_one_line_on_stderr_and_exit_code_2(command, argv, message,
     out, err = capsys.readouterr()
     assert out == ""
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
-    assert err.startswith(f"{command.PROG}: error: ")
+    assert err.startswith("rnnkit: error: ")
+
+
+def test_an_unknown_task_is_a_usage_error_naming_the_tasks(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        synth.main(["addition"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "invalid choice: 'addition'" in err and "copy" in err
 
 
 def test_add_parser_wires_both_subcommands_into_a_parent_parser():

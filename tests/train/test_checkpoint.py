@@ -52,6 +52,15 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(path)
 
 
+@pytest.mark.parametrize("text", ["just a text file\n", "hello world\n", "ROMEO. Hi\n"])
+def test_a_text_file_is_refused_in_words_without_pickle_details(tmp_path, text):
+    path = tmp_path / "notes.txt"
+    path.write_text(text)  # "just" would make pickle report the memo key 544502645
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(path)
+    assert str(info.value).endswith("not the zip archive that torch.save writes")
+
+
 def test_foreign_torch_file_is_refused(tmp_path):
     path = tmp_path / "model.pt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
@@ -62,7 +71,7 @@ def test_foreign_torch_file_is_refused(tmp_path):
 def test_pickled_objects_are_refused_by_weights_only(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"format": "rnnkit-checkpoint", "version": 1, "obj": random.Random()}, path)
-    with pytest.raises(CheckpointError, match="not a readable rnnkit checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable rnnkit checkpoint.*pickled objects"):
         load_checkpoint(path)
 
 

@@ -1,21 +1,19 @@
-"""CLI subcommand modules: each has ``add_parser(subparsers)``, ``run(args) -> int``, ``main``.
+"""The subcommands of ``rnnkit``, one module each, and what they share.
 
-Wire one into the main CLI with ``diagnose.add_parser(subparsers)``; its parser sets
-``func=run``, so the main CLI ends with ``sys.exit(args.func(args))``.
+Every module here has a docstring (its ``--help`` description) and ``add_parser(subparsers)``,
+which adds its parser and sets ``func=``: a handler that takes the parsed flags and returns the
+exit status. Bad input raises ``rnnkit.errors.RnnkitError``; ``rnnkit.cli.main`` prints it as one
+line and exits with status 2. Flags come from the recipes' config dataclasses through
+``flags.py``; the recipes themselves (``rnnkit.tasks``) know nothing of argparse.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..atomic import write_json_atomic
 
-__all__ = ["UsageError", "write_json_atomic"]
-
-
-class UsageError(ValueError):
-    """Bad command-line input: reported as one line on stderr, exit code 2."""
+__all__ = ["common_arguments", "write_json_atomic"]
 
 
 def common_arguments(p, out: str, out_help: str) -> None:
@@ -24,9 +22,3 @@ def common_arguments(p, out: str, out_help: str) -> None:
         "--threads", type=int, default=1, help="torch threads (1 is fastest for small models)"
     )
     p.add_argument("--out", type=Path, default=Path(out), help=out_help)
-
-
-def fail(prog: str, message: str) -> int:
-    """Print ``prog: error: message`` as one line on stderr; return exit code 2."""
-    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
-    return 2

@@ -1,5 +1,7 @@
 """Applications built on rnnkit's layers and the generic trainer (``rnnkit.train``).
 
-Each task is a subpackage with its config, model, ``Task`` for the trainer, and a ``cli``
-module whose ``register(subparsers)`` adds its command to ``rnnkit``: ``textgen`` today.
+Each recipe is a subpackage (``textgen``, ``classify``, ``forecast``) with its config, model,
+``Task`` for the trainer and a ``train(...)`` function, callable from Python with no argparse in
+sight; ``synthetic`` holds the long-range toy tasks. Their command lines live in
+``rnnkit.commands``.
 """

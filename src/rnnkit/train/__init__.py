@@ -7,7 +7,7 @@ raises ``RnnkitError`` (the CLI prints it as one line and exits with status 2).
 
 from ..errors import CheckpointError, RnnkitError
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig, add_arguments, from_args, opt
+from .config import TrainConfig, opt
 from .distributed import DistEnv, init_distributed
 from .history import MetricsLog, plot_curves
 from .optim import build_optimizer, build_scheduler, lr_factor
@@ -24,10 +24,8 @@ __all__ = [
     "Task",
     "TrainConfig",
     "Trainer",
-    "add_arguments",
     "build_optimizer",
     "build_scheduler",
-    "from_args",
     "init_distributed",
     "load_checkpoint",
     "lr_factor",

@@ -14,7 +14,9 @@ RNG states (torch, CUDA, numpy, python ``random``) are captured as tensors and i
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +67,9 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # zip, pickle and unpickler-allowlist errors alike
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise CheckpointError(
             f"{path} is not a readable rnnkit checkpoint (corrupt, truncated or written by "
-            f"another program): {reason}"
+            f"another program): {_unreadable(path, exc)}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a torch file but not an rnnkit checkpoint")
@@ -81,6 +82,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{path} is an incomplete rnnkit checkpoint: no {', '.join(missing)}")
     return payload
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """Why ``torch.load`` could not read ``path``, in words (never a bare pickle detail)."""
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; text, pickles do not
+        return "not the zip archive that torch.save writes"
+    if isinstance(exc, pickle.UnpicklingError):
+        return "it holds pickled objects, which rnnkit never saves and does not load"
+    reason = (str(exc).strip().splitlines() or [""])[0][:160]
+    return reason if reason and not reason.isdigit() else type(exc).__name__
 
 
 def rng_state() -> dict[str, Any]:

@@ -1,22 +1,19 @@
-"""``TrainConfig``: the options of the generic training loop, and the dataclass <-> argparse bridge.
+"""``TrainConfig``: the options of the generic training loop, and ``opt``, a config's field.
 
-Every config in rnnkit is a dataclass whose fields carry their help text (``opt(default, help)``);
-``add_arguments`` turns one into command-line flags (``seq_len`` -> ``--seq-len``) and
-``from_args`` reads the parsed flags back, so a flag exists exactly when a field does.
+Every config in rnnkit is a dataclass whose fields carry their help text and, where the values
+are few, their choices (``opt(default, help, choices=...)``): the documentation of the field
+for Python callers, and what ``rnnkit.commands.flags`` turns into the command line's flags.
+Nothing here knows argparse.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TrainConfig", "add_arguments", "from_args", "opt"]
+from ..engine import BACKENDS
 
-_DEFAULT_STEPS = "_default_steps"  # where add_arguments keeps a config's default --steps
+__all__ = ["TrainConfig", "opt"]
 
 
 def opt(default: Any, help: str, **metadata: Any) -> Any:
@@ -60,46 +57,6 @@ class TrainConfig:
     )
     threads: int = opt(0, "torch CPU threads per process; 0 = cores / processes on this node")
     device: str = opt("auto", "device", choices=("auto", "cpu", "cuda"))
-    backend: str = opt("auto", "rnnkit scan backend (see rnnkit.BACKENDS)")
+    backend: str = opt("auto", f"rnnkit scan backend, one of: {', '.join(BACKENDS)}")
     progress: bool = opt(True, "show a progress bar on a terminal")
     plot: bool = opt(True, "draw curves.png (matplotlib) at the end")
-
-
-def _flag_type(hint: Any) -> tuple[Any, bool]:
-    """(the argparse type of a field annotation, whether it is a bool)."""
-    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    return hint, hint is bool
-
-
-def add_arguments(parser: argparse.ArgumentParser, config: Any, skip: tuple[str, ...] = ()) -> None:
-    """Add one ``--flag`` per field of the dataclass instance ``config`` (values as defaults)."""
-    hints = typing.get_type_hints(type(config))
-    for f in dataclasses.fields(config):
-        if f.name in skip:
-            continue
-        kind, is_bool = _flag_type(hints[f.name])
-        default = getattr(config, f.name)
-        flag = "--" + f.name.replace("_", "-")
-        help_text = f.metadata.get("help", "") + (f" (default: {default})" if not is_bool else "")
-        if is_bool:
-            action = argparse.BooleanOptionalAction
-            parser.add_argument(flag, action=action, default=default, help=help_text, dest=f.name)
-        else:
-            choices = f.metadata.get("choices")
-            if f.name == "steps" and hasattr(config, "epochs"):
-                # --epochs alone must win over a recipe's default step count: the default
-                # applies in from_args only when neither budget flag is given
-                parser.set_defaults(**{_DEFAULT_STEPS: default})
-                default = None
-            parser.add_argument(
-                flag, type=kind, default=default, choices=choices, help=help_text, dest=f.name
-            )
-
-
-def from_args(cls: type, args: argparse.Namespace) -> Any:
-    """The dataclass ``cls`` filled from the parsed flags that ``add_arguments`` made."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)}
-    if values.get("steps", 0) is None and values.get("epochs") is None:
-        values["steps"] = getattr(args, _DEFAULT_STEPS, None)
-    return cls(**values)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from rnnkit.cli import build_parser
+from rnnkit.commands.flags import from_args
 from rnnkit.layers.registry import LAYERS
 from rnnkit.tasks.classify import (
     ClassifyConfig,
@@ -19,7 +20,7 @@ from rnnkit.tasks.classify import (
     pool_max,
     pool_mean,
 )
-from rnnkit.train import TrainConfig, build_optimizer, from_args
+from rnnkit.train import TrainConfig, build_optimizer
 
 # out (B=2, T=3, F=2); row 0 has length 2, its step 2 is padding holding a large value
 OUT = torch.tensor(

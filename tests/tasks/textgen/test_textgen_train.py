@@ -10,8 +10,9 @@ import torch
 from textgen_helpers import train_args
 
 from rnnkit.cli import build_parser, main
+from rnnkit.commands.flags import from_args
 from rnnkit.tasks.textgen import LanguageModel, TextgenConfig, load_model
-from rnnkit.train import BEST, LAST, from_args
+from rnnkit.train import BEST, LAST
 
 
 def test_a_run_writes_checkpoints_metrics_and_vocab(trained):

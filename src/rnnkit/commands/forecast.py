@@ -1,7 +1,8 @@
-"""``rnnkit forecast train|predict``: the command-line face of time-series forecasting.
+"""``rnnkit forecast train|predict``: the command-line face of the time-series forecasting recipe.
 
 The flags of ``train`` are generated from ``ForecastConfig`` and ``TrainConfig`` (defaults from
-``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an argparse error.
+the recipe's ``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an argparse
+error.
 
     rnnkit forecast train                     # LSTM on the bundled airline passengers
     rnnkit forecast train --data sales.csv --column units --time-column week --season 52
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 
-from ...train import TrainConfig, add_arguments, from_args
-from .config import TRAIN_DEFAULTS, ForecastConfig
+from ..tasks.forecast.config import TRAIN_DEFAULTS, ForecastConfig
+from ..train import TrainConfig
+from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
 
-__all__ = ["register"]
+__all__ = ["add_parser"]
 
 _TRAIN_HELP = (
     "train a direct multi-step RNN forecaster; report it against last-value, seasonal-naive, "
@@ -27,19 +29,19 @@ _PREDICT_HELP = (
 )
 
 
-def register(subparsers) -> None:
+def add_parser(subparsers) -> None:
     """Add ``forecast`` with its ``train`` and ``predict`` subcommands to ``subparsers``."""
-    forecast = subparsers.add_parser(
-        "forecast", help="train a time-series forecaster and forecast with it"
-    )
+    about = "train a time-series forecaster and forecast with it"
+    forecast = subparsers.add_parser("forecast", help=about, description=about)
     commands = forecast.add_subparsers(dest="forecast_command", required=True, metavar="COMMAND")
-    train = commands.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP)
+    train = commands.add_parser(
+        "train", help=_TRAIN_HELP, description=_TRAIN_HELP, formatter_class=HelpFormatter
+    )
     add_arguments(train, ForecastConfig())
     add_arguments(train, TRAIN_DEFAULTS)
     train.set_defaults(func=_train)
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     predict = commands.add_parser(
-        "predict", help=_PREDICT_HELP, description=_PREDICT_HELP, formatter_class=fmt
+        "predict", help=_PREDICT_HELP, description=_PREDICT_HELP, formatter_class=HelpFormatter
     )
     predict.add_argument("--checkpoint", required=True, help="run directory or .pt file")
     predict.add_argument(
@@ -50,21 +52,21 @@ def register(subparsers) -> None:
         "--time-column", default=None, help="time-stamp column of --data; default: as trained"
     )
     predict.add_argument("--output", default=None, help="CSV file to write; default: stdout")
-    predict.add_argument("--backend", default="auto", help="rnnkit scan backend (rnnkit.BACKENDS)")
+    add_backend(predict)
     predict.set_defaults(func=_predict)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .run import train
+    cfg, tcfg = from_args(ForecastConfig, args), from_args(TrainConfig, args)  # checked first
+    from ..tasks.forecast import train
 
-    train(from_args(ForecastConfig, args), from_args(TrainConfig, args))
+    train(cfg, tcfg)
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ...train.recipe import select_backend
-    from .run import predict
-
     select_backend(args.backend)
+    from ..tasks.forecast import predict
+
     predict(args.checkpoint, args.data, args.column, args.time_column, args.output)
     return 0

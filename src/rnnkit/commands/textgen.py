@@ -1,7 +1,8 @@
-"""``rnnkit textgen train|sample``: the command-line face of the text-generation task.
+"""``rnnkit textgen train|sample``: the command-line face of the text-generation recipe.
 
 The flags of ``train`` are generated from ``TextgenConfig`` and ``TrainConfig`` (defaults from
-``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an argparse error.
+the recipe's ``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an argparse
+error.
 
     rnnkit textgen train                      # char LSTM on the bundled Shakespeare
     rnnkit textgen sample --checkpoint runs/textgen --prompt "ROMEO." --length 400
@@ -11,25 +12,28 @@ from __future__ import annotations
 
 import argparse
 
-from ...train import TrainConfig, add_arguments, from_args
-from .config import TRAIN_DEFAULTS, TextgenConfig
+from ..tasks.textgen.config import TRAIN_DEFAULTS, TextgenConfig
+from ..train import TrainConfig
+from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
 
-__all__ = ["register"]
+__all__ = ["add_parser"]
 
 
-def register(subparsers) -> None:
+def add_parser(subparsers) -> None:
     """Add ``textgen`` with its ``train`` and ``sample`` subcommands to ``subparsers``."""
-    textgen = subparsers.add_parser(
-        "textgen", help="train a character or word language model and sample text from it"
-    )
+    about = "train a character or word language model and sample text from it"
+    textgen = subparsers.add_parser("textgen", help=about, description=about)
     commands = textgen.add_subparsers(dest="textgen_command", required=True, metavar="COMMAND")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-    train = commands.add_parser("train", help="train a language model on a text file")
+    about = "train a language model on a text file"
+    train = commands.add_parser(
+        "train", help=about, description=about, formatter_class=HelpFormatter
+    )
     add_arguments(train, TextgenConfig())
     add_arguments(train, TRAIN_DEFAULTS)
     train.set_defaults(func=_train)
+    about = "stream text from a trained model"
     sample = commands.add_parser(
-        "sample", help="stream text from a trained model", formatter_class=fmt
+        "sample", help=about, description=about, formatter_class=HelpFormatter
     )
     sample.add_argument("--checkpoint", required=True, help="run directory or .pt file")
     sample.add_argument("--prompt", default="", help="text to start from")
@@ -42,22 +46,22 @@ def register(subparsers) -> None:
         "--top-p", type=float, default=1.0, help="nucleus: smallest set of this mass"
     )
     sample.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
-    sample.add_argument("--backend", default="auto", help="rnnkit scan backend (rnnkit.BACKENDS)")
+    add_backend(sample)
     sample.set_defaults(func=_sample)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .run import train
+    cfg, tcfg = from_args(TextgenConfig, args), from_args(TrainConfig, args)  # checked first
+    from ..tasks.textgen import train
 
-    train(from_args(TextgenConfig, args), from_args(TrainConfig, args))
+    train(cfg, tcfg)
     return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from ...train.recipe import select_backend
-    from .run import sample
-
     select_backend(args.backend)
+    from ..tasks.textgen import sample
+
     sample(
         args.checkpoint,
         args.prompt,
