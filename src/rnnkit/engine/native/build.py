@@ -3,8 +3,9 @@
 ``load()`` JIT-builds the extension with ``torch.utils.cpp_extension.load`` (needs ``ninja`` and a
 C++ compiler) into torch's extensions cache, keyed by the CPU capability torch detected, so a
 cache moved to a machine without AVX2 is never reused there. Any failure becomes
-``NotImplementedError`` (warned once per process), so the dispatcher falls back to the Python
-fused engine. ``RNNKIT_NATIVE=0`` in the environment turns the native path off (no build);
+``NotImplementedError`` (warned once per process; without a C++ compiler, one line on stderr
+instead of a warning), so the dispatcher falls back to the Python fused engine.
+``RNNKIT_NATIVE=0`` in the environment turns the native path off (no build);
 ``RNNKIT_NATIVE_SANITIZE=address`` builds a separate AddressSanitizer variant (run Python with
 ``LD_PRELOAD=$(c++ -print-file-name=libasan.so)``) to check the C++ for memory errors.
 """
@@ -160,6 +161,9 @@ def load() -> ModuleType:
         raise NotImplementedError("rnnkit native scan is turned off by RNNKIT_NATIVE=0")
     if _module is not None:
         return _module
+    if _error is None and not compiler_available():
+        _error = "no C++ compiler found on PATH (c++, g++ or clang++)"
+        print(f"rnnkit: {_error}; using the Python engine (slower)", file=sys.stderr, flush=True)
     if _error is None:
         try:
             _module = _build()
