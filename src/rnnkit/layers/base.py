@@ -180,10 +180,10 @@ class RNNBase(nn.Module):
 
     def layer_weights(self, k: int) -> tuple[LayerWeights, tuple[Tensor | None, ...]]:
         """The weights and cell parameters of layer-direction ``k`` = layer * D + direction."""
-        roles = self._roles[k]
+        roles, parameters = self._roles[k], self._parameters
 
         def get(role: str) -> Tensor | None:
-            return getattr(self, roles[role]) if role in roles else None
+            return parameters[roles[role]] if role in roles else None
 
         w = LayerWeights(
             get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh"), get("weight_hr")
