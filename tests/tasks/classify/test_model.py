@@ -1,5 +1,6 @@
 """The classifier: pooling against hand computation, padding never reaching the output, the
-head and loss for two and more classes, and the seeds' Keras model expressed in flags."""
+head and loss for two and more classes, and the classic Keras SimpleRNN sentiment example
+expressed in flags."""
 
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def test_more_classes_use_softmax_and_cross_entropy():
     torch.testing.assert_close(class_probabilities(logits), torch.softmax(logits, 1))
 
 
-def test_seeds_keras_classifier_is_expressible():
+def test_keras_simplernn_sentiment_example_is_expressible():
     """Embedding(10000, 32) + SimpleRNN(32) + Dense(1, sigmoid), rmsprop, maxlen 500, val 0.2."""
     flags = "--cell rnn --embed 32 --hidden 32 --vocab-size 10000 --maxlen 500"
     args = build_parser().parse_args(

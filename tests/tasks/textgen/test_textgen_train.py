@@ -1,4 +1,5 @@
-"""``textgen train``: outputs of a run, the seeds' word-level program, and a learning check."""
+"""``textgen train``: outputs of a run, the classic Keras word-level language model example,
+and a learning check."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def test_resume_extends_a_finished_run(trained, corpus, tmp_path):
     assert load_model(out)[2]["step"] == 6
 
 
-def test_seeds_first_program_is_expressible():
+def test_keras_word_level_language_model_example_is_expressible():
     argv = "textgen train --level word --cell rnn --layers 2 --hidden 1024 --embed 128"
     args = build_parser().parse_args([*argv.split(), "--vocab-size", "10000"])
     cfg = from_args(TextgenConfig, args)
