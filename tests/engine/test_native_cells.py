@@ -161,7 +161,7 @@ def test_native_layer_matches_reference_bidirectional_two_layers(name, packed):
 
 def test_auto_takes_native_for_the_new_cells_and_a_compilable_user_cell(monkeypatch):
     monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
-    assert {"layernorm_lstm", "layernorm_gru", "peephole_lstm", "indrnn_relu"} <= set(
+    assert {"layernorm_lstm", "layernorm_gru", "peephole_lstm", "indrnn"} <= set(
         native_cells()
     )
     x = torch.randn(3, 2, 4)

@@ -24,3 +24,14 @@ def test_relu_rnn_is_registered_with_its_nonlinearity():
 def test_unknown_name_lists_the_known_ones():
     with pytest.raises(ValueError, match="unknown cell 'lstmm'; expected one of rnn, rnn_relu"):
         make_layer("lstmm", 3, 4)
+
+
+def test_one_name_per_cell_everywhere():
+    from rnnkit.cells import CELLS
+    from rnnkit.engine.native import native_cells
+
+    assert list(LAYERS) == list(CELLS)
+    for name, cell in CELLS.items():
+        assert cell.name == name
+        assert make_layer(name, 3, 4).cell is cell  # the layer runs the cell of its name
+    assert set(native_cells()) <= set(CELLS)

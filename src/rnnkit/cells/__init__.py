@@ -1,4 +1,10 @@
-"""Pure math of each recurrent cell: one step forward, one step backward from saved activations."""
+"""Pure math of each cell: one step forward, one step backward from saved activations.
+
+``CELLS`` names every built-in cell once: the name is the cell's ``name``, the key of the layer
+registry (``rnnkit.layers.registry``), the ``--cell`` choice of every command, and what the
+native engine is told. A new cell: one file here, one row in ``CELLS`` (and one in the layer
+registry); see docs/new_cell.md.
+"""
 
 from .base import CellMath, ParamSpec
 from .custom import autograd_step_backward, define_cell
@@ -11,6 +17,7 @@ from .peephole import PEEPHOLE_LSTM
 from .rnn import RNN_RELU, RNN_TANH
 
 __all__ = [
+    "CELLS",
     "GRU",
     "INDRNN_RELU",
     "INDRNN_TANH",
@@ -28,3 +35,20 @@ __all__ = [
     "autograd_step_backward",
     "define_cell",
 ]
+
+CELLS: dict[str, CellMath | MinCell] = {
+    cell.name: cell
+    for cell in (
+        RNN_TANH,
+        RNN_RELU,
+        LSTM,
+        GRU,
+        LAYERNORM_LSTM,
+        LAYERNORM_GRU,
+        PEEPHOLE_LSTM,
+        INDRNN_RELU,
+        INDRNN_TANH,
+        MIN_GRU,
+        MIN_LSTM,
+    )
+}

@@ -53,7 +53,7 @@ class ParamSpec:
 class CellMath:
     """The pure math of one recurrent cell, as the scan engine consumes it."""
 
-    name: str  # e.g. "lstm"; also the torch.nn mode string where one exists
+    name: str  # the one name of the cell: registry key, --cell choice, what the native engine sees
     gates: int  # G / H: 1 (RNN), 3 (GRU), 4 (LSTM)
     extra_states: int  # states besides h: 0 (RNN, GRU), 1 (LSTM: c)
     split_hidden: bool  # True when the cell needs h·W_hhᵀ + b_hh apart from gx (GRU)

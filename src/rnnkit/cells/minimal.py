@@ -181,7 +181,7 @@ class MinCell:
     dh_prev = dgx·0 + dh_direct, so the engine's result is exactly this cell's.
     """
 
-    name: str  # "min_gru" or "min_lstm"
+    name: str  # "mingru" or "minlstm"
     gates: int  # G / H: 2 (z, h̃) or 3 (f, i, h̃)
     math: CellMath
     log_coefficients: Callable[[Tensor], tuple[Tensor, Tensor]]  # gx -> (log a, log b)
@@ -207,5 +207,5 @@ def _cell(name: str, gates: int, step, step_backward, log_coefficients) -> MinCe
     return MinCell(name, gates, math, log_coefficients)
 
 
-MIN_GRU = _cell("min_gru", 2, min_gru_step, min_gru_step_backward, min_gru_log_coefficients)
-MIN_LSTM = _cell("min_lstm", 3, min_lstm_step, min_lstm_step_backward, min_lstm_log_coefficients)
+MIN_GRU = _cell("mingru", 2, min_gru_step, min_gru_step_backward, min_gru_log_coefficients)
+MIN_LSTM = _cell("minlstm", 3, min_lstm_step, min_lstm_step_backward, min_lstm_log_coefficients)

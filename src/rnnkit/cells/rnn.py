@@ -68,7 +68,7 @@ def rnn_relu_step_backward(
 
 
 RNN_TANH = CellMath(
-    name="rnn_tanh",
+    name="rnn",
     gates=1,
     extra_states=0,
     split_hidden=False,

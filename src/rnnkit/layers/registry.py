@@ -1,6 +1,7 @@
 """The recurrent layers by name: what ``--cell`` means in every rnnkit command.
 
-``LAYERS`` maps a name to (layer class, fixed constructor arguments); every class takes
+``LAYERS`` maps a cell's one name (``rnnkit.cells.CELLS``) to (layer class, fixed constructor
+arguments); every class takes
 torch.nn.RNN's constructor (input_size, hidden_size, num_layers, bias, batch_first, dropout,
 bidirectional). ``make_layer("gru", 32, 64, batch_first=True)`` builds one; an unknown name is a
 ``ValueError`` that lists the known ones.
@@ -12,23 +13,30 @@ from typing import Any
 
 from torch import nn
 
+from .. import cells
+from ..cells import CellMath, MinCell
 from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM
 from .minimal import MinGRU, MinLSTM
 from .recurrent import GRU, LSTM, RNN
 
 __all__ = ["LAYERS", "layer_class", "make_layer"]
 
+# the layer of each cell of rnnkit.cells.CELLS, under the cell's own name
+_ROWS: tuple[tuple[CellMath | MinCell, type[nn.Module], dict[str, Any]], ...] = (
+    (cells.RNN_TANH, RNN, {"nonlinearity": "tanh"}),
+    (cells.RNN_RELU, RNN, {"nonlinearity": "relu"}),
+    (cells.LSTM, LSTM, {}),
+    (cells.GRU, GRU, {}),
+    (cells.LAYERNORM_LSTM, LayerNormLSTM, {}),
+    (cells.LAYERNORM_GRU, LayerNormGRU, {}),
+    (cells.PEEPHOLE_LSTM, PeepholeLSTM, {}),
+    (cells.INDRNN_RELU, IndRNN, {"nonlinearity": "relu"}),
+    (cells.INDRNN_TANH, IndRNN, {"nonlinearity": "tanh"}),
+    (cells.MIN_GRU, MinGRU, {}),
+    (cells.MIN_LSTM, MinLSTM, {}),
+)
 LAYERS: dict[str, tuple[type[nn.Module], dict[str, Any]]] = {
-    "rnn": (RNN, {"nonlinearity": "tanh"}),
-    "rnn_relu": (RNN, {"nonlinearity": "relu"}),
-    "lstm": (LSTM, {}),
-    "gru": (GRU, {}),
-    "layernorm_lstm": (LayerNormLSTM, {}),
-    "layernorm_gru": (LayerNormGRU, {}),
-    "peephole_lstm": (PeepholeLSTM, {}),
-    "indrnn": (IndRNN, {}),
-    "mingru": (MinGRU, {}),
-    "minlstm": (MinLSTM, {}),
+    cell.name: (cls, fixed) for cell, cls, fixed in _ROWS
 }
 
 
