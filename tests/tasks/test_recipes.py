@@ -42,3 +42,20 @@ def test_classify_default_dropout_scales_with_the_model(hidden, dropout):
     given = classify.ClassifyConfig(hidden=hidden, dropout=0.0)
     assert classify.resolve_defaults(given).dropout == 0.0  # a given value is kept
     assert classify.build_model(classify.ClassifyConfig(hidden=hidden), 20, 2).drop.p == dropout
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_help_says_what_the_default_folder_and_dropout_are(name, capsys):
+    from rnnkit.cli import main
+
+    with pytest.raises(SystemExit):
+        main([name, "train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    text = text[text.index("options:") :]  # past the usage lines
+    out = text[text.index("--out OUT ") : text.index("--resume, --no-resume ")]
+    assert "default: a fresh one per run, runs/<recipe>, then runs/<recipe>-2" in out
+    assert "(default: None)" not in out
+    if name == "classify":
+        dropout = text[text.index("--dropout DROPOUT ") : text.index("--word-dropout WORD")]
+        assert "default: scaled with the model, 0.5 x min(1, --hidden / 128)" in dropout
+        assert "(default: None)" not in dropout

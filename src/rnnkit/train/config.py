@@ -47,8 +47,9 @@ class TrainConfig:
     seed: int = opt(0, "seed of every random number generator, for reproducible runs")
     out: str | None = opt(
         "runs/train",
-        "folder for checkpoints, metrics.jsonl and plots; one that holds another run is refused "
-        "(recipes' default: a fresh folder per run, runs/<recipe>, then runs/<recipe>-2, ...)",
+        "folder for checkpoints, metrics.jsonl and plots, refused if it holds another run; "
+        "default: a fresh one per run, runs/<recipe>, then runs/<recipe>-2, ... (named on the "
+        "first line of output; the Trainer alone: runs/train)",
     )
     resume: bool = opt(
         False,
