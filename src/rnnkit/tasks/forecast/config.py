@@ -45,7 +45,9 @@ class ForecastConfig:
     cell: str = opt("lstm", "recurrent cell", choices=tuple(LAYERS))
     layers: int = opt(1, "stacked recurrent layers")
     hidden: int = opt(64, "hidden units per layer")
-    dropout: float = opt(0.0, "dropout between recurrent layers")
+    dropout: float = opt(
+        0.0, "dropout between recurrent layers (so none with the default single --layers 1)"
+    )
     loss: str = opt("mae", "training loss on the scaled values", choices=("mae", "mse"))
     batch_size: int = opt(16, "training windows per step (global, over all processes)")
 
