@@ -5,3 +5,17 @@ Each recipe is a subpackage (``textgen``, ``classify``, ``forecast``) with its c
 sight; ``synthetic`` holds the long-range toy tasks. Their command lines live in
 ``rnnkit.commands``.
 """
+
+import importlib as _importlib
+
+_LAZY = ("classify", "forecast", "synthetic", "textgen")  # imported on first attribute access
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return _importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
