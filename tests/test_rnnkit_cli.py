@@ -53,6 +53,18 @@ def test_cli_imports_its_commands_plainly():
     assert "importlib" not in source and "import_module" not in source
 
 
+def test_the_command_line_uses_only_the_public_names_of_rnnkit_train():
+    import ast
+    from pathlib import Path
+
+    files = [Path(rnnkit.cli.__file__), *Path(rnnkit.cli.__file__).parent.glob("commands/*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = (node.module or "").removeprefix("rnnkit.")
+                assert not module.startswith("train."), f"{path.name} imports {node.module}"
+
+
 @pytest.mark.parametrize("words", sorted(LEAVES), ids=" ".join)
 def test_help_is_plain_text_and_shows_every_default(words, capsys):
     with pytest.raises(SystemExit) as exit_info:

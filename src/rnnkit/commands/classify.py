@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..tasks.classify.config import TRAIN_DEFAULTS, ClassifyConfig
+from ..tasks.classify import TRAIN_DEFAULTS, ClassifyConfig
 from ..train import TrainConfig
 from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
 

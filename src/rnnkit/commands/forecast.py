@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..tasks.forecast.config import TRAIN_DEFAULTS, ForecastConfig
+from ..tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
 from ..train import TrainConfig
 from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..tasks.textgen.config import TRAIN_DEFAULTS, TextgenConfig
+from ..tasks.textgen import TRAIN_DEFAULTS, TextgenConfig
 from ..train import TrainConfig
 from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
 
