@@ -131,3 +131,27 @@ def test_nan_in_input_propagates_like_torch():
     (y_ref, _), (y_ours, _) = ref(x), ours(x)
     assert torch.equal(torch.isnan(y_ours), torch.isnan(y_ref))
     assert torch.isnan(y_ours[1:, 0]).all() and not torch.isnan(y_ours[:, 1]).any()
+
+
+@pytest.mark.parametrize(
+    ("torch_cls", "our_cls", "args"),
+    [
+        (torch.nn.RNN, rnnkit.RNN, (4, 6, 2, "relu", False, True, 0.0, True)),
+        (torch.nn.LSTM, rnnkit.LSTM, (4, 6, 2, False, True, 0.0, True, 3)),
+        (torch.nn.GRU, rnnkit.GRU, (4, 6, 2, False, True, 0.0, True)),
+    ],
+)
+def test_positional_arguments_mean_what_they_mean_in_torch(torch_cls, our_cls, args):
+    ref, ours = torch_cls(*args), our_cls(*args)
+    names = ("mode", "num_layers", "bias", "batch_first", "bidirectional", "proj_size")
+    assert {n: getattr(ours, n) for n in names} == {n: getattr(ref, n) for n in names}
+    assert list(ours.state_dict()) == list(ref.state_dict())
+
+
+def test_the_constructor_is_written_once():
+    from rnnkit.layers import MinRNNBase, RNNBase
+
+    for cls in (rnnkit.LSTM, rnnkit.GRU, rnnkit.LayerNormLSTM, rnnkit.LayerNormGRU):
+        assert cls.__init__ is RNNBase.__init__
+    assert rnnkit.PeepholeLSTM.__init__ is RNNBase.__init__
+    assert rnnkit.MinGRU.__init__ is rnnkit.MinLSTM.__init__ is MinRNNBase.__init__

@@ -227,7 +227,6 @@ def test_bad_options(make, match):
 
 def test_forget_bias_on_a_cell_without_forget_gate():
     from rnnkit.cells import GRU
-    from rnnkit.layers import RNNBase
 
     with pytest.raises(ValueError, match="no forget gate; expected forget_bias=None, got 1.0"):
-        RNNBase("GRU", GRU, 3, 4, forget_bias=1.0)
+        rnnkit.Recurrent(GRU, 3, 4, forget_bias=1.0)

@@ -276,3 +276,9 @@ def test_dtype_lengths_and_constructor_errors(gru):
         MinGRU(I, H, dropout=1.5)
     with pytest.warns(UserWarning, match="no effect with num_layers=1"):
         MinGRU(I, H, dropout=0.2)
+
+
+@pytest.mark.parametrize("option", [{"zoneout": 0.1}, {"proj_size": 2}, {"forget_bias": 1.0}])
+def test_options_of_cells_with_hidden_weights_are_refused(option):
+    with pytest.raises(TypeError, match="MinGRU takes no"):
+        MinGRU(3, 4, **option)

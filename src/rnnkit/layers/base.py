@@ -28,11 +28,14 @@ from .options import (
 
 __all__ = ["RNNBase"]
 
+_UNSET: object = object()  # forget_bias not given: the layer's default_forget_bias
+
 
 class RNNBase(nn.Module):
     """A multi-layer, optionally bidirectional recurrent layer running ``cell`` on the engine.
 
-    Subclasses fix ``mode`` (torch's name: 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU') and the cell.
+    Subclasses fix the cell (class attribute ``cell``) and torch's mode string
+    (``torch_mode``: 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU'); the constructor is written here once.
     Keyword-only options beyond torch.nn, for every layer: ``forget_bias`` (LSTM family),
     ``chrono_init`` (LSTM family: T_max, the chrono initialization of Tallec & Ollivier 2018,
     b_f ~ log U(1, T_max - 1) and b_i = -b_f, for dependencies up to about T_max steps),
@@ -45,12 +48,12 @@ class RNNBase(nn.Module):
     PackedSequence; optional initial state; optional ``lengths`` (B,) for padded input.
     """
 
-    cell: CellMath
+    cell: CellMath  # the cell a subclass runs (a class attribute; Recurrent sets its own)
+    torch_mode: str = ""  # torch.nn's mode string, kept as ``self.mode``; default: cell.name
+    default_forget_bias: float | None = None  # forget_bias when none is given (with biases)
 
     def __init__(
         self,
-        mode: str,
-        cell: CellMath,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
@@ -62,17 +65,21 @@ class RNNBase(nn.Module):
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         *,
-        forget_bias: float | None = None,
+        forget_bias: float | None = _UNSET,  # type: ignore[assignment]
         chrono_init: int | None = None,
         recurrent_init: str = "uniform",
         zoneout: float | tuple[float, float] = 0.0,
         recurrent_dropout: float = 0.0,
         input_dropout: float = 0.0,
     ) -> None:
+        """torch.nn.RNNBase's constructor without ``mode`` (the subclass's cell fixes it), and
+        the options beyond torch.nn, keyword-only. Written once: every layer takes it."""
         super().__init__()
-        owner = type(self).__name__
-        self.mode = mode
-        self.cell = cell
+        owner, cell = type(self).__name__, self.cell
+        self.mode = self.torch_mode or cell.name
+        if forget_bias is _UNSET:
+            use_default = bias and chrono_init is None
+            forget_bias = self.default_forget_bias if use_default else None
         self.input_size = check_size(owner, "input_size", input_size, 0)
         self.hidden_size = check_size(owner, "hidden_size", hidden_size, 1)
         self.num_layers = check_size(owner, "num_layers", num_layers, 1)

@@ -1,5 +1,6 @@
 """Layers for cells torch.nn lacks: LayerNormLSTM, LayerNormGRU, PeepholeLSTM, IndRNN.
 
+Each names its cell (and the constructor is ``RNNBase``'s, torch.nn's with rnnkit's options).
 All run on the hand-derived BPTT engine (the native C++ loops under the ``auto`` backend,
 the fused Python loop otherwise) and take the same layer options and forward contract as
 rnnkit.LSTM / GRU: num_layers, bidirectional, batch_first, dropout, initial state, ``lengths``,
@@ -33,28 +34,9 @@ class LayerNormLSTM(RNNBase):
     Shapes as rnnkit.LSTM without projection.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: _Device = None,
-        dtype: torch.dtype | None = None,
-        *,
-        forget_bias: float | None = 1.0,
-        recurrent_init: str = "uniform",
-        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
-    ) -> None:
-        super().__init__(
-            "LayerNormLSTM", LAYERNORM_LSTM, input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=None if not bias or options.get("chrono_init") else forget_bias,
-            recurrent_init=recurrent_init, **options,
-        )  # fmt: skip
+    cell = LAYERNORM_LSTM
+    torch_mode = "LayerNormLSTM"
+    default_forget_bias = 1.0
 
 
 class LayerNormGRU(RNNBase):
@@ -64,26 +46,8 @@ class LayerNormGRU(RNNBase):
     ln_ih_bias (3H,), ln_hh_weight / ln_hh_bias (3H,). Shapes as rnnkit.GRU.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: _Device = None,
-        dtype: torch.dtype | None = None,
-        *,
-        recurrent_init: str = "uniform",
-        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
-    ) -> None:
-        super().__init__(
-            "LayerNormGRU", LAYERNORM_GRU, input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype,
-            recurrent_init=recurrent_init, **options,
-        )  # fmt: skip
+    cell = LAYERNORM_GRU
+    torch_mode = "LayerNormGRU"
 
 
 class PeepholeLSTM(RNNBase):
@@ -94,28 +58,9 @@ class PeepholeLSTM(RNNBase):
     (see RNNBase). Returns as rnnkit.LSTM.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: _Device = None,
-        dtype: torch.dtype | None = None,
-        *,
-        forget_bias: float | None = 1.0,
-        recurrent_init: str = "uniform",
-        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
-    ) -> None:
-        super().__init__(
-            "PeepholeLSTM", PEEPHOLE_LSTM, input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype,
-            forget_bias=None if not bias or options.get("chrono_init") else forget_bias,
-            recurrent_init=recurrent_init, **options,
-        )  # fmt: skip
+    cell = PEEPHOLE_LSTM
+    torch_mode = "PeepholeLSTM"
+    default_forget_bias = 1.0
 
 
 class IndRNN(RNNBase):
@@ -127,22 +72,18 @@ class IndRNN(RNNBase):
     Shapes and returns as rnnkit.RNN.
     """
 
+    cell = INDRNN_RELU
+    torch_mode = "IndRNN"
+
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         num_layers: int = 1,
         nonlinearity: str = "relu",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: _Device = None,
-        dtype: torch.dtype | None = None,
-        *,
+        *args: Any,
         recurrent_max: float | None = None,
-        recurrent_init: str = "uniform",
-        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
+        **kwargs: Any,  # the rest of RNNBase's arguments
     ) -> None:
         cells = {"relu": INDRNN_RELU, "tanh": INDRNN_TANH}
         if nonlinearity not in cells:
@@ -150,11 +91,8 @@ class IndRNN(RNNBase):
         if recurrent_max is not None and not recurrent_max > 0:
             raise ValueError(f"IndRNN expected recurrent_max > 0 or None, got {recurrent_max}")
         self.nonlinearity, self.recurrent_max = nonlinearity, recurrent_max
-        super().__init__(
-            "IndRNN", cells[nonlinearity], input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype,
-            recurrent_init=recurrent_init, **options,
-        )  # fmt: skip
+        self.cell = cells[nonlinearity]
+        super().__init__(input_size, hidden_size, num_layers, *args, **kwargs)
 
     def reset_parameters(self) -> None:
         super().reset_parameters()
@@ -178,29 +116,10 @@ class Recurrent(RNNBase):
     or ``(output, (h_n, *extra_n))`` for cells with extra states.
     """
 
-    def __init__(
-        self,
-        cell: CellMath,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: _Device = None,
-        dtype: torch.dtype | None = None,
-        *,
-        forget_bias: float | None = None,
-        recurrent_init: str = "uniform",
-        **options: Any,  # zoneout, recurrent_dropout, input_dropout: see RNNBase
-    ) -> None:
+    def __init__(self, cell: CellMath, *args: Any, **kwargs: Any) -> None:
         if not isinstance(cell, CellMath):
             raise TypeError(
                 f"Recurrent expected a CellMath (see rnnkit.define_cell), got {type(cell).__name__}"
             )
-        super().__init__(
-            cell.name, cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-            bidirectional, 0, device, dtype, forget_bias=forget_bias,
-            recurrent_init=recurrent_init, **options,
-        )  # fmt: skip
+        self.cell, self.torch_mode = cell, cell.name
+        super().__init__(*args, **kwargs)

@@ -23,7 +23,7 @@ and bias uniform in ±1/sqrt(I_k).
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +35,10 @@ from .base import RNNBase
 from .options import check_size
 
 __all__ = ["MinGRU", "MinLSTM", "MinRNNBase"]
+
+
+_NOT_MINIMAL = {"proj_size", "forget_bias", "chrono_init", "recurrent_init", "zoneout",
+                "recurrent_dropout", "input_dropout"}  # fmt: skip
 
 
 def _check_mode(owner: str, mode: object) -> str:
@@ -52,30 +56,21 @@ class MinRNNBase(RNNBase):
 
     def __init__(
         self,
-        cell: MinCell,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-        *,
+        *args: Any,
         mode: str = "auto",
         scan_chunk: int | None = DEFAULT_CHUNK,
+        **kwargs: Any,  # RNNBase's torch.nn arguments (no proj_size, no recurrent noise)
     ) -> None:
         owner = type(self).__name__
-        if isinstance(num_layers, numbers.Integral) and not isinstance(num_layers, bool):
-            check_size(owner, "num_layers", num_layers, 1)  # before the dropout warning
-        self.scan_chunk = (
-            None if scan_chunk is None else check_size(owner, "scan_chunk", scan_chunk, 1)
-        )
-        super().__init__(
-            _check_mode(owner, mode), cell, input_size, hidden_size, num_layers, bias,
-            batch_first, dropout, bidirectional, 0, device, dtype,
-        )  # fmt: skip
+        unsupported = sorted(set(kwargs) & _NOT_MINIMAL)
+        if unsupported or len(args) > 7:
+            got = unsupported[0] if unsupported else "proj_size (an 8th positional argument)"
+            raise TypeError(f"{owner} takes no {got}: it has no hidden-to-hidden weights")
+        mode = _check_mode(owner, mode)
+        chunk = None if scan_chunk is None else check_size(owner, "scan_chunk", scan_chunk, 1)
+        self.scan_chunk = chunk
+        super().__init__(*args, **kwargs)
+        self.mode = mode  # the scan mode (RNNBase keeps torch's mode string there)
 
     def _parameter_shapes(self, layer_in: int, G: int) -> dict[str, tuple[int, ...]]:
         """weight_ih (G, I_k) and, with bias, bias_ih (G,): no hidden-to-hidden weights."""
@@ -95,7 +90,7 @@ class MinRNNBase(RNNBase):
         spec = super().stack_spec()
         owner = type(self).__name__
         mode = _check_mode(owner, self.mode if mode is None else mode)
-        return StackSpec(**{**spec.__dict__, "min_mode": mode, "scan_chunk": self.scan_chunk})
+        return spec._replace(min_mode=mode, scan_chunk=self.scan_chunk)
 
     def forward(
         self,
@@ -131,8 +126,7 @@ class MinRNNBase(RNNBase):
 class MinGRU(MinRNNBase):
     """minGRU: z = σ(W_z x + b_z), h̃ = g(W_h x + b_h), h_t = (1 - z) ⊙ h_{t-1} + z ⊙ h̃."""
 
-    def __init__(self, input_size: int, hidden_size: int, *args, **kwargs) -> None:
-        super().__init__(MIN_GRU, input_size, hidden_size, *args, **kwargs)
+    cell = MIN_GRU
 
 
 class MinLSTM(MinRNNBase):
@@ -141,5 +135,4 @@ class MinLSTM(MinRNNBase):
     f' = f / (f + i), i' = i / (f + i). Returns ``(output, h_n)``: there is no cell state.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, *args, **kwargs) -> None:
-        super().__init__(MIN_LSTM, input_size, hidden_size, *args, **kwargs)
+    cell = MIN_LSTM
