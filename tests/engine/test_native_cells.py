@@ -161,9 +161,7 @@ def test_native_layer_matches_reference_bidirectional_two_layers(name, packed):
 
 def test_auto_takes_native_for_the_new_cells_and_a_compilable_user_cell(monkeypatch):
     monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
-    assert {"layernorm_lstm", "layernorm_gru", "peephole_lstm", "indrnn"} <= set(
-        native_cells()
-    )
+    assert {"layernorm_lstm", "layernorm_gru", "peephole_lstm", "indrnn"} <= set(native_cells())
     x = torch.randn(3, 2, 4)
     with rnnkit.use_backend("auto"):
         for cls, options in LAYERS.values():
@@ -191,3 +189,15 @@ def test_native_declines_zoneout_and_recurrent_dropout_and_auto_falls_back(optio
     with rnnkit.use_backend("auto"):
         layer(x)
         assert backends.last_path == ("fused" if "zoneout" in options else "native")
+
+
+def test_the_native_code_refuses_a_description_its_kernel_cannot_run():
+    from rnnkit.engine.native import load
+
+    ext = load()
+    ok = ext.Cell(kernel=1, gates=4, has_c=True, split=False, diagonal=False, relu=False,
+                  param_units=[], param_optional=[])  # fmt: skip
+    assert ok is not None
+    with pytest.raises(RuntimeError, match="kernel 1 runs cells of 4 gates"):
+        ext.Cell(kernel=1, gates=3, has_c=True, split=False, diagonal=False, relu=False,
+                 param_units=[], param_optional=[])  # fmt: skip

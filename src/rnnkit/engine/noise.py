@@ -14,7 +14,6 @@ masks of one layer-direction from it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -37,8 +36,7 @@ def at_rows(z: Tensor | float, rows: slice) -> Tensor | float:
     return z if isinstance(z, float) else z[rows]
 
 
-@dataclass(frozen=True)
-class StackNoise:
+class StackNoise(NamedTuple):
     """The randomness a layer asks of one call: dropout between layers and inside the recurrence.
 
     The random ones act in training mode only; zoneout in evaluation mode uses its expectation.

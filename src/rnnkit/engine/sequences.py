@@ -8,6 +8,7 @@ input out; lengths, sorting and unsorting live here, once; the scan sees only pa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -80,8 +81,7 @@ def _shape_note(owner: str, I: int, batch_first: bool) -> str:
     return f"{owner} expected input of shape {batched} or ({'T'}, {I}) unbatched"
 
 
-@dataclass
-class CheckedInput:
+class CheckedInput(NamedTuple):
     """A layer's input after its checks: a padded tensor, time-major, or a PackedSequence."""
 
     x: Tensor | None  # (T, B, I) time-major view of a tensor input; None for a PackedSequence

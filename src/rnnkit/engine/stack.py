@@ -21,8 +21,7 @@ a CUDA path, is one more entry of the plan.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
@@ -37,9 +36,9 @@ from .weights import LayerWeights
 __all__ = ["Backend", "StackCall", "StackSpec", "StackWeightsSource", "plan", "run_stack"]
 
 
-@dataclass(frozen=True)
-class StackSpec:
-    """The fixed shape of a stack: which cell, how wide, how deep, which way round."""
+class StackSpec(NamedTuple):
+    """The fixed shape of a stack: which cell, how wide, how deep, which way round (a tuple:
+    a layer makes one per call, so it must be cheap)."""
 
     owner: str  # the layer's class name, for messages
     cell: CellMath | MinCell
@@ -87,8 +86,7 @@ class StackWeightsSource(Protocol):
         ...
 
 
-@dataclass
-class StackCall:
+class StackCall(NamedTuple):
     """One checked call: the stack, its weights, the input and states as they came."""
 
     spec: StackSpec
@@ -123,11 +121,17 @@ class Backend(Protocol):
         ...
 
 
+_plan: Sequence[Backend] = ()
+
+
 def plan() -> Sequence[Backend]:
     """The backends tried for every stack call, in order."""
-    from .paths import PLAN
+    global _plan
+    if not _plan:
+        from .paths import PLAN  # paths.py imports this module
 
-    return PLAN
+        _plan = PLAN
+    return _plan
 
 
 def check_call(

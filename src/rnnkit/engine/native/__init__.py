@@ -55,31 +55,36 @@ __all__ = [
 
 @dataclass(frozen=True)
 class _Spec:
-    """How the Python side of the native scan treats one cell."""
+    """How the native scan runs one built-in cell: the hand-written kernel, and what the Python
+    side does around it. The cell's traits (gates, c, split hidden projection, diagonal W_hh,
+    its parameters) come from its CellMath, stated once there (``native_cell``)."""
 
-    kind: int  # the C++ Kind enum (csrc/sweeps.h)
+    kernel: int  # the C++ row kernel (csrc/sweeps.h Kernel): 0 Elman, 1 LSTM, 2 GRU, 3 LN-LSTM,
+    # 4 LN-GRU, 5 peephole LSTM
+    relu: bool = False  # the Elman kernel's activation (else tanh)
     gates_saved: bool = True  # the backward reads the saved gates (not RNN / IndRNN: only y)
     fold_b_hh: bool = True  # b_hh is added into gx (the GRU adds it inside the step)
     input_norm: bool = False  # gx = LN(x·W_ihᵀ; params[0], params[1]) over all rows
-    step_params: tuple[int, ...] = ()  # the params the C++ step takes (csrc params_of order)
+    step_params: tuple[int, ...] = ()  # the params the C++ step takes, in its order
     row_grads: tuple[tuple[int, int], ...] = ()  # (param, width in H): the columns of dP (B, .)
 
 
 _SPECS = {
     RNN_TANH: _Spec(0, gates_saved=False),
-    RNN_RELU: _Spec(1, gates_saved=False),
-    LSTM: _Spec(2),
-    GRU: _Spec(3, fold_b_hh=False),
+    RNN_RELU: _Spec(0, relu=True, gates_saved=False),
+    LSTM: _Spec(1),
+    GRU: _Spec(2, fold_b_hh=False),
     # params (γ_ih, β_ih, γ_hh, γ_c, β_c); dP = (dγ_hh 4H, dγ_c H, dβ_c H) per batch slot
-    LAYERNORM_LSTM: _Spec(4, input_norm=True, step_params=(2, 3, 4),
+    LAYERNORM_LSTM: _Spec(3, input_norm=True, step_params=(2, 3, 4),
                           row_grads=((2, 4), (3, 1), (4, 1))),
     # params (γ_ih, β_ih, γ_hh, β_hh); dP = (dγ_hh 3H, dβ_hh 3H) per batch slot
-    LAYERNORM_GRU: _Spec(5, input_norm=True, step_params=(2, 3), row_grads=((2, 3), (3, 3))),
-    PEEPHOLE_LSTM: _Spec(6, step_params=(0,), row_grads=((0, 3),)),  # params (p,), 3H
-    INDRNN_TANH: _Spec(7, gates_saved=False),
-    INDRNN_RELU: _Spec(8, gates_saved=False),
+    LAYERNORM_GRU: _Spec(4, input_norm=True, step_params=(2, 3), row_grads=((2, 3), (3, 3))),
+    PEEPHOLE_LSTM: _Spec(5, step_params=(0,), row_grads=((0, 3),)),  # params (p,), 3H
+    INDRNN_TANH: _Spec(0, gates_saved=False),
+    INDRNN_RELU: _Spec(0, relu=True, gates_saved=False),
 }  # fmt: skip
 _SPECS_BY_ID = {id(cell): spec for cell, spec in _SPECS.items()}  # the cells are singletons
+_NATIVE_CELLS: dict[int, object] = {}  # id(cell) -> the extension's Cell, made once
 _DTYPES = (torch.float32, torch.float64)
 
 
@@ -87,6 +92,21 @@ def native_cells() -> tuple[str, ...]:
     """The names of the built-in cells the native scan runs with hand-written kernels (other
     cells it compiles from their step where it can: compiled.py)."""
     return tuple(cell.name for cell in _SPECS)
+
+
+def native_cell(cell: CellMath, spec: _Spec, ext) -> object:
+    """The extension's description of ``cell``: its traits from the CellMath, the kernel from
+    its spec (the C++ checks that the kernel can run a cell of those traits)."""
+    made = _NATIVE_CELLS.get(id(cell))
+    if made is None:
+        taken = [cell.params[k] for k in spec.step_params]
+        made = ext.Cell(
+            kernel=spec.kernel, gates=cell.gates, has_c=cell.extra_states == 1,
+            split=cell.split_hidden, diagonal=cell.diagonal_hidden, relu=spec.relu,
+            param_units=[p.size for p in taken], param_optional=[p.is_bias for p in taken],
+        )  # fmt: skip
+        _NATIVE_CELLS[id(cell)] = made
+    return made
 
 
 def _check_supported(cell: CellMath, x: Tensor, w: LayerWeights, h0, extra0, params) -> _Spec:
@@ -117,8 +137,8 @@ def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params):
 
 class _NativeScan(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, spec, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *rest):
-        ext = load()
+    def forward(ctx, cell, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *rest):
+        ext, spec = load(), _SPECS_BY_ID[id(cell)]
         extra0, params = rest[:n_extra], rest[n_extra:]
         x = x.contiguous()
         gx, gx_raw, moments = _input_projection(spec, x, W_ih, b_ih, b_hh, params)
@@ -126,10 +146,10 @@ class _NativeScan(torch.autograd.Function):
         step_params = [params[k] for k in spec.step_params]
         # gx becomes the post-activation gates; S is c (LSTM family) or gh_n (GRU) per row
         y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-            spec.kind, gx, W_hh, b_hh if not spec.fold_b_hh else None, W_hr, h0, c0, step_params,
-            layout.batch_sizes, reverse,
+            native_cell(cell, spec, ext), gx, W_hh, b_hh if not spec.fold_b_hh else None, W_hr,
+            h0, c0, step_params, layout.batch_sizes, reverse,
         )  # fmt: skip
-        ctx.spec, ctx.layout, ctx.reverse = spec, layout, reverse
+        ctx.cell, ctx.spec, ctx.layout, ctx.reverse = cell, spec, layout, reverse
         ctx.has_bias, ctx.n_extra = b_ih is not None, n_extra
         act = gx if spec.gates_saved else None  # RNN: the saved output y is all it needs
         mean, rstd = moments if moments else (None, None)
@@ -148,12 +168,13 @@ class _NativeScan(torch.autograd.Function):
         gx_raw, mean, rstd, *params = rest
         spec = ctx.spec
         dc_n = dextra_n[0] if dextra_n else None
-        dG, dG_h, H_prev, dH_out, dh0, dc0, dP = load().backward_sweep(
-            spec.kind, act, S, aux, stats, y, h0, c0, W_hh, W_hr,
+        ext = load()
+        dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
+            native_cell(ctx.cell, spec, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr,
             [params[k] for k in spec.step_params], dy, dh_n, dc_n,
             ctx.layout.batch_sizes, ctx.reverse,
         )  # fmt: skip
-        # (spec, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0, *params)
+        # (cell, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0, *params)
         need = ctx.needs_input_grad
         need_params = need[11 + ctx.n_extra :]
         dparams: list[Tensor | None] = [None] * len(params)
@@ -201,10 +222,10 @@ def native_scan(
     """
     if id(cell) not in _SPECS_BY_ID:  # a cell of its own: compiled from its step
         return compiled_scan(cell, layout, reverse, x, w, h0, extra0, params)
-    spec = _check_supported(cell, x, w, h0, extra0, params)
+    _check_supported(cell, x, w, h0, extra0, params)
     load()  # build (or fail) before autograd records anything
     y, h_n, *extra_n = _NativeScan.apply(
-        spec, layout, reverse, len(extra0), x, *w, h0, *extra0, *params
+        cell, layout, reverse, len(extra0), x, *w, h0, *extra0, *params
     )
     return y, h_n, tuple(extra_n)
 
@@ -253,6 +274,15 @@ def native_infer(
         if isinstance(layers, StackWeights):
             layers.native_args = args
     y, h_n, c_n = ext.infer_stack(
-        spec.kind, x, args, num_directions, h0, c0, T, spec.fold_b_hh, spec.input_norm, EPS
+        native_cell(cell, spec, ext),
+        x,
+        args,
+        num_directions,
+        h0,
+        c0,
+        T,
+        spec.fold_b_hh,
+        spec.input_norm,
+        EPS,
     )
     return y, h_n, c_n

@@ -21,13 +21,13 @@ namespace {
 
 template <typename T>
 struct Bwd {
-  Kind kind;
+  const Cell& cell;
   int64_t H, P, G, K, KP;  // K: saved statistics per row; KP: parameter-gradient columns
   const T *act, *S, *y;  // saved: gates (N, G); c (LSTM family) or gh_n (GRU) (N, H); y (N, P)
   const T *aux, *stats;  // saved by layer-norm cells: LN(h_{t-1}·W_hhᵀ) (N, G); moments (N, K)
   const T *c0, *dy;      // (B, H) c_0; (N, P) dL/dy
   Weight<T> W_hh, W_hr;  // (G, P) (IndRNN: .w the (H,) diagonal); (P, H), .w null without proj
-  CellParams<T> prm;     // the cell's own parameters (params_of)
+  CellParams<T> prm;     // the cell's own parameters (cell.params)
   const T* H_prev;       // (N, P) h_{t-1} of every row
   T *dG, *dG_h;          // (N, G) dL/dgx; dL/dgh (split_hidden cells; else the dG buffer)
   T *dH_out, *dh, *dc;   // (N, P) dL/dh before projection; (B, P) dh state; (B, H) dc state
@@ -41,13 +41,12 @@ void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, 
                        const T* c_prev, Units u = {}) {
   const int64_t H = b.H, P = b.P, G = b.G;
   T* dh = b.dh + i * P;
-  switch (b.kind) {
-    case RNN_TANH:
-    case RNN_RELU:
-      return rnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.dG + row * G, u);
-    case INDRNN_TANH:
-    case INDRNN_RELU:  // also dL/dh_{t-1} = dpre ⊙ w, in place in dh
-      return indrnn_bwd_row(H, relu(b.kind), dh, dy, b.y + row * P, b.W_hh.w, b.dG + row * G);
+  switch (b.cell.kernel) {
+    case ELMAN:
+      if (b.cell.diagonal) {  // IndRNN: also dL/dh_{t-1} = dpre ⊙ w, in place in dh
+        return indrnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.W_hh.w, b.dG + row * G);
+      }
+      return rnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.dG + row * G, u);
     case LSTM:
       return lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
                           b.dG + row * G, u);
@@ -65,6 +64,8 @@ void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, 
       return ln_gru_bwd_row(H, dh, dy, b.act + row * G, b.aux + row * G, b.stats + row * b.K,
                             b.prm, b.H_prev + row * P, b.dG + row * G, b.dG_h + row * G,
                             b.dP + i * b.KP);
+    case CUSTOM:
+      return;  // custom.cpp runs its own rows
   }
 }
 
@@ -86,8 +87,8 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t lo, i
                       c_prev_of(b, steps, t, lo + i));
   });
   // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
-  if (!diagonal(b.kind)) {
-    times_w(n, b.dG_h + off * G, G, b.W_hh, gru_like(b.kind), b.dh + lo * P, P);
+  if (!b.cell.diagonal) {
+    times_w(n, b.dG_h + off * G, G, b.W_hh, b.cell.direct_dh(), b.dh + lo * P, P);
   }
 }
 
@@ -96,7 +97,7 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t lo, i
 template <typename T>
 const T* c_prev_of(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t i) {
   const int64_t p = steps.prev(t), n_p = p < 0 ? 0 : steps.sizes[p];
-  if (!has_c(b.kind)) return nullptr;
+  if (!b.cell.has_c) return nullptr;
   return i < n_p ? b.S + (steps.offsets[p] + i) * b.H : b.c0 + i * b.H;
 }
 
@@ -113,27 +114,26 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
   }
   bar.wait();  // dG_h of this step: every column written
   if (w > 0) {
-    member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, gru_like(b.kind), b.dh + u.lo, P);
+    member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, b.cell.direct_dh(), b.dh + u.lo, P);
   }
 }
 
 }  // namespace
 
 std::vector<at::Tensor> backward_sweep(
-    int64_t kind, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
+    const Cell& cell, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
     std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
     at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
     std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
     std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse) {
-  TORCH_CHECK(kind >= RNN_TANH && kind <= INDRNN_RELU, "native scan: unknown cell kind ", kind);
+  TORCH_CHECK(cell.kernel != CUSTOM, "native scan: a compiled cell runs custom_backward_sweep");
   const Steps steps(batch_sizes, reverse);
-  const bool proj = W_hr.has_value(), lstm = has_c(kind), gru = kind == GRU;
-  const bool diag = diagonal(kind), norm = layer_norm(kind), gates = gates_of(kind) > 1;
-  TORCH_CHECK(!proj || kind == LSTM, "native scan: only the LSTM has a projection");
+  const bool proj = W_hr.has_value(), lstm = cell.has_c, gru = cell.kernel == GRU;
+  const bool diag = cell.diagonal, norm = cell.layer_norm(), gates = cell.gates > 1;
+  TORCH_CHECK(!proj || cell.kernel == LSTM, "native scan: only the LSTM has a projection");
   const int64_t N = steps.N(), B = steps.B(), P = W_hh.size(-1);
-  const int64_t H = proj ? W_hr->size(-1) : P, G = gates_of(kind) * H, K = stats_of(kind);
-  int64_t KP = 0;
-  for (const ParamShape& s : params_of(kind)) KP += s.units * H;
+  const int64_t H = proj ? W_hr->size(-1) : P, G = cell.gates * H, K = cell.stats();
+  const int64_t KP = cell.param_columns(H);
   y = checked(y, "y", {N, P}, y), h0 = checked(h0, "h0", {B, P}, y);  // RNN: y is all it needs
   at::Tensor act_c = gates ? checked(act, "saved gates", {N, G}, y) : at::Tensor();
   at::Tensor S_c = (lstm || gru) ? checked(S, "saved c / gh_n", {N, H}, y) : at::Tensor();
@@ -142,23 +142,23 @@ std::vector<at::Tensor> backward_sweep(
   at::Tensor c0_c = lstm ? checked(c0, "c0", {B, H}, y) : at::Tensor();
   W_hh = diag ? checked(W_hh, "W_hh", {G}, y) : checked(W_hh, "W_hh", {G, P}, y);
   at::Tensor W_hr_c = proj ? checked(W_hr, "W_hr", {P, H}, y) : at::Tensor();
-  const std::vector<at::Tensor> prm = checked_params(kind, params, H, y);
+  const std::vector<at::Tensor> prm = checked_params(cell, params, H, y);
   dy = checked(dy, "dy", {N, P}, y);
   at::Tensor dh = checked(dh_n, "dh_n", {B, P}, y).clone();  // state, becomes dh_0
   at::Tensor dc = lstm ? checked(dc_n, "dc_n", {B, H}, y).clone() : at::Tensor();
   at::Tensor dG = at::empty({N, G}, y.options());
-  at::Tensor dG_h = split_hidden(kind) ? at::empty({N, G}, y.options()) : dG;
+  at::Tensor dG_h = cell.split ? at::empty({N, G}, y.options()) : dG;
   at::Tensor H_prev = at::empty({N, P}, y.options());
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
-  const Team team = plan_team(kind, proj, B, steps.T(), G, P, H, lanes_of(y));
-  const bool pack = packs_w_hh(kind, steps.T());  // the panels of W_hh and W_hr for rows·W
+  const Team team = plan_team(cell.unit_local() && !proj, B, steps.T(), G, P, H, lanes_of(y));
+  const bool pack = packs_w_hh(diag, steps.T());  // the panels of W_hh and W_hr for rows·W
   at::Tensor W_hh_p, W_hr_p;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
     gather_h_prev<T>(steps, P, ptr<T>(y), ptr<T>(h0), ptr<T>(H_prev));
-    const Bwd<T> b{static_cast<Kind>(kind), H, P, G, K, KP, ptr<T>(act_c), ptr<T>(S_c),
+    const Bwd<T> b{cell, H, P, G, K, KP, ptr<T>(act_c), ptr<T>(S_c),
                    ptr<T>(y), ptr<T>(aux_c), ptr<T>(stats_c), ptr<T>(c0_c), ptr<T>(dy),
                    packed_weight<T>(W_hh, false, P, pack, W_hh_p),
                    packed_weight<T>(W_hr_c, false, H, pack, W_hr_p), param_ptrs<T>(prm),
@@ -175,6 +175,30 @@ std::vector<at::Tensor> backward_sweep(
     run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, true, rows); });
   });
   return {dG, dG_h, H_prev, dH_out, dh, dc, dP};
+}
+
+Cell make_cell(int64_t kernel, int64_t gates, bool has_c, bool split, bool diagonal, bool relu,
+               std::vector<int64_t> param_units, std::vector<bool> param_optional) {
+  TORCH_CHECK(kernel >= ELMAN && kernel <= PEEPHOLE_LSTM, "native cell: unknown kernel ", kernel);
+  TORCH_CHECK(param_units.size() == param_optional.size(), "native cell: ",
+              param_units.size(), " parameter sizes but ", param_optional.size(), " flags");
+  Cell c{static_cast<Kernel>(kernel), gates, has_c, split, diagonal, relu, {}};
+  for (size_t k = 0; k < param_units.size(); ++k) c.params.push_back({param_units[k], param_optional[k]});
+  // what each hand-written kernel assumes of the layout: (gates, c, split, step parameters)
+  struct Fits {
+    int64_t gates;
+    bool has_c, split;
+    size_t params;
+  };
+  static const Fits fits[] = {{1, false, false, 0}, {4, true, false, 0}, {3, false, true, 0},
+                              {4, true, true, 3},   {3, false, true, 2}, {4, true, false, 1}};
+  const Fits& f = fits[kernel];
+  TORCH_CHECK(gates == f.gates && has_c == f.has_c && split == f.split &&
+                  c.params.size() == f.params && (!diagonal || kernel == ELMAN),
+              "native cell: kernel ", kernel, " runs cells of ", f.gates, " gates, c ", f.has_c,
+              ", split ", f.split, ", ", f.params, " step parameters; got ", gates, ", ", has_c,
+              ", ", split, ", ", c.params.size(), (diagonal ? ", diagonal" : ""));
+  return c;
 }
 
 void use_aten_gemm(bool on) { force_aten_gemm() = on; }

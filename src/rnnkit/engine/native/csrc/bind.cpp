@@ -7,6 +7,10 @@
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   namespace py = pybind11;
   m.doc() = "rnnkit native scan: C++ forward and backward sweeps of the fused BPTT engine";
+  py::class_<rnnkit::Cell>(m, "Cell", "a cell's traits and the row kernel that runs it")
+      .def(py::init(&rnnkit::make_cell), py::arg("kernel"), py::arg("gates"), py::arg("has_c"),
+           py::arg("split"), py::arg("diagonal"), py::arg("relu"), py::arg("param_units"),
+           py::arg("param_optional"));
   m.def("forward_sweep", &rnnkit::forward_sweep, "time loop of the forward pass",
         py::call_guard<py::gil_scoped_release>());
   m.def("backward_sweep", &rnnkit::backward_sweep, "reverse time loop of the backward pass",

@@ -89,8 +89,8 @@ std::vector<at::Tensor> custom_forward_sweep(std::vector<int64_t> fns, int64_t g
   at::Tensor y = at::empty({N, H}, gx.options());
   at::Tensor S = EH ? at::empty({N, EH}, gx.options()) : at::Tensor();
   at::Tensor aux = split ? at::empty({N, G}, gx.options()) : at::Tensor();
-  const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(gx));
-  const bool pack = packs_w_hh(CUSTOM, steps.T());
+  const Team team = plan_team(false, B, steps.T(), G, H, H, lanes_of(gx));
+  const bool pack = packs_w_hh(false, steps.T());
   at::Tensor W_hh_p;
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "rnnkit_custom_forward", [&] {
@@ -147,8 +147,8 @@ std::vector<at::Tensor> custom_backward_sweep(
   at::Tensor dG_h = split ? at::empty({N, G}, y.options()) : dG;
   at::Tensor H_prev = at::empty({N, H}, y.options());
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
-  const Team team = plan_team(CUSTOM, false, B, steps.T(), G, H, H, lanes_of(y));
-  const bool pack = packs_w_hh(CUSTOM, steps.T());
+  const Team team = plan_team(false, B, steps.T(), G, H, H, lanes_of(y));
+  const bool pack = packs_w_hh(false, steps.T());
   at::Tensor W_hh_p;  // W_hh's panels for dG_h·W_hh
   std::vector<at::Tensor> keep;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_custom_backward", [&] {

@@ -16,13 +16,13 @@ namespace rnnkit {
 
 template <typename T>
 struct Fwd {
-  Kind kind;
+  const Cell& cell;
   int64_t H, P, G, K;  // K: per-row statistics (layer-norm cells)
   T* gx;           // (N, G) input projection in; post-activation gates out (saved)
   Weight<T> W_hh;  // (G, P); for IndRNN .w is the (H,) diagonal
   const T* b_hh;   // (G) GRU only (other cells have it folded into gx), or null
   Weight<T> W_hr;  // (P, H); .w null without projection
-  CellParams<T> prm;  // the cell's own parameters (params_of)
+  CellParams<T> prm;  // the cell's own parameters (cell.params)
   T *y, *h;        // (N, P) outputs; (B, P) running state
   T *c, *S, *raw;  // (B, H) running c; (N, H) saved c (LSTM family) or gh_n (GRU); (N, H) h_raw
   T *aux, *stats;  // (N, G) LN(h_{t-1}·W_hhᵀ), (N, K) moments: layer-norm cells
@@ -34,13 +34,10 @@ struct Fwd {
 template <typename T>
 void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out, Units u = {}) {
   const int64_t H = f.H, P = f.P, G = f.G, row = off + i;
-  switch (f.kind) {
-    case RNN_TANH:
-    case RNN_RELU:
-      return rnn_fwd_row(H, relu(f.kind), g, h_out, u);
-    case INDRNN_TANH:
-    case INDRNN_RELU:
-      return indrnn_fwd_row(H, relu(f.kind), g, f.h + i * P, f.W_hh.w, h_out);
+  switch (f.cell.kernel) {
+    case ELMAN:
+      if (f.cell.diagonal) return indrnn_fwd_row(H, f.cell.relu, g, f.h + i * P, f.W_hh.w, h_out);
+      return rnn_fwd_row(H, f.cell.relu, g, h_out, u);
     case LSTM:
       return lstm_fwd_row(H, g, f.c + i * H, f.S + row * H, h_out, u);
     case PEEPHOLE_LSTM:
@@ -53,6 +50,8 @@ void step_row(const Fwd<T>& f, int64_t i, int64_t off, T* g, T* h_out, Units u =
     case LN_GRU:
       return ln_gru_fwd_row(H, g, f.scratch + i * G, f.prm, f.h + i * P, f.aux + row * G,
                             f.stats + row * f.K, h_out);
+    case CUSTOM:
+      return;  // custom.cpp runs its own rows
   }
 }
 
@@ -62,9 +61,9 @@ void forward_step(const Fwd<T>& f, int64_t lo, int64_t hi, int64_t off) {
   const int64_t H = f.H, P = f.P, G = f.G, n = hi - lo;
   T* g = f.gx + (off + lo) * G;
   const T* h = f.h + lo * P;
-  if (split_hidden(f.kind)) {
+  if (f.cell.split) {
     times_wt(n, h, P, f.W_hh, false, f.scratch + lo * G, G);  // gh = h_{t-1}·W_hhᵀ (n, G)
-  } else if (!diagonal(f.kind)) {
+  } else if (!f.cell.diagonal) {
     times_wt(n, h, P, f.W_hh, true, g, G);  // pre-activations: gx += h_{t-1}·W_hhᵀ (n, G)
   }  // IndRNN: the row kernel adds w ⊙ h_{t-1}
   T* h_out = f.W_hr.w ? f.raw + (off + lo) * H : f.y + (off + lo) * P;  // h_raw (n, H)
@@ -72,7 +71,7 @@ void forward_step(const Fwd<T>& f, int64_t lo, int64_t hi, int64_t off) {
   T* y = f.y + (off + lo) * P;
   if (f.W_hr.w) times_wt(n, h_out, H, f.W_hr, false, y, P);  // h = h_raw·W_hrᵀ
   std::memcpy(f.h + lo * P, y, n * P * sizeof(T));  // the running state's rows
-  if (has_c(f.kind)) std::memcpy(f.c + lo * H, f.S + (off + lo) * H, n * H * sizeof(T));
+  if (f.cell.has_c) std::memcpy(f.c + lo * H, f.S + (off + lo) * H, n * H * sizeof(T));
 }
 
 // One step by team member owning units u: its columns of every gate block of h_{t-1}·W_hhᵀ
@@ -82,7 +81,7 @@ template <typename T>
 void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBarrier& bar) {
   const int64_t H = f.H, P = f.P, G = f.G, w = u.hi - u.lo;
   T* g = f.gx + off * G;
-  const bool split = split_hidden(f.kind);
+  const bool split = f.cell.split;
   T* dst = split ? f.scratch : g;  // the GRU takes h_{t-1}·W_hhᵀ apart; the others add it to gx
   bar.wait();  // every unit of h_{t-1} written
   for (int64_t q = 0; w > 0 && q < G / H; ++q) {
@@ -94,7 +93,7 @@ void forward_step_team(const Fwd<T>& f, int64_t n, int64_t off, Units u, SpinBar
   for (int64_t i = 0; w > 0 && i < n; ++i) {
     step_row(f, i, off, g + i * G, y + i * P, u);
     std::memcpy(f.h + i * P + u.lo, y + i * P + u.lo, w * sizeof(T));
-    if (has_c(f.kind)) std::memcpy(f.c + i * H + u.lo, f.S + (off + i) * H + u.lo, w * sizeof(T));
+    if (f.cell.has_c) std::memcpy(f.c + i * H + u.lo, f.S + (off + i) * H + u.lo, w * sizeof(T));
   }
 }
 

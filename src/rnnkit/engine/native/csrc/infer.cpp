@@ -18,26 +18,26 @@ struct LayerTensors {
   std::vector<at::Tensor> step_params;
 };
 
-LayerTensors checked_layer(int64_t kind, const LayerArgs& w, int64_t I, int64_t P, int64_t H,
+LayerTensors checked_layer(const Cell& cell, const LayerArgs& w, int64_t I, int64_t P, int64_t H,
                            bool input_norm, const at::Tensor& like) {
   TORCH_CHECK(w.size() >= 7, "native infer: each layer takes (W_ih, W_hh, b_ih, b_hh, W_hr, ",
               "γ, β, *step params), got ", w.size(), " tensors");
-  const int64_t G = gates_of(kind) * H;
+  const int64_t G = cell.gates * H;
   auto opt = [&](const std::optional<at::Tensor>& t, const char* name, at::IntArrayRef shape) {
     return t.has_value() ? checked(*t, name, shape, like) : at::Tensor();
   };
   LayerTensors l;
   l.W_ih = checked(w[0], "W_ih", {G, I}, like);
-  l.W_hh = diagonal(kind) ? checked(w[1], "W_hh", {G}, like) : checked(w[1], "W_hh", {G, P}, like);
+  l.W_hh = cell.diagonal ? checked(w[1], "W_hh", {G}, like) : checked(w[1], "W_hh", {G, P}, like);
   l.b_ih = opt(w[2], "b_ih", {G});
   l.b_hh = opt(w[3], "b_hh", {G});
   l.W_hr = opt(w[4], "W_hr", {P, H});
-  TORCH_CHECK(!l.W_hr.defined() || kind == LSTM, "native infer: only the LSTM has a projection");
+  TORCH_CHECK(!l.W_hr.defined() || cell.kernel == LSTM, "native infer: only the LSTM has a projection");
   if (input_norm) {
     l.gamma = checked(w[5], "input layer-norm gain", {G}, like);
     l.beta = opt(w[6], "input layer-norm bias", {G});
   }
-  l.step_params = checked_params(kind, TensorList(w.begin() + 7, w.end()), H, like);
+  l.step_params = checked_params(cell, TensorList(w.begin() + 7, w.end()), H, like);
   return l;
 }
 
@@ -58,11 +58,11 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
 
 }  // namespace
 
-std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<LayerArgs> layers,
+std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t steps, bool fold_b_hh,
                                     bool input_norm, double eps) {
-  TORCH_CHECK(kind >= RNN_TANH && kind <= INDRNN_RELU, "native infer: unknown cell kind ", kind);
+  TORCH_CHECK(cell.kernel != CUSTOM, "native infer: a compiled cell has no no-grad stack");
   const int64_t D = num_directions, LD = static_cast<int64_t>(layers.size());
   TORCH_CHECK(D == 1 || D == 2, "native infer: expected 1 or 2 directions, got ", D);
   TORCH_CHECK(LD > 0 && LD % D == 0, "native infer: expected num_layers * ", D,
@@ -74,15 +74,15 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
               "native infer: each layer takes (W_ih, W_hh, b_ih, b_hh, W_hr, γ, β, *step params)");
   const int64_t N = x.size(0), B = N / steps;
   const std::optional<at::Tensor> W_hr0 = layers[0][4];
-  const int64_t P = diagonal(kind) ? layers[0][1]->size(0) : layers[0][1]->size(-1);
-  const int64_t H = W_hr0 ? W_hr0->size(-1) : P, G = gates_of(kind) * H, K = stats_of(kind);
-  const bool lstm = has_c(kind), split = split_hidden(kind);
-  const bool norm = layer_norm(kind), proj = W_hr0.has_value();
+  const int64_t P = cell.diagonal ? layers[0][1]->size(0) : layers[0][1]->size(-1);
+  const int64_t H = W_hr0 ? W_hr0->size(-1) : P, G = cell.gates * H, K = cell.stats();
+  const bool lstm = cell.has_c, split = cell.split;
+  const bool norm = cell.layer_norm(), proj = W_hr0.has_value();
   x = x.contiguous();
   std::vector<LayerTensors> ls;
   for (int64_t k = 0; k < LD; ++k) {
     const int64_t I = k < D ? x.size(1) : D * P;
-    ls.push_back(checked_layer(kind, layers[k], I, P, H, input_norm, x));
+    ls.push_back(checked_layer(cell, layers[k], I, P, H, input_norm, x));
   }
   auto opts = x.options();
   at::Tensor h_n = at::empty({LD, B, P}, opts);
@@ -90,13 +90,13 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
   at::Tensor h0_c = h0 ? checked(*h0, "h0", {LD, B, P}, x) : at::Tensor();
   at::Tensor c0_c = lstm && c0 ? checked(*c0, "c0", {LD, B, H}, x) : at::Tensor();
   // buffers every layer-direction reuses; y per direction, joined into the layer's output
-  at::Tensor S = (lstm || gru_like(kind)) ? at::empty({N, H}, opts) : at::Tensor();
+  at::Tensor S = (lstm || cell.direct_dh()) ? at::empty({N, H}, opts) : at::Tensor();
   at::Tensor raw = proj ? at::empty({N, H}, opts) : at::Tensor();
   at::Tensor aux = norm ? at::empty({N, G}, opts) : at::Tensor();
   at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
   at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
-  const Team team = plan_team(kind, proj, B, steps, G, P, H, lanes_of(x));
-  const bool pack = packs_w_hh(kind, steps);
+  const Team team = plan_team(cell.unit_local() && !proj, B, steps, G, P, H, lanes_of(x));
+  const bool pack = packs_w_hh(cell.diagonal, steps);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
   at::Tensor W_hh_p, W_hr_p;  // panels of the current layer-direction's W_hhᵀ, W_hrᵀ
   at::Tensor gx_buf = norm ? at::Tensor() : at::empty({N, G}, opts);
@@ -132,7 +132,7 @@ std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<Laye
           std::fill(c, c + B * H, T(0));
         }
         T* y = ptr<T>(ys[d]);
-        const Fwd<T> f{static_cast<Kind>(kind), H, P, G, K, ptr<T>(gx),
+        const Fwd<T> f{cell, H, P, G, K, ptr<T>(gx),
                        packed_weight<T>(l.W_hh, true, H, pack, W_hh_p),
                        fold_b_hh ? nullptr : ptr<T>(l.b_hh),
                        packed_weight<T>(l.W_hr, true, P, pack, W_hr_p),

@@ -1,4 +1,4 @@
-// What the forward and backward sweeps share: the cell kinds, the packed layout, row
+// What the forward and backward sweeps share: the cell description, the packed layout, row
 // parallelism, argument checks, and the entry points bind.cpp exposes to Python.
 //
 // The sweeps have the semantics of rnnkit/engine/fused.py (_forward_sweep / _backward_sweep) on
@@ -21,59 +21,57 @@
 
 namespace rnnkit {
 
-enum Kind : int64_t {
-  RNN_TANH = 0,
-  RNN_RELU = 1,
-  LSTM = 2,
-  GRU = 3,
-  LN_LSTM = 4,  // LayerNormLSTM (rnnkit/cells/layernorm.py)
-  LN_GRU = 5,   // LayerNormGRU
-  PEEPHOLE_LSTM = 6,
-  INDRNN_TANH = 7,  // the Elman step with a diagonal (H,) W_hh
-  INDRNN_RELU = 8,
-  CUSTOM = 9,  // a cell compiled from its Python step (custom.cpp); never passed from Python
+// The row kernels written by hand for speed (cells.h, cells_norm.h). Which kernel runs a cell
+// is the one thing the native code is told beyond the cell's traits.
+enum Kernel : int64_t {
+  ELMAN = 0,  // RNN and IndRNN (diagonal W_hh), tanh or ReLU
+  LSTM = 1,
+  GRU = 2,
+  LN_LSTM = 3,  // LayerNormLSTM (rnnkit/cells/layernorm.py)
+  LN_GRU = 4,   // LayerNormGRU
+  PEEPHOLE_LSTM = 5,
+  CUSTOM = 6,  // a cell compiled from its Python step (custom.cpp); never passed from Python
 };
 
-inline int64_t gates_of(int64_t kind) {
-  switch (kind) {
-    case LSTM:
-    case LN_LSTM:
-    case PEEPHOLE_LSTM:
-      return 4;
-    case GRU:
-    case LN_GRU:
-      return 3;
-    default:
-      return 1;
-  }
-}
-inline bool has_c(int64_t kind) { return kind == LSTM || kind == LN_LSTM || kind == PEEPHOLE_LSTM; }
-// h_{t-1}·W_hhᵀ goes to a scratch buffer (the step needs it apart) instead of into gx
-inline bool split_hidden(int64_t kind) { return kind == GRU || kind == LN_GRU || kind == LN_LSTM; }
-inline bool gru_like(int64_t kind) { return kind == GRU || kind == LN_GRU; }
-inline bool diagonal(int64_t kind) { return kind == INDRNN_TANH || kind == INDRNN_RELU; }
-inline bool relu(int64_t kind) { return kind == RNN_RELU || kind == INDRNN_RELU; }
-inline bool layer_norm(int64_t kind) { return kind == LN_LSTM || kind == LN_GRU; }
-
-// The cell parameters the recurrent step takes (the Python side passes them in this order), as
-// (size in units of H, may be None):  LN_LSTM (γ_hh 4H, γ_c H, β_c H?), LN_GRU (γ_hh 3H,
-// β_hh 3H?), PEEPHOLE_LSTM (p 3H). Their gradients fill one (B, Σ sizes·H) buffer dP in the
-// same order, each row summed over the steps of its batch slot; the caller sums the rows.
+// A cell parameter the recurrent step takes: its size in units of H, and whether it may be
+// None (a bias of a layer built with bias=False).
 struct ParamShape {
   int64_t units;
   bool optional;
 };
-inline std::vector<ParamShape> params_of(int64_t kind) {
-  switch (kind) {
-    case LN_LSTM: return {{4, false}, {1, false}, {1, true}};
-    case LN_GRU: return {{3, false}, {3, true}};
-    case PEEPHOLE_LSTM: return {{3, false}};
-    default: return {};
+
+// A cell as the Python side states it (rnnkit/engine/native/__init__.py, from the cell's
+// CellMath): its traits, stated once there, and the kernel that runs its rows. The cell
+// parameters' gradients fill one (B, Σ units·H) buffer dP in `params` order, each row summed
+// over the steps of its batch slot; the caller sums the rows.
+struct Cell {
+  Kernel kernel = ELMAN;
+  int64_t gates = 1;      // G / H
+  bool has_c = false;     // one extra state c (the LSTM family)
+  bool split = false;     // h_{t-1}·W_hhᵀ is kept apart from gx (into a scratch buffer)
+  bool diagonal = false;  // W_hh is a (G,) vector applied in the row kernel (IndRNN)
+  bool relu = false;      // the Elman kernel's activation (else tanh)
+  std::vector<ParamShape> params;  // the cell parameters the step takes, in order
+
+  // what the kernel adds: dL/dh_{t-1} has a direct part the row kernel writes first (GRUs)
+  bool direct_dh() const { return kernel == GRU || kernel == LN_GRU; }
+  bool layer_norm() const { return kernel == LN_LSTM || kernel == LN_GRU; }
+  // per-row statistics the layer-norm kernels save: LN_LSTM rstd of gh, mean and rstd of c;
+  // LN_GRU rstd of gh
+  int64_t stats() const { return kernel == LN_LSTM ? 3 : kernel == LN_GRU ? 1 : 0; }
+  // whether a units team may run it (every unit's math local to the unit)
+  bool unit_local() const { return !(layer_norm() || diagonal || kernel == CUSTOM); }
+  int64_t param_columns(int64_t H) const {
+    int64_t k = 0;
+    for (const ParamShape& s : params) k += s.units * H;
+    return k;
   }
-}
-// Per-row statistics saved by the layer-norm cells: LN_LSTM (rstd of gh, mean and rstd of c),
-// LN_GRU (rstd of gh).
-inline int64_t stats_of(int64_t kind) { return kind == LN_LSTM ? 3 : kind == LN_GRU ? 1 : 0; }
+};
+
+// The description checked against what its kernel assumes of the layout (a wrong description
+// would read out of bounds). param_units / param_optional: the step's parameters.
+Cell make_cell(int64_t kernel, int64_t gates, bool has_c, bool split, bool diagonal, bool relu,
+               std::vector<int64_t> param_units, std::vector<bool> param_optional);
 
 using TensorList = std::vector<std::optional<at::Tensor>>;
 
@@ -139,19 +137,19 @@ T* ptr(const at::Tensor& t) {
   return t.defined() ? t.data_ptr<T>() : nullptr;
 }
 
-// The cell parameters of `kind`, checked against params_of (contiguous; undefined where None).
-inline std::vector<at::Tensor> checked_params(int64_t kind, const TensorList& params, int64_t H,
-                                              const at::Tensor& like) {
-  const std::vector<ParamShape> specs = params_of(kind);
-  TORCH_CHECK(params.size() == specs.size(), "native scan: expected ", specs.size(),
+// The cell parameters of `cell`, checked against its description (contiguous; undefined
+// where None).
+inline std::vector<at::Tensor> checked_params(const Cell& cell, const TensorList& params,
+                                              int64_t H, const at::Tensor& like) {
+  TORCH_CHECK(params.size() == cell.params.size(), "native scan: expected ", cell.params.size(),
               " cell parameters, got ", params.size());
   std::vector<at::Tensor> out;
-  for (size_t k = 0; k < specs.size(); ++k) {
-    if (!params[k].has_value() && specs[k].optional) {
+  for (size_t k = 0; k < cell.params.size(); ++k) {
+    if (!params[k].has_value() && cell.params[k].optional) {
       out.emplace_back();
       continue;
     }
-    out.push_back(checked(params[k], "cell parameter", {specs[k].units * H}, like));
+    out.push_back(checked(params[k], "cell parameter", {cell.params[k].units * H}, like));
   }
   return out;
 }
@@ -179,8 +177,8 @@ void gather_h_prev(const Steps& steps, int64_t P, const T* y, const T* h0, T* H_
 //          aux (N, G) | None, stats (N, K) | None]; S holds c per row (LSTM family) or gh_n
 // (GRU); aux the layer-norm cells' normalized h_{t-1}·W_hhᵀ, stats their per-row moments.
 // gx (N, G) is overwritten with the post-activation gates, which backward_sweep reads.
-// W_hh is (G, P), or (H,) for IndRNN; `params` as params_of(kind).
-std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_hh,
+// W_hh is (G, P), or (H,) for IndRNN; `params` as cell.params.
+std::vector<at::Tensor> forward_sweep(const Cell& cell, at::Tensor gx, at::Tensor W_hh,
                                       std::optional<at::Tensor> b_hh,
                                       std::optional<at::Tensor> W_hr, at::Tensor h0,
                                       std::optional<at::Tensor> c0, TensorList params,
@@ -191,20 +189,20 @@ std::vector<at::Tensor> forward_sweep(int64_t kind, at::Tensor gx, at::Tensor W_
 // splits the hidden projection), H_prev (N, P), dH_out (N, P) | None, dh_0 (B, P),
 // dc_0 (B, H) | None, dP (B, Σ sizes·H) | None: cell-parameter gradients per batch slot].
 std::vector<at::Tensor> backward_sweep(
-    int64_t kind, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
+    const Cell& cell, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
     std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
     at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
     std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
     std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse);
 
 // One layer-direction's arguments for infer_stack: W_ih, W_hh, b_ih, b_hh, W_hr, the input layer
-// norm's γ and β (layer-norm cells), then the cell parameters the step takes (params_of).
+// norm's γ and β (layer-norm cells), then the cell parameters the step takes (cell.params).
 using LayerArgs = TensorList;
 
 // The no-grad forward of a stack of layers on a uniform batch (T steps of B rows): x (T, B, I);
 // layers[layer·D + direction]; h0 (L·D, B, P) and c0 (L·D, B, H), zeros where None. Returns
 // [output (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H) | None].
-std::vector<at::Tensor> infer_stack(int64_t kind, at::Tensor x, std::vector<LayerArgs> layers,
+std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
                                     bool input_norm, double eps);

@@ -112,13 +112,13 @@ inline RowRange team_rows(int64_t B, int nt, int k) {
   return RowRange{lo, std::min(B, lo + chunk)};
 }
 
-// The team for a sweep of `kind`: B rows per step at most, T steps, G gate columns, P state
-// width, H units, `lanes` per vector.
-inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, int64_t P,
+// The team for a sweep: unit_local where a units team may run it (Cell::unit_local, no
+// projection), B rows per step at most, T steps, G gate columns, P state width, H units,
+// `lanes` per vector.
+inline Team plan_team(bool unit_local, int64_t B, int64_t T, int64_t G, int64_t P,
                       int64_t H, int64_t lanes) {
   if (force_aten_gemm()) return {};
   const int64_t threads = team_threads_available();
-  const bool unit_local = !(proj || layer_norm(kind) || diagonal(kind) || kind == CUSTOM);
   const int64_t by_units = unit_local ? std::min(threads, (H + lanes - 1) / lanes) : 1;
   const int64_t by_rows = std::min(threads, B / kMinTeamRows);
   const Team units{static_cast<int>(by_units), false}, rows{static_cast<int>(by_rows), true};
@@ -150,8 +150,8 @@ inline Team plan_team(int64_t kind, bool proj, int64_t B, int64_t T, int64_t G, 
 // Whether a sweep of T steps packs W_hh (and W_hr) into panels for the blocked kernel: all but
 // a streaming call (fewer than kPackSteps: dot products on W_hh instead) and IndRNN's
 // diagonal W_hh.
-inline bool packs_w_hh(int64_t kind, int64_t T) {
-  return !diagonal(kind) && T >= kPackSteps;
+inline bool packs_w_hh(bool diagonal, int64_t T) {
+  return !diagonal && T >= kPackSteps;
 }
 
 // Without packed panels (a streaming call), a member's share of a step product of at least
