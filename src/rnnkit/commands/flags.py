@@ -23,6 +23,7 @@ from typing import Any
 
 from .. import engine
 from ..errors import RnnkitError
+from ..train import check_backend
 
 __all__ = [
     "BACKEND_HELP",
@@ -131,6 +132,5 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
 
 def select_backend(name: str) -> None:
     """A predict/sample command's ``--backend``: checked (before any work), then set."""
-    if name not in engine.BACKENDS:
-        raise RnnkitError(f"--backend must be one of {', '.join(engine.BACKENDS)}; got {name}")
+    check_backend(name)
     engine.set_backend(name)

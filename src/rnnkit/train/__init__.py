@@ -11,6 +11,7 @@ from .config import TrainConfig, opt
 from .distributed import DistEnv, init_distributed
 from .history import MetricsLog, plot_curves
 from .optim import build_optimizer, build_scheduler, lr_factor
+from .recipe import check_backend
 from .trainer import BEST, LAST, StepResult, Task, Trainer, map_carry
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "Trainer",
     "build_optimizer",
     "build_scheduler",
+    "check_backend",
     "init_distributed",
     "load_checkpoint",
     "lr_factor",

@@ -40,7 +40,6 @@ __all__ = [
     "prepare_out",
     "run_config",
     "run_recipe",
-    "select_backend",
     "setup",
 ]
 
@@ -57,14 +56,6 @@ def check_backend(name: str) -> None:
 
     if name not in rnnkit.BACKENDS:
         raise RnnkitError(f"--backend must be one of {', '.join(rnnkit.BACKENDS)}; got {name}")
-
-
-def select_backend(name: str) -> None:
-    """A predict/sample command's ``--backend``: checked, then set for the process."""
-    import rnnkit
-
-    check_backend(name)
-    rnnkit.set_backend(name)
 
 
 def check_train_options(tcfg: TrainConfig) -> None:
