@@ -150,3 +150,40 @@ def test_minimal_cells_follow_the_selected_backend(cls):
         with pytest.raises(NotImplementedError, match="native backend has no loop"):
             layer(x)
         layer(x, mode="scan")  # the layer's own explicit choice still runs
+
+
+def _full_checks(layer, x, hx):
+    spec, w = layer.stack_spec(), layer.weight_ih_l0
+    from rnnkit.engine.checks import check_states
+    from rnnkit.engine.sequences import check_input
+
+    checked = check_input(spec.owner, x, None, spec.input_size, spec.batch_first, w)
+    return check_states(spec.owner, hx, spec.state_widths, spec.LD, checked.B, False, w)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["none", "h", "one-tuple", "h-c", "h-c-list", "bad-batch", "float64", "batch-first", "2d"],
+)
+def test_the_quick_accept_of_plain_calls_takes_nothing_the_full_checks_refuse(case):
+    lstm = case in ("h-c", "h-c-list")
+    layer = (rnnkit.LSTM if lstm else rnnkit.GRU)(4, 6, batch_first=case == "batch-first")
+    x = torch.randn(5, 3, 4)
+    h, c = torch.zeros(1, 3, 6), torch.zeros(1, 3, 6)
+    hx = {
+        "h": h, "one-tuple": (h,), "h-c": (h, c), "h-c-list": [h, c],
+        "bad-batch": torch.zeros(1, 2, 6), "float64": h.double(),
+    }.get(case)  # fmt: skip
+    if case == "2d":
+        x = x[:, 0]
+    spec, w = layer.stack_spec(), layer.weight_ih_l0
+    quick = stack._plain_call(spec, layer, x, hx, None, layer.stack_noise(), w, False)
+    try:
+        full = _full_checks(layer, x, hx)
+    except (TypeError, ValueError):
+        assert quick is None
+        return
+    if quick is not None:
+        assert (quick.states is None) == (full is None)
+        if full is not None:
+            assert all(a is b for a, b in zip(quick.states, full))

@@ -7,10 +7,11 @@ cells: parallel scan or loop). ``set_backend`` / ``use_backend`` select the back
 ``engine_path()`` says which engine ran the latest call.
 """
 
+from . import paths  # noqa: F401  (fills in the plan)
 from .backends import BACKENDS, get_backend, scan, set_backend, use_backend
 from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
-from .noise import StackNoise
+from .noise import NO_STACK_NOISE, StackNoise
 from .parallel_scan import DEFAULT_CHUNK, SCAN_MODES
 from .stack import StackSpec, StackWeightsSource, run_stack
 from .weights import LayerWeights
@@ -27,6 +28,7 @@ def engine_path() -> str | None:
 __all__ = [
     "BACKENDS",
     "DEFAULT_CHUNK",
+    "NO_STACK_NOISE",
     "SCAN_MODES",
     "LayerWeights",
     "StackNoise",

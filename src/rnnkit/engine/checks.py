@@ -116,6 +116,8 @@ def check_states(
     """The initial states ``hx`` checked against the stack: one (L*D, B, width) tensor per
     entry of ``widths`` (unbatched: (L*D, width), returned with a batch dim of 1), in the
     user's batch order; None where ``hx`` is None (zeros)."""
+    if hx is None:
+        return None
     states = unpack_hx(owner, hx, len(widths))
     if states is None:
         return None

@@ -19,7 +19,15 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["NO_NOISE", "StackNoise", "StepNoise", "at_rows", "sequence_mask", "step_noise"]
+__all__ = [
+    "NO_NOISE",
+    "NO_STACK_NOISE",
+    "StackNoise",
+    "StepNoise",
+    "at_rows",
+    "sequence_mask",
+    "step_noise",
+]
 
 
 class StepNoise(NamedTuple):
@@ -57,6 +65,9 @@ class StackNoise(NamedTuple):
     def between_layers(self, num_layers: int) -> bool:
         """Whether dropout acts between the layers of this call."""
         return bool(self.training and self.dropout and num_layers > 1)
+
+
+NO_STACK_NOISE = StackNoise()  # evaluation mode without zoneout: nothing random, nothing to draw
 
 
 def sequence_mask(x: Tensor, batch_index: Tensor, B: int, p: float) -> Tensor:

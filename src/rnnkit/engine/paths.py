@@ -17,9 +17,10 @@ from torch import Tensor
 from ..cells import LSTM
 from ..cells.base import CellMath
 from ..cells.minimal import MinCell
+from . import stack
 from .backends import hands_lstm_to_torch, infer_stack, min_layer, scan, torch_lstm
 from .native import StackWeights
-from .noise import sequence_mask, step_noise
+from .noise import NO_STACK_NOISE, sequence_mask, step_noise
 from .sequences import SeqBatch, prepare_sequences
 from .stack import StackCall, StackWeightsSource
 
@@ -56,20 +57,24 @@ class TorchKernel:
         return y, (h_n, c_n)
 
 
-_native_weights: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# id(source) -> (weak reference to the source, its weights_key, the kept weights)
+_native_weights: dict[int, tuple[weakref.ref, object, StackWeights]] = {}
 
 
 def stack_weights(source: StackWeightsSource, LD: int) -> list:
     """``source.layer_weights(k)`` of every layer-direction, kept (with the native argument
-    lists made from them) while ``source.weights_key()`` stays the same."""
+    lists made from them) while ``source.weights_key()`` stays the same and the source lives."""
     key = source.weights_key()
     if key is None:
         return [source.layer_weights(k) for k in range(LD)]
-    cached = _native_weights.get(source)
-    if cached is None or cached[0] != key:
-        cached = (key, StackWeights(source.layer_weights(k) for k in range(LD)))
-        _native_weights[source] = cached
-    return cached[1]
+    entry = _native_weights.get(id(source))
+    if entry is not None and entry[0]() is source and entry[1] == key:
+        return entry[2]
+    ident = id(source)
+    ref = weakref.ref(source, lambda _, ident=ident: _native_weights.pop(ident, None))
+    kept = StackWeights(source.layer_weights(k) for k in range(LD))
+    _native_weights[ident] = (ref, key, kept)
+    return kept
 
 
 class NativeStack:
@@ -82,13 +87,16 @@ class NativeStack:
         c, spec, noise = call.checked, call.spec, call.noise
         return (
             not call.grad
-            and c.plain
+            and c.lengths is None
+            and c.x is not None
             and c.B > 0
             and c.x.is_cpu
             and isinstance(spec.cell, CellMath)
             and len(spec.state_widths) <= 2
-            and not noise.per_sequence()
-            and not noise.between_layers(spec.num_layers)
+            and (
+                noise is NO_STACK_NOISE
+                or not (noise.per_sequence() or noise.between_layers(spec.num_layers))
+            )
         )
 
     def run(self, call: StackCall) -> tuple:
@@ -99,7 +107,12 @@ class NativeStack:
         if out is None:
             raise NotImplementedError(f"the native stack does not run {spec.cell.name}")
         y, h_n, c_n = out  # y (T, B, D*P)
-        return call.output(y, (h_n,) if c_n is None else (h_n, c_n))
+        if c.unbatched:
+            y, h_n = y.squeeze(1), h_n.squeeze(1)
+            c_n = None if c_n is None else c_n.squeeze(1)
+        elif spec.batch_first:
+            y = y.transpose(0, 1)
+        return y, (h_n if c_n is None else (h_n, c_n))
 
 
 class LayerByLayer:
@@ -164,3 +177,4 @@ def _run_layer(
 
 
 PLAN = (TorchKernel(), NativeStack(), LayerByLayer())
+stack._plan = PLAN

@@ -37,35 +37,48 @@ __all__ = ["Backend", "StackCall", "StackSpec", "StackWeightsSource", "plan", "r
 
 
 class StackSpec(NamedTuple):
-    """The fixed shape of a stack: which cell, how wide, how deep, which way round (a tuple:
-    a layer makes one per call, so it must be cheap)."""
+    """The fixed shape of a stack: which cell, how wide, how deep, which way round. Make one
+    with ``StackSpec.make``, which fills in the derived fields; a layer keeps it between calls."""
 
     owner: str  # the layer's class name, for messages
     cell: CellMath | MinCell
     input_size: int
     hidden_size: int
-    proj_size: int = 0
-    num_layers: int = 1
-    num_directions: int = 1
-    batch_first: bool = False
-    bias: bool = True  # the layer has bias_ih / bias_hh
-    min_mode: str = "auto"  # minimal cells: "auto", "scan" or "sequential"
-    scan_chunk: int | None = 64  # minimal cells: steps per parallel scan
+    proj_size: int
+    num_layers: int
+    num_directions: int
+    batch_first: bool
+    bias: bool  # the layer has bias_ih / bias_hh
+    min_mode: str  # minimal cells: "auto", "scan" or "sequential"
+    scan_chunk: int | None  # minimal cells: steps per parallel scan
+    LD: int  # derived: layers x directions
+    state_widths: tuple[int, ...]  # derived: h's width P, then the extra states' H
+
+    @classmethod
+    def make(
+        cls,
+        owner: str,
+        cell: CellMath | MinCell,
+        input_size: int,
+        hidden_size: int,
+        proj_size: int = 0,
+        num_layers: int = 1,
+        num_directions: int = 1,
+        batch_first: bool = False,
+        bias: bool = True,
+        min_mode: str = "auto",
+        scan_chunk: int | None = 64,
+    ) -> StackSpec:
+        widths = (proj_size or hidden_size,) + (hidden_size,) * cell.extra_states
+        return cls(
+            owner, cell, input_size, hidden_size, proj_size, num_layers, num_directions,
+            batch_first, bias, min_mode, scan_chunk, num_layers * num_directions, widths,
+        )  # fmt: skip
 
     @property
     def out_size(self) -> int:
         """P: the width of h (proj_size, or hidden_size)."""
-        return self.proj_size or self.hidden_size
-
-    @property
-    def state_widths(self) -> tuple[int, ...]:
-        """The width of each state: h (P), then the extra states (H)."""
-        extra = 0 if isinstance(self.cell, MinCell) else self.cell.extra_states
-        return (self.out_size,) + (self.hidden_size,) * extra
-
-    @property
-    def LD(self) -> int:
-        return self.num_layers * self.num_directions
+        return self.state_widths[0]
 
 
 class StackWeightsSource(Protocol):
@@ -97,14 +110,6 @@ class StackCall(NamedTuple):
     noise: StackNoise
     grad: bool  # autograd is recording
 
-    def output(self, y: Tensor, states: tuple[Tensor, ...]) -> tuple:
-        """torch.nn's return of a plain padded call from y (T, B, D*P) and states (L*D, B, .)."""
-        if self.checked.unbatched:
-            y, states = y.squeeze(1), tuple(s.squeeze(1) for s in states)
-        elif self.spec.batch_first:
-            y = y.transpose(0, 1)
-        return y, (states[0] if len(states) == 1 else states)
-
 
 class Backend(Protocol):
     """One way to run a whole stack."""
@@ -121,16 +126,11 @@ class Backend(Protocol):
         ...
 
 
-_plan: Sequence[Backend] = ()
+_plan: Sequence[Backend] = ()  # set by engine/paths.py when it is imported
 
 
 def plan() -> Sequence[Backend]:
     """The backends tried for every stack call, in order."""
-    global _plan
-    if not _plan:
-        from .paths import PLAN  # paths.py imports this module
-
-        _plan = PLAN
     return _plan
 
 
@@ -146,11 +146,48 @@ def check_call(
 ) -> StackCall:
     """The call, checked: input, lengths and states against the stack and ``weight``'s dtype
     and device. Raises (TypeError / ValueError naming what was expected) before any work."""
+    call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad)
+    if call is not None:
+        return call
     checked = check_input(spec.owner, input, lengths, spec.input_size, spec.batch_first, weight)
     states = check_states(
         spec.owner, hx, spec.state_widths, spec.LD, checked.B, checked.unbatched, weight
     )
     return StackCall(spec, weights, input, checked, states, noise, grad)
+
+
+def _plain_call(spec, weights, input, hx, lengths, noise, weight, grad) -> StackCall | None:
+    """The call where it is a well-formed batched tensor without lengths, with well-formed
+    states or none (a streaming call: a few microseconds count), else None: then the full
+    checks run and explain what is wrong. Accepts nothing that they would refuse."""
+    if lengths is not None or not isinstance(input, Tensor) or input.dim() != 3:
+        return None
+    if input.dtype != weight.dtype or input.device != weight.device:
+        return None
+    x = input.transpose(0, 1) if spec.batch_first else input
+    T, B, I = x.shape
+    if T == 0 or spec.input_size != I:
+        return None
+    widths = spec.state_widths
+    if hx is None:
+        states = None
+    else:
+        if len(widths) == 1:  # h_0 alone, a tensor (a 1-tuple is refused by the full checks)
+            states = (hx,) if isinstance(hx, Tensor) else None
+        else:
+            states = hx if type(hx) is tuple and len(hx) == len(widths) else None
+        if states is None:
+            return None
+        for s, width in zip(states, widths):
+            if (
+                not isinstance(s, Tensor)
+                or s.dtype != weight.dtype
+                or s.device != weight.device
+                or s.shape != (spec.LD, B, width)
+            ):
+                return None
+    checked = tuple.__new__(CheckedInput, (x, None, None, B, T, spec.batch_first, False))
+    return tuple.__new__(StackCall, (spec, weights, input, checked, states, noise, grad))
 
 
 def run_stack(
@@ -165,11 +202,11 @@ def run_stack(
 ) -> tuple:
     """Check the call once, then run it on the first backend of the plan that takes it."""
     call = check_call(spec, weights, input, hx, lengths, noise, weight, grad)
-    *fast, last = plan()
-    for backend in fast:
+    backends = _plan
+    for backend in backends[:-1]:
         if backend.accepts(call):
             try:
                 return backend.run(call)
             except NotImplementedError:
                 continue
-    return last.run(call)  # takes every call; its NotImplementedError reaches the user
+    return backends[-1].run(call)  # takes every call; its NotImplementedError reaches the user

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath
-from ..engine import LayerWeights, StackNoise, StackSpec, run_stack
+from ..engine import NO_STACK_NOISE, LayerWeights, StackNoise, StackSpec, run_stack
 from .options import (
     check_chrono,
     check_dropout,
@@ -206,14 +206,21 @@ class RNNBase(nn.Module):
         return tuple(map(id, self._parameters.values()))
 
     def stack_spec(self) -> StackSpec:
-        """The engine's description of this stack (read on every call: attributes may change)."""
-        return StackSpec(
-            type(self).__name__, self.cell, self.input_size, self.hidden_size, self.proj_size,
-            self.num_layers, self.num_directions, self.batch_first, self.bias,
-        )  # fmt: skip
+        """The engine's description of this stack, kept between calls (made anew if
+        ``batch_first`` is changed on the module)."""
+        spec = self.__dict__.get("_stack_spec")
+        if spec is None or spec.batch_first != self.batch_first:
+            spec = StackSpec.make(
+                type(self).__name__, self.cell, self.input_size, self.hidden_size,
+                self.proj_size, self.num_layers, self.num_directions, self.batch_first, self.bias,
+            )  # fmt: skip
+            self.__dict__["_stack_spec"] = spec
+        return spec
 
     def stack_noise(self) -> StackNoise:
         """The dropout and zoneout this call asks for (random ones in training mode only)."""
+        if not self.training and self.zoneout == (0.0, 0.0):
+            return NO_STACK_NOISE
         return StackNoise(
             self.training, self.dropout, self.zoneout, self.recurrent_dropout, self.input_dropout
         )

@@ -87,10 +87,13 @@ class MinRNNBase(RNNBase):
                 nn.init.uniform_(w, -bound, bound)
 
     def stack_spec(self, mode: str | None = None) -> StackSpec:
+        """RNNBase's, with the scan mode of this call (``mode``, or the layer's)."""
         spec = super().stack_spec()
-        owner = type(self).__name__
-        mode = _check_mode(owner, self.mode if mode is None else mode)
-        return spec._replace(min_mode=mode, scan_chunk=self.scan_chunk)
+        mode = _check_mode(type(self).__name__, self.mode if mode is None else mode)
+        if spec.min_mode != mode or spec.scan_chunk != self.scan_chunk:
+            spec = spec._replace(min_mode=mode, scan_chunk=self.scan_chunk)
+            self.__dict__["_stack_spec"] = spec
+        return spec
 
     def forward(
         self,
