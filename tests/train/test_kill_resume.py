@@ -1,7 +1,7 @@
 """A training process killed with SIGKILL and resumed ends with the weights of an unbroken run.
 
 Runs ``python -m rnnkit textgen train`` as a subprocess with a tiny model, kills it at a random
-moment after its first checkpoint, resumes with ``--resume``, and compares bit for bit.
+moment after a random checkpointed step, resumes with ``--resume``, and compares bit for bit.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import torch
 
 from rnnkit.train import LAST, load_checkpoint
 
-STEPS = 60
+STEPS = 120
+KILL_BY = 60  # the kill comes at a random step up to this, STEPS - KILL_BY steps before the end
 
 
 def _command(corpus, out, *extra) -> list[str]:
@@ -38,10 +39,15 @@ def test_sigkill_at_a_random_moment_then_resume_matches_unbroken_run(tmp_path, t
     subprocess.run(_command(tiny_corpus, tmp_path / "full"), check=True, env=_env())
     killed = tmp_path / "killed"
     proc = subprocess.Popen(_command(tiny_corpus, killed), env=_env(), stdout=subprocess.DEVNULL)
+    # a random checkpointed step, then a random moment within the next steps: a fixed delay
+    # after the first checkpoint could outlast a fast run (it did: 60 steps in 0.3 s)
+    kill_step = random.choice(range(3, KILL_BY + 1, 3))
     deadline = time.monotonic() + 120
-    while not (killed / LAST).exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    delay = random.uniform(0.0, 0.5)
+    while proc.poll() is None and time.monotonic() < deadline:
+        if (killed / LAST).exists() and load_checkpoint(killed / LAST)["step"] >= kill_step:
+            break
+        time.sleep(0.005)
+    delay = random.uniform(0.0, 0.02)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, f"the run ended before the kill ({delay:.3f} s)"
