@@ -33,7 +33,7 @@ from .fused import fused_scan
 from .layout import TimeLayout
 from .native import native_infer, native_scan
 from .noise import NO_NOISE, StepNoise
-from .parallel_scan import min_scan
+from .parallel_scan import auto_mode, min_scan
 from .reference import reference_scan
 from .weights import LayerWeights
 
@@ -197,13 +197,12 @@ def min_layer(
     the loop (on CPU the loop measured faster: benchmarks/min_scan.py).
     """
     global last_path
+    if mode == "auto" and _current == "native":
+        raise NotImplementedError(
+            f"the native backend has no loop for {cell.name}; use 'auto' (or mode='scan')"
+        )
     if mode == "auto":
-        if _current == "native":
-            raise NotImplementedError(
-                f"the native backend has no loop for {cell.name}; use 'auto' (or mode='scan')"
-            )
-        loop = _current == "reference" or layout.T == 1 or not gx.is_cuda
-        mode = "sequential" if loop else "scan"
+        mode = "sequential" if _current == "reference" else auto_mode(layout, gx)
     out = min_scan(cell, layout, reverse, gx, h0, mode, chunk)
     last_path = "min_loop" if mode == "sequential" else "min_scan"
     return out

@@ -47,6 +47,7 @@ from .layout import TimeLayout
 __all__ = [
     "DEFAULT_CHUNK",
     "SCAN_MODES",
+    "auto_mode",
     "chunked_log_scan",
     "log_linear_scan",
     "min_scan",
@@ -169,8 +170,15 @@ def min_scan(
     On CPU the step loop measured faster than the scan at every T tried (benchmarks/
     min_scan.py: 0.56x-0.84x at T = 512 and 4096), so "auto" keeps the loop there.
     """
-    if mode == "sequential" or (mode == "auto" and (layout.T == 1 or not gx.is_cuda)):
+    if mode == "auto":
+        mode = auto_mode(layout, gx)
+    if mode == "sequential":
         return sequential_scan(cell, layout, reverse, gx, h0)
-    if mode in ("scan", "auto"):
+    if mode == "scan":
         return parallel_scan(cell, layout, reverse, gx, h0, chunk)
     raise ValueError(f"expected mode in {SCAN_MODES}, got {mode!r}")
+
+
+def auto_mode(layout: TimeLayout, gx: Tensor) -> str:
+    """What "auto" runs: the parallel scan on CUDA for T > 1, else the step loop."""
+    return "sequential" if layout.T == 1 or not gx.is_cuda else "scan"
