@@ -187,3 +187,15 @@ def test_the_quick_accept_of_plain_calls_takes_nothing_the_full_checks_refuse(ca
         assert (quick.states is None) == (full is None)
         if full is not None:
             assert all(a is b for a, b in zip(quick.states, full))
+
+
+def test_a_layer_changed_after_its_first_call_is_described_anew():
+    torch.manual_seed(0)
+    gru = rnnkit.GRU(4, 6)
+    x = torch.randn(5, 3, 4)
+    with torch.no_grad():
+        y, _ = gru(x)
+        gru.batch_first = True
+        y_bf, _ = gru(x.transpose(0, 1))
+    torch.testing.assert_close(y_bf.transpose(0, 1), y)
+    assert gru.stack_spec().batch_first

@@ -206,10 +206,18 @@ class RNNBase(nn.Module):
         return tuple(map(id, self._parameters.values()))
 
     def stack_spec(self) -> StackSpec:
-        """The engine's description of this stack, kept between calls (made anew if
-        ``batch_first`` is changed on the module)."""
+        """The engine's description of this stack, kept between calls; made anew where an
+        attribute it holds was changed on the module (batch_first, or a one-layer view of it as
+        rnnkit.diagnostics makes)."""
         spec = self.__dict__.get("_stack_spec")
-        if spec is None or spec.batch_first != self.batch_first:
+        if (
+            spec is None
+            or spec.batch_first != self.batch_first
+            or spec.num_layers != self.num_layers
+            or spec.input_size != self.input_size
+            or spec.num_directions != (2 if self.bidirectional else 1)
+            or spec.cell is not self.cell
+        ):
             spec = StackSpec.make(
                 type(self).__name__, self.cell, self.input_size, self.hidden_size,
                 self.proj_size, self.num_layers, self.num_directions, self.batch_first, self.bias,
