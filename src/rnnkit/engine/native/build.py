@@ -24,7 +24,7 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["build_cell", "compiler_available", "load"]
+__all__ = ["CAPABILITIES", "build_cell", "capability", "compiler_available", "load"]
 
 _CSRC = Path(__file__).parent / "csrc"
 _SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "custom.cpp", "bind.cpp")
@@ -49,16 +49,44 @@ def compiler_available() -> bool:
     return any(shutil.which(c) for c in (cxx, "c++", "g++", "clang++"))
 
 
-def _capability_flags() -> tuple[str, list[str]]:
-    """The build's name suffix and SIMD flags, from the capability torch itself dispatches on.
+CAPABILITIES = ("DEFAULT", "AVX2", "AVX512")  # lowest first
+_FLAGS = {
+    "AVX512": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma",
+               "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"],
+    "AVX2": ["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"],
+    "DEFAULT": ["-DCPU_CAPABILITY=DEFAULT"],
+}  # fmt: skip
 
-    AVX2+FMA is the widest set we build for: ATen's Vectorized<float/double> then runs 8/4 lanes
-    with SLEEF's exp/tanh from libtorch. Anything else builds the portable scalar fallback.
-    """
-    capability = torch.backends.cpu.get_cpu_capability()
-    if capability in ("AVX2", "AVX512"):
-        return "avx2", ["-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
-    return "default", ["-DCPU_CAPABILITY=DEFAULT"]
+
+def capability() -> str:
+    """The SIMD capability the native code is built for. By default AVX2 where torch detects
+    AVX2 or AVX-512 (the AVX-512 build passes every test but measured no faster on the AMD Zen 4
+    we have: equal within noise at B32-B64 H256-512, slower at B1 H64, its register blocking not
+    yet tuned for 16 lanes), else DEFAULT (portable). The environment variable
+    RNNKIT_CPU_CAPABILITY asks for any capability up to the CPU's (AVX512, AVX2, DEFAULT): the
+    AVX-512 build by choice, the lower ones to test them on any machine."""
+    detected = torch.backends.cpu.get_cpu_capability()
+    detected = detected if detected in CAPABILITIES else "DEFAULT"
+    asked = os.environ.get("RNNKIT_CPU_CAPABILITY", "").upper()
+    if not asked:
+        return "AVX2" if detected == "AVX512" else detected
+    if asked not in CAPABILITIES:
+        raise ValueError(
+            f"RNNKIT_CPU_CAPABILITY must be one of {', '.join(CAPABILITIES)}; got {asked!r}"
+        )
+    if CAPABILITIES.index(asked) > CAPABILITIES.index(detected):
+        raise ValueError(
+            f"RNNKIT_CPU_CAPABILITY={asked} is above this CPU's capability, {detected}"
+        )
+    return asked
+
+
+def _capability_flags() -> tuple[str, list[str]]:
+    """The build's name suffix and SIMD flags for ``capability()``: ATen's Vectorized<float /
+    double> then runs 16 / 8 lanes (AVX512), 8 / 4 (AVX2) or scalar code (DEFAULT), with SLEEF's
+    exp/tanh from libtorch."""
+    cap = capability()
+    return cap.lower(), _FLAGS[cap]
 
 
 def _root() -> Path:
