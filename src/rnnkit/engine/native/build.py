@@ -13,6 +13,7 @@ instead of a warning), so the dispatcher falls back to the Python fused engine.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -107,34 +108,57 @@ def _sanitizer() -> tuple[str, list[str]]:
 def _build() -> ModuleType:
     from torch.utils.cpp_extension import load as jit_load
 
+    suffix, simd = _capability_flags()
+    sanitize, flags = _sanitizer()
+    cflags = ["-O3", "-fopenmp", *simd, *flags]
+    # The digest of the sources, headers and flags is part of the module name, so each version
+    # builds into its own directory, and a process never loads a library another process is
+    # relinking in place. A finished build is marked (BUILT) and then imported directly by every
+    # copy of rnnkit with the same sources: torch's JIT loader would also key on the sources'
+    # paths, so two checkouts or virtual environments took turns rebuilding it (about 22 s each).
+    content = b"".join((_CSRC / f).read_bytes() for f in _SOURCES + _HEADERS)
+    digest = hashlib.sha1(content + " ".join(cflags).encode()).hexdigest()[:12]
+    name = f"rnnkit_native_{suffix}_{digest}" + (f"_{sanitize}" * bool(sanitize))
+    directory = _root() / name
+    library, built = directory / f"{name}.so", directory / BUILT
+    if built.exists() and library.exists():
+        return _import_library(name, library)
     if not compiler_available():
         raise RuntimeError("no C++ compiler found on PATH (c++, g++ or clang++)")
-    suffix, simd = _capability_flags()
-    # The sources' digest is part of the module name, so each version of csrc/ builds into its
-    # own directory: a process never loads a library another process is relinking in place
-    # (torch's JIT versioning would rebuild the same directory, and it does not hash headers).
-    digest = hashlib.sha1(b"".join((_CSRC / f).read_bytes() for f in _SOURCES + _HEADERS))
-    sanitize, flags = _sanitizer()
-    name = f"rnnkit_native_{suffix}_{digest.hexdigest()[:12]}" + (f"_{sanitize}" * bool(sanitize))
-    directory = _root() / name
-    if not (directory / f"{name}.so").exists():
-        print(
-            f"rnnkit: compiling the native RNN loops once (about a minute) into {directory}",
-            file=sys.stderr,
-            flush=True,
-        )
+    print(
+        f"rnnkit: compiling the native RNN loops once (about a minute) into {directory}",
+        file=sys.stderr,
+        flush=True,
+    )
     directory.mkdir(parents=True, exist_ok=True)
-    return jit_load(
+    module = jit_load(
         name=name,
         build_directory=str(directory),
         sources=[str(_CSRC / s) for s in _SOURCES],
         # -fopenmp: the sweeps' thread team is torch's OpenMP pool (csrc/team.h); the library
         # needs libgomp.so.1, which torch has already loaded (the same soname: one pool)
-        extra_cflags=["-O3", "-fopenmp", *simd, *flags],
+        extra_cflags=cflags,
         extra_ldflags=["-fopenmp", *([f"-fsanitize={sanitize}"] if sanitize else [])],
         extra_include_paths=[str(_CSRC)],
         verbose=False,
     )
+    tmp = directory / f"{BUILT}.{os.getpid()}.tmp"
+    tmp.write_text(f"{name}\n{' '.join(cflags)}\n")
+    os.replace(tmp, built)  # the mark appears whole, after the library is complete
+    return module
+
+
+BUILT = "BUILT"  # the mark of a finished build in its directory
+
+
+def _import_library(name: str, library: Path) -> ModuleType:
+    """The extension module of a finished build, imported from its file (no build step)."""
+    spec = importlib.util.spec_from_file_location(name, library)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {library}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def build_cell(source: str, label: str) -> Path:
