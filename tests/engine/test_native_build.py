@@ -12,6 +12,7 @@ def test_no_compiler_is_one_line_once_then_not_implemented(monkeypatch, capsys):
     monkeypatch.setattr(build, "_module", None)
     monkeypatch.setattr(build, "_error", None)
     monkeypatch.setattr(build, "compiler_available", lambda: False)
+    monkeypatch.setattr(build, "_finished", lambda: None)  # no build left by another copy
     monkeypatch.setattr(build, "_build", lambda: pytest.fail("a build was tried"))
     for _ in range(2):
         with pytest.raises(NotImplementedError, match="no C\\+\\+ compiler"):
@@ -72,3 +73,14 @@ def test_a_second_copy_of_the_sources_reuses_the_build(tmp_path):
         [sys.executable, "-c", COPY, str(tmp_path / "csrc")], capture_output=True, text=True
     )
     assert done.returncode == 0 and done.stdout.strip() == "native", done.stderr[-2000:]
+
+
+def test_without_a_compiler_a_finished_build_still_loads(monkeypatch, capsys):
+    monkeypatch.delenv("RNNKIT_NATIVE", raising=False)
+    build.load()  # a finished build exists after this
+    monkeypatch.setattr(build, "_module", None)
+    monkeypatch.setattr(build, "_error", None)
+    monkeypatch.setattr(build, "compiler_available", lambda: False)
+    monkeypatch.setattr(build, "_import_library", lambda name, path: f"imported {name}")
+    assert build.load().startswith("imported rnnkit_native_")
+    assert capsys.readouterr().err == ""

@@ -105,23 +105,37 @@ def _sanitizer() -> tuple[str, list[str]]:
     return sanitize, flags
 
 
-def _build() -> ModuleType:
-    from torch.utils.cpp_extension import load as jit_load
+def _target() -> tuple[str, Path, list[str], str]:
+    """(module name, build directory, compiler flags, sanitizer) of this process's build.
 
+    The digest of the sources, headers and flags is part of the module name, so each version
+    builds into its own directory, and a process never loads a library another process is
+    relinking in place. A finished build is marked (BUILT) and then imported directly by every
+    copy of rnnkit with the same sources: torch's JIT loader would also key on the sources'
+    paths, so two checkouts or virtual environments took turns rebuilding it (about 22 s each).
+    """
     suffix, simd = _capability_flags()
     sanitize, flags = _sanitizer()
     cflags = ["-O3", "-fopenmp", *simd, *flags]
-    # The digest of the sources, headers and flags is part of the module name, so each version
-    # builds into its own directory, and a process never loads a library another process is
-    # relinking in place. A finished build is marked (BUILT) and then imported directly by every
-    # copy of rnnkit with the same sources: torch's JIT loader would also key on the sources'
-    # paths, so two checkouts or virtual environments took turns rebuilding it (about 22 s each).
     content = b"".join((_CSRC / f).read_bytes() for f in _SOURCES + _HEADERS)
     digest = hashlib.sha1(content + " ".join(cflags).encode()).hexdigest()[:12]
     name = f"rnnkit_native_{suffix}_{digest}" + (f"_{sanitize}" * bool(sanitize))
-    directory = _root() / name
-    library, built = directory / f"{name}.so", directory / BUILT
-    if built.exists() and library.exists():
+    return name, _root() / name, cflags, sanitize
+
+
+def _finished() -> Path | None:
+    """The library of a finished build for this process's target, or None."""
+    name, directory, _, _ = _target()
+    library = directory / f"{name}.so"
+    return library if (directory / BUILT).exists() and library.exists() else None
+
+
+def _build() -> ModuleType:
+    from torch.utils.cpp_extension import load as jit_load
+
+    name, directory, cflags, sanitize = _target()
+    library = _finished()
+    if library is not None:
         return _import_library(name, library)
     if not compiler_available():
         raise RuntimeError("no C++ compiler found on PATH (c++, g++ or clang++)")
@@ -144,7 +158,7 @@ def _build() -> ModuleType:
     )
     tmp = directory / f"{BUILT}.{os.getpid()}.tmp"
     tmp.write_text(f"{name}\n{' '.join(cflags)}\n")
-    os.replace(tmp, built)  # the mark appears whole, after the library is complete
+    os.replace(tmp, directory / BUILT)  # the mark appears whole, after the library
     return module
 
 
@@ -213,7 +227,7 @@ def load() -> ModuleType:
         raise NotImplementedError("rnnkit native scan is turned off by RNNKIT_NATIVE=0")
     if _module is not None:
         return _module
-    if _error is None and not compiler_available():
+    if _error is None and not compiler_available() and _finished() is None:
         _error = "no C++ compiler found on PATH (c++, g++ or clang++)"
         print(f"rnnkit: {_error}; using the Python engine (slower)", file=sys.stderr, flush=True)
     if _error is None:
