@@ -155,3 +155,27 @@ def test_the_constructor_is_written_once():
         assert cls.__init__ is RNNBase.__init__
     assert rnnkit.PeepholeLSTM.__init__ is RNNBase.__init__
     assert rnnkit.MinGRU.__init__ is rnnkit.MinLSTM.__init__ is MinRNNBase.__init__
+
+
+@pytest.mark.parametrize("in_dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("name", ["rnn", "gru", "lstm", "lstm_proj"])
+def test_autocast_returns_torch_dtypes_and_keeps_the_recurrence_in_float32(name, in_dtype):
+    torch_cls, our_cls, extra = PAIRS[name]
+    torch.manual_seed(0)
+    ref, ours = torch_cls(4, 6, **KW, **extra), our_cls(4, 6, **KW, **extra)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(5, 2, 4).to(in_dtype)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_ref, _ = ref(x)
+        y, state = ours(x)
+    assert y.dtype == y_ref.dtype
+    h_n = state[0] if isinstance(state, tuple) else state
+    assert h_n.dtype == y_ref.dtype
+    y32, _ = ours(x.float())  # the same math in float32, outside autocast
+    torch.testing.assert_close(y, y32.to(y.dtype), rtol=0, atol=0)
+    torch.testing.assert_close(y.float(), y_ref.float(), rtol=0.05, atol=0.02)
+    grads = torch.autograd.grad(y.float().sum(), list(ours.parameters()))
+    grads32 = torch.autograd.grad(y32.sum(), list(ours.parameters()))
+    for g, g32 in zip(grads, grads32):
+        assert g.dtype == torch.float32
+        torch.testing.assert_close(g, g32, rtol=0, atol=0)

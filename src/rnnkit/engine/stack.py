@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+import torch
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
@@ -53,6 +54,7 @@ class StackSpec(NamedTuple):
     scan_chunk: int | None  # minimal cells: steps per parallel scan
     LD: int  # derived: layers x directions
     state_widths: tuple[int, ...]  # derived: h's width P, then the extra states' H
+    autocast_lowers: bool  # under autocast, outputs in its dtype (torch.nn's LSTM and RNN)
 
     @classmethod
     def make(
@@ -68,11 +70,13 @@ class StackSpec(NamedTuple):
         bias: bool = True,
         min_mode: str = "auto",
         scan_chunk: int | None = 64,
+        autocast_lowers: bool = False,
     ) -> StackSpec:
         widths = (proj_size or hidden_size,) + (hidden_size,) * cell.extra_states
         return cls(
             owner, cell, input_size, hidden_size, proj_size, num_layers, num_directions,
             batch_first, bias, min_mode, scan_chunk, num_layers * num_directions, widths,
+            autocast_lowers,
         )  # fmt: skip
 
     @property
@@ -201,6 +205,8 @@ def run_stack(
     grad: bool,
 ) -> tuple:
     """Check the call once, then run it on the first backend of the plan that takes it."""
+    if torch.is_autocast_enabled(weight.device.type):
+        return _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad)
     call = check_call(spec, weights, input, hx, lengths, noise, weight, grad)
     backends = _plan
     for backend in backends[:-1]:
@@ -210,3 +216,27 @@ def run_stack(
             except NotImplementedError:
                 continue
     return backends[-1].run(call)  # takes every call; its NotImplementedError reaches the user
+
+
+def _to(value: object, dtype: torch.dtype) -> object:
+    """A tensor, PackedSequence or tuple of tensors in ``dtype`` (anything else as it is)."""
+    if isinstance(value, (Tensor, PackedSequence)):
+        return value if value.dtype == dtype else value.to(dtype)
+    if isinstance(value, (tuple, list)):
+        return tuple(_to(v, dtype) for v in value)
+    return value
+
+
+def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tuple:
+    """A call under autocast: the recurrence and its state in the weights' dtype (autocast off
+    inside), the outputs in the dtype torch.nn returns: autocast's (LSTM, RNN) or the input's."""
+    device = weight.device.type
+    data = input.data if isinstance(input, PackedSequence) else input
+    if not isinstance(data, Tensor):  # the checks say what is wrong
+        with torch.autocast(device, enabled=False):
+            return run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
+    out_dtype = torch.get_autocast_dtype(device) if spec.autocast_lowers else data.dtype
+    with torch.autocast(device, enabled=False):
+        input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
+        output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
+    return _to(output, out_dtype), _to(states, out_dtype)

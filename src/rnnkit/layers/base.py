@@ -28,6 +28,8 @@ from .options import (
 
 __all__ = ["RNNBase"]
 
+_AUTOCAST_LOWERS = ("LSTM", "RNN_TANH", "RNN_RELU")  # torch.nn's layers that return autocast's
+# dtype under autocast (its GRU returns the input's)
 _UNSET: object = object()  # forget_bias not given: the layer's default_forget_bias
 
 
@@ -221,6 +223,7 @@ class RNNBase(nn.Module):
             spec = StackSpec.make(
                 type(self).__name__, self.cell, self.input_size, self.hidden_size,
                 self.proj_size, self.num_layers, self.num_directions, self.batch_first, self.bias,
+                autocast_lowers=self.mode in _AUTOCAST_LOWERS,
             )  # fmt: skip
             self.__dict__["_stack_spec"] = spec
         return spec
