@@ -199,3 +199,20 @@ def test_a_layer_changed_after_its_first_call_is_described_anew():
         y_bf, _ = gru(x.transpose(0, 1))
     torch.testing.assert_close(y_bf.transpose(0, 1), y)
     assert gru.stack_spec().batch_first
+
+
+def test_a_pickled_layer_carries_no_engine_description():
+    import io
+    import pickle
+
+    gru = rnnkit.GRU(4, 6)
+    x = torch.randn(5, 3, 4)
+    y, _ = gru(x)
+    assert "_stack_spec" in gru.__dict__
+    buffer = io.BytesIO()
+    torch.save(gru, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    assert "_stack_spec" not in loaded.__dict__ and "_stack_spec" in gru.__dict__
+    torch.testing.assert_close(loaded(x)[0], y)
+    assert "_stack_spec" not in pickle.loads(pickle.dumps(gru)).__dict__

@@ -228,6 +228,13 @@ class RNNBase(nn.Module):
             self.__dict__["_stack_spec"] = spec
         return spec
 
+    def __getstate__(self) -> dict:
+        """The module's state for pickling, without the kept StackSpec (made anew on the next
+        call, so a pickled model does not carry the engine's description of this version)."""
+        state = super().__getstate__()
+        state.pop("_stack_spec", None)
+        return state
+
     def stack_noise(self) -> StackNoise:
         """The dropout and zoneout this call asks for (random ones in training mode only)."""
         if not self.training and self.zoneout == (0.0, 0.0):
