@@ -179,3 +179,16 @@ def test_autocast_returns_torch_dtypes_and_keeps_the_recurrence_in_float32(name,
     for g, g32 in zip(grads, grads32):
         assert g.dtype == torch.float32
         torch.testing.assert_close(g, g32, rtol=0, atol=0)
+
+
+def test_autocast_takes_a_packed_sequence_like_torch():
+    torch.manual_seed(0)
+    ref, ours = torch.nn.LSTM(4, 6), rnnkit.LSTM(4, 6)
+    ours.load_state_dict(ref.state_dict())
+    packed = torch.nn.utils.rnn.pack_padded_sequence(torch.randn(5, 2, 4), torch.tensor([5, 3]))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_ref, _ = ref(packed)
+        y, _ = ours(packed)
+    assert isinstance(y, torch.nn.utils.rnn.PackedSequence)
+    assert y.data.dtype == y_ref.data.dtype
+    torch.testing.assert_close(y.data.float(), y_ref.data.float(), rtol=0.05, atol=0.02)

@@ -220,7 +220,9 @@ def run_stack(
 
 def _to(value: object, dtype: torch.dtype) -> object:
     """A tensor, PackedSequence or tuple of tensors in ``dtype`` (anything else as it is)."""
-    if isinstance(value, (Tensor, PackedSequence)):
+    if isinstance(value, PackedSequence):  # it has no dtype of its own: its data's
+        return value if value.data.dtype == dtype else value.to(dtype)
+    if isinstance(value, Tensor):
         return value if value.dtype == dtype else value.to(dtype)
     if isinstance(value, (tuple, list)):
         return tuple(_to(v, dtype) for v in value)
