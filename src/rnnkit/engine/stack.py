@@ -237,7 +237,9 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
     if not isinstance(data, Tensor):  # the checks say what is wrong
         with torch.autocast(device, enabled=False):
             return run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
-    out_dtype = torch.get_autocast_dtype(device) if spec.autocast_lowers else data.dtype
+    # torch.nn's LSTM / RNN return autocast's dtype for a padded tensor, the input's when packed
+    lowers = spec.autocast_lowers and isinstance(input, Tensor)
+    out_dtype = torch.get_autocast_dtype(device) if lowers else data.dtype
     with torch.autocast(device, enabled=False):
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
         output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
