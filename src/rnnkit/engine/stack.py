@@ -138,28 +138,6 @@ def plan() -> Sequence[Backend]:
     return _plan
 
 
-def check_call(
-    spec: StackSpec,
-    weights: StackWeightsSource,
-    input: Tensor | PackedSequence,
-    hx: object,
-    lengths: object,
-    noise: StackNoise,
-    weight: Tensor,
-    grad: bool,
-) -> StackCall:
-    """The call, checked: input, lengths and states against the stack and ``weight``'s dtype
-    and device. Raises (TypeError / ValueError naming what was expected) before any work."""
-    call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad)
-    if call is not None:
-        return call
-    checked = check_input(spec.owner, input, lengths, spec.input_size, spec.batch_first, weight)
-    states = check_states(
-        spec.owner, hx, spec.state_widths, spec.LD, checked.B, checked.unbatched, weight
-    )
-    return StackCall(spec, weights, input, checked, states, noise, grad)
-
-
 def _plain_call(spec, weights, input, hx, lengths, noise, weight, grad) -> StackCall | None:
     """The call where it is a well-formed batched tensor without lengths, with well-formed
     states or none (a streaming call: a few microseconds count), else None: then the full
@@ -204,10 +182,18 @@ def run_stack(
     weight: Tensor,
     grad: bool,
 ) -> tuple:
-    """Check the call once, then run it on the first backend of the plan that takes it."""
+    """Check the call once (input, lengths and states against the stack and ``weight``'s dtype
+    and device: TypeError / ValueError naming what was expected, before any work), then run it
+    on the first backend of the plan that takes it."""
     if torch.is_autocast_enabled(weight.device.type):
         return _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad)
-    call = check_call(spec, weights, input, hx, lengths, noise, weight, grad)
+    call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad)
+    if call is None:  # the full checks, which explain what is wrong
+        checked = check_input(spec.owner, input, lengths, spec.input_size, spec.batch_first, weight)
+        states = check_states(
+            spec.owner, hx, spec.state_widths, spec.LD, checked.B, checked.unbatched, weight
+        )
+        call = StackCall(spec, weights, input, checked, states, noise, grad)
     backends = _plan
     for backend in backends[:-1]:
         if backend.accepts(call):

@@ -123,9 +123,9 @@ def _target() -> tuple[str, Path, list[str], str]:
     return name, _root() / name, cflags, sanitize
 
 
-def _finished() -> Path | None:
-    """The library of a finished build for this process's target, or None."""
-    name, directory, _, _ = _target()
+def _finished(target: tuple[str, Path, list[str], str] | None = None) -> Path | None:
+    """The library of a finished build of ``target`` (default: this process's), or None."""
+    name, directory, _, _ = target or _target()
     library = directory / f"{name}.so"
     return library if (directory / BUILT).exists() and library.exists() else None
 
@@ -133,8 +133,9 @@ def _finished() -> Path | None:
 def _build() -> ModuleType:
     from torch.utils.cpp_extension import load as jit_load
 
-    name, directory, cflags, sanitize = _target()
-    library = _finished()
+    target = _target()
+    name, directory, cflags, sanitize = target
+    library = _finished(target)
     if library is not None:
         return _import_library(name, library)
     if not compiler_available():
