@@ -274,7 +274,7 @@ def native_infer(
         if isinstance(layers, StackWeights):
             layers.native_args = args
     y, h_n, c_n = ext.infer_stack(
-        _NATIVE_CELLS.get(id(cell)) or native_cell(cell, spec, ext),
+        native_cell(cell, spec, ext),
         x,
         args,
         num_directions,
