@@ -233,6 +233,7 @@ def run_recipe(
     tcfg = dataclasses.replace(tcfg, out=str(folder.path))
     try:
         data, trainer = _trainer(recipe, cfg, tcfg, raw, digest, env, folder.resume, say)
+        trainer.total_steps()  # the step budget, checked before fit writes anything
     except BaseException:
         if folder.fresh:
             release(folder.path)  # a run that never started leaves no folder behind

@@ -127,9 +127,4 @@ def open_run(tcfg: TrainConfig, name: str, env: DistEnv | None = None) -> RunDir
     module docstring), with the checkpoint to resume."""
     env = env or DistEnv()
     path, fresh = _chosen(tcfg, name, env)
-    try:
-        return RunDir(path, resumable(path, tcfg.resume), fresh)
-    except BaseException:
-        if fresh:
-            release(path)
-        raise
+    return RunDir(path, resumable(path, tcfg.resume), fresh)  # a fresh folder never resumes

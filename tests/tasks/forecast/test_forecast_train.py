@@ -149,6 +149,13 @@ def test_a_default_run_that_fails_leaves_no_folder(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "runs" / "forecast").exists()
 
 
+def test_a_run_with_no_step_to_take_leaves_no_folder(series_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    argv = _without_out(train_args(series_csv, "x", "--steps", "0", "--classical", "none"))
+    assert main(argv) == 2 and "at least one step" in capsys.readouterr().err
+    assert not (tmp_path / "runs" / "forecast").exists()
+
+
 def test_the_output_names_the_scale_of_mase(trained, series_csv, tmp_path, capsys):
     report = json.loads((trained / "test_metrics.json").read_text())
     assert report["in_sample_naive_mae"] == report["mase_scale"] > 0
