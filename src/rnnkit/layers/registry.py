@@ -19,7 +19,7 @@ from .extended import IndRNN, LayerNormGRU, LayerNormLSTM, PeepholeLSTM
 from .minimal import MinGRU, MinLSTM
 from .recurrent import GRU, LSTM, RNN
 
-__all__ = ["LAYERS", "layer_class", "make_layer"]
+__all__ = ["LAYERS", "layer_class", "make_layer", "recurrent_stack"]
 
 # the layer of each cell of rnnkit.cells.CELLS, under the cell's own name
 _ROWS: tuple[tuple[CellMath | MinCell, type[nn.Module], dict[str, Any]], ...] = (
@@ -51,3 +51,15 @@ def make_layer(name: str, input_size: int, hidden_size: int, **options: Any) -> 
     """The layer ``name`` of ``LAYERS`` built with torch.nn.RNN-style ``options``."""
     cls, fixed = layer_class(name)
     return cls(input_size, hidden_size, **fixed, **options)
+
+
+def recurrent_stack(
+    name: str, input_size: int, hidden_size: int, layers: int, dropout: float, **options: Any
+) -> nn.Module:
+    """A batch-first stack of ``layers`` layers of ``name``, as the recipes build it: dropout
+    between layers only (none, and no warning, for one layer)."""
+    dropout = dropout if layers > 1 else 0.0
+    return make_layer(
+        name, input_size, hidden_size, num_layers=layers, dropout=dropout, batch_first=True,
+        **options,
+    )  # fmt: skip

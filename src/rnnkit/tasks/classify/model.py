@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ...layers.registry import make_layer
+from ...layers.registry import recurrent_stack
 
 __all__ = [
     "TextClassifier",
@@ -76,14 +76,8 @@ class TextClassifier(nn.Module):
             raise ValueError(f"pooling must be 'last', 'max' or 'mean'; got {pooling!r}")
         self.pooling, self.directions = pooling, 2 if bidirectional else 1
         self.embed = nn.Embedding(vocab_size, embed, padding_idx=0)
-        self.rnn = make_layer(
-            cell,
-            embed,
-            hidden,
-            num_layers=layers,
-            dropout=dropout if layers > 1 else 0.0,
-            batch_first=True,
-            bidirectional=bidirectional,
+        self.rnn = recurrent_stack(
+            cell, embed, hidden, layers, dropout, bidirectional=bidirectional
         )
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(self.directions * hidden, 1 if num_classes == 2 else num_classes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from ...layers.registry import make_layer
+from ...layers.registry import recurrent_stack
 
 __all__ = ["Forecaster"]
 
@@ -27,10 +27,7 @@ class Forecaster(nn.Module):
         input_size: int = 1,
     ) -> None:
         super().__init__()
-        dropout = dropout if layers > 1 else 0.0  # between layers only
-        self.rnn = make_layer(
-            cell, input_size, hidden, num_layers=layers, dropout=dropout, batch_first=True
-        )
+        self.rnn = recurrent_stack(cell, input_size, hidden, layers, dropout)
         self.head = nn.Linear(hidden, horizon)
 
     def forward(self, x: Tensor) -> Tensor:

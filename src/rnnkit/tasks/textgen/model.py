@@ -11,19 +11,12 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from ...layers.registry import LAYERS, make_layer
+from ...layers.registry import LAYERS, recurrent_stack
 
-__all__ = ["CELLS", "LanguageModel", "recurrent_layer"]
+__all__ = ["CELLS", "LanguageModel"]
 
 
 CELLS = LAYERS  # --cell name -> (rnnkit layer class, fixed constructor arguments)
-
-
-def recurrent_layer(cell: str, input_size: int, hidden: int, layers: int, dropout: float):
-    """A batch-first rnnkit layer stack of ``cell`` (a key of ``CELLS``)."""
-    return make_layer(
-        cell, input_size, hidden, num_layers=layers, dropout=dropout, batch_first=True
-    )
 
 
 class LanguageModel(nn.Module):
@@ -40,7 +33,7 @@ class LanguageModel(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed)
-        self.rnn = recurrent_layer(cell, embed, hidden, layers, dropout if layers > 1 else 0.0)
+        self.rnn = recurrent_stack(cell, embed, hidden, layers, dropout)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, vocab_size)
 
