@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import RnnkitError
 from ..layers import engine_path
 from ..layers.registry import LAYERS, layer_class, make_layer
 from ..train.config import TrainConfig, opt
@@ -74,7 +75,7 @@ def cell_class(name: str) -> type[nn.Module]:
 
 def _check_T(T: int, minimum: int = 2) -> None:
     if isinstance(T, bool) or not isinstance(T, int) or minimum > T:
-        raise ValueError(f"expected T to be an int >= {minimum}, got {T!r}")
+        raise RnnkitError(f"expected T to be an int >= {minimum}, got {T!r}")
 
 
 def adding_batch(T: int, batch_size: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -177,7 +178,7 @@ TASKS: dict[str, SyntheticTask] = {
 def get_task(name: str) -> SyntheticTask:
     """The task registered as ``name`` in :data:`TASKS`."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(sorted(TASKS))}")
+        raise RnnkitError(f"unknown task {name!r}; expected one of {', '.join(sorted(TASKS))}")
     return TASKS[name]
 
 
@@ -224,7 +225,7 @@ _FORGET_GATED = ("lstm", "layernorm_lstm", "peephole_lstm")
 
 def _check_positive(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ValueError(f"expected {name} > 0, got {value!r}")
+        raise RnnkitError(f"expected {name} > 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -259,14 +260,14 @@ class SynthConfig:
             _check_positive(name, getattr(self, name))
         for name in ("forget_bias", "chrono"):
             if getattr(self, name) is not None and self.cell not in _FORGET_GATED:
-                raise ValueError(
+                raise RnnkitError(
                     f"{name} needs a cell with a forget gate ({', '.join(_FORGET_GATED)}); "
                     f"got cell {self.cell!r}"
                 )
         if self.forget_bias is not None and self.chrono is not None:
-            raise ValueError("forget_bias and chrono both set the forget-gate bias: pass one")
+            raise RnnkitError("forget_bias and chrono both set the forget-gate bias: pass one")
         if self.chrono is not None and (isinstance(self.chrono, bool) or self.chrono < 3):
-            raise ValueError(f"expected chrono (T_max) to be an int >= 3, got {self.chrono!r}")
+            raise RnnkitError(f"expected chrono (T_max) to be an int >= 3, got {self.chrono!r}")
 
 
 def fit(model: nn.Module, cfg: SynthConfig, log: Callable[[dict], None] | None = None) -> dict:
