@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..tasks import classify as classify_recipe
 from ..tasks.classify import TRAIN_DEFAULTS, ClassifyConfig
-from ..train import TrainConfig
-from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
+from .flags import HelpFormatter, add_backend, add_train_parser, select_backend
 
 __all__ = ["add_parser"]
 
@@ -26,12 +26,7 @@ def add_parser(subparsers) -> None:
     classify = subparsers.add_parser("classify", help=about, description=about)
     commands = classify.add_subparsers(dest="classify_command", required=True, metavar="COMMAND")
     about = "train a classifier on labelled texts"
-    train = commands.add_parser(
-        "train", help=about, description=about, formatter_class=HelpFormatter
-    )
-    add_arguments(train, ClassifyConfig())
-    add_arguments(train, TRAIN_DEFAULTS)  # the default --epochs applies when --steps is not given
-    train.set_defaults(func=_train)
+    add_train_parser(commands, about, ClassifyConfig, TRAIN_DEFAULTS, classify_recipe)
     about = "print the label and its probability for each text"
     predict = commands.add_parser(
         "predict", help=about, description=about, formatter_class=HelpFormatter
@@ -46,14 +41,6 @@ def add_parser(subparsers) -> None:
     )
     add_backend(predict)
     predict.set_defaults(func=_predict)
-
-
-def _train(args: argparse.Namespace) -> int:
-    cfg, tcfg = from_args(ClassifyConfig, args), from_args(TrainConfig, args)  # checked first
-    from ..tasks.classify import train
-
-    train(cfg, tcfg)
-    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

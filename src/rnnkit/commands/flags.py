@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import re
 import types
 import typing
@@ -23,13 +24,14 @@ from typing import Any
 
 from .. import engine
 from ..errors import RnnkitError
-from ..train import check_backend
+from ..train import TrainConfig, check_backend
 
 __all__ = [
     "BACKEND_HELP",
     "HelpFormatter",
     "add_arguments",
     "add_backend",
+    "add_train_parser",
     "from_args",
     "select_backend",
 ]
@@ -134,3 +136,24 @@ def select_backend(name: str) -> None:
     """A predict/sample command's ``--backend``: checked (before any work), then set."""
     check_backend(name)
     engine.set_backend(name)
+
+
+def add_train_parser(
+    commands, about: str, config_cls: type, train_defaults: TrainConfig, recipe: types.ModuleType
+) -> None:
+    """A recipe's ``train`` subcommand: flags from its config and ``TrainConfig`` (defaults from
+    the recipe's ``train_defaults``; its budget applies when neither --steps nor --epochs is
+    given), read back and checked before any work, then ``recipe.train(cfg, tcfg)`` (looked up
+    at run time, so a patched ``train`` is the one called)."""
+    train = commands.add_parser(
+        "train", help=about, description=about, formatter_class=HelpFormatter
+    )
+    add_arguments(train, config_cls())
+    add_arguments(train, train_defaults)
+    train.set_defaults(func=functools.partial(_train, config_cls, recipe))
+
+
+def _train(config_cls: type, recipe: types.ModuleType, args: argparse.Namespace) -> int:
+    cfg, tcfg = from_args(config_cls, args), from_args(TrainConfig, args)  # checked first
+    recipe.train(cfg, tcfg)
+    return 0

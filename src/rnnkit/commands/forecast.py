@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..tasks import forecast as forecast_recipe
 from ..tasks.forecast import TRAIN_DEFAULTS, ForecastConfig
-from ..train import TrainConfig
-from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
+from .flags import HelpFormatter, add_backend, add_train_parser, select_backend
 
 __all__ = ["add_parser"]
 
@@ -34,12 +34,7 @@ def add_parser(subparsers) -> None:
     about = "train a time-series forecaster and forecast with it"
     forecast = subparsers.add_parser("forecast", help=about, description=about)
     commands = forecast.add_subparsers(dest="forecast_command", required=True, metavar="COMMAND")
-    train = commands.add_parser(
-        "train", help=_TRAIN_HELP, description=_TRAIN_HELP, formatter_class=HelpFormatter
-    )
-    add_arguments(train, ForecastConfig())
-    add_arguments(train, TRAIN_DEFAULTS)
-    train.set_defaults(func=_train)
+    add_train_parser(commands, _TRAIN_HELP, ForecastConfig, TRAIN_DEFAULTS, forecast_recipe)
     predict = commands.add_parser(
         "predict", help=_PREDICT_HELP, description=_PREDICT_HELP, formatter_class=HelpFormatter
     )
@@ -54,14 +49,6 @@ def add_parser(subparsers) -> None:
     predict.add_argument("--output", default=None, help="CSV file to write; default: stdout")
     add_backend(predict)
     predict.set_defaults(func=_predict)
-
-
-def _train(args: argparse.Namespace) -> int:
-    cfg, tcfg = from_args(ForecastConfig, args), from_args(TrainConfig, args)  # checked first
-    from ..tasks.forecast import train
-
-    train(cfg, tcfg)
-    return 0
 
 
 def _predict(args: argparse.Namespace) -> int:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..tasks import textgen as textgen_recipe
 from ..tasks.textgen import TRAIN_DEFAULTS, TextgenConfig
-from ..train import TrainConfig
-from .flags import HelpFormatter, add_arguments, add_backend, from_args, select_backend
+from .flags import HelpFormatter, add_backend, add_train_parser, select_backend
 
 __all__ = ["add_parser"]
 
@@ -25,12 +25,7 @@ def add_parser(subparsers) -> None:
     textgen = subparsers.add_parser("textgen", help=about, description=about)
     commands = textgen.add_subparsers(dest="textgen_command", required=True, metavar="COMMAND")
     about = "train a language model on a text file"
-    train = commands.add_parser(
-        "train", help=about, description=about, formatter_class=HelpFormatter
-    )
-    add_arguments(train, TextgenConfig())
-    add_arguments(train, TRAIN_DEFAULTS)
-    train.set_defaults(func=_train)
+    add_train_parser(commands, about, TextgenConfig, TRAIN_DEFAULTS, textgen_recipe)
     about = "stream text from a trained model"
     sample = commands.add_parser(
         "sample", help=about, description=about, formatter_class=HelpFormatter
@@ -48,14 +43,6 @@ def add_parser(subparsers) -> None:
     sample.add_argument("--seed", type=int, default=None, help="seed for reproducible samples")
     add_backend(sample)
     sample.set_defaults(func=_sample)
-
-
-def _train(args: argparse.Namespace) -> int:
-    cfg, tcfg = from_args(TextgenConfig, args), from_args(TrainConfig, args)  # checked first
-    from ..tasks.textgen import train
-
-    train(cfg, tcfg)
-    return 0
 
 
 def _sample(args: argparse.Namespace) -> int:
