@@ -15,6 +15,7 @@ from rnnkit.data import (
     load_airline_passengers,
     load_dataset,
     load_movie_reviews,
+    load_peoples_daily,
     load_shakespeare,
     load_sunspots,
 )
@@ -93,9 +94,20 @@ def test_sunspots_is_monthly_1749_to_2008() -> None:
     assert values[:12].mean() == pytest.approx(80.9, abs=0.05)  # NGDC's yearly mean for 1749
 
 
+def test_peoples_daily_is_the_whole_month_in_word_tag_pairs() -> None:
+    sentences = load_peoples_daily()
+    assert len(sentences) == 19484 and sum(map(len, sentences)) == 1121447
+    assert sentences[1][-2:] == [("江", "nr"), ("泽民", "nr")]  # family and given name
+    tags = {tag for sentence in sentences for _, tag in sentence}
+    assert {"nr", "ns", "nt", "n", "v", "w"} <= tags and len(tags) == 44
+    assert all(word and "/" not in tag for s in sentences[:500] for word, tag in s)
+
+
 def test_list_datasets_names_every_loader_with_a_description() -> None:
     datasets = list_datasets()
-    assert set(datasets) == {"airline_passengers", "movie_reviews", "shakespeare", "sunspots"}
+    assert set(datasets) == {
+        "airline_passengers", "movie_reviews", "peoples_daily", "shakespeare", "sunspots"
+    }  # fmt: skip
     assert all(isinstance(d, str) and d and "\n" not in d for d in datasets.values())
 
 

@@ -10,6 +10,7 @@ from rnnkit.data.datasets import (
     load_airline_passengers,
     load_dataset,
     load_movie_reviews,
+    load_peoples_daily,
     load_shakespeare,
     load_sunspots,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "load_airline_passengers",
     "load_dataset",
     "load_movie_reviews",
+    "load_peoples_daily",
     "load_shakespeare",
     "load_sunspots",
     "pad_sequences",
