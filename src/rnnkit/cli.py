@@ -16,12 +16,13 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import classify, diagnose, forecast, synth, textgen
+from .commands import classify, diagnose, forecast, synth, textgen, translate
 from .errors import RnnkitError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (textgen, forecast, classify, synth, diagnose)  # in the order --help lists them
+# in the order --help lists them
+COMMANDS = (textgen, forecast, classify, translate, synth, diagnose)
 
 
 def build_parser() -> argparse.ArgumentParser:
