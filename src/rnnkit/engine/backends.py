@@ -13,8 +13,10 @@ With autograd off, a layer's forward on a plain padded batch goes through ``infe
 instead: the whole stack in one native call, nothing saved (the streaming fast path); it
 applies where the selected backend would run the call natively.
 
-The one place "auto" hands a call to torch: a float32 LSTM stack on CPU at the shapes where
-torch's own kernel (oneDNN) is faster (``hands_lstm_to_torch``); ``last_path`` says "torch".
+The one place "auto" hands a call to torch: a stack of a cell torch has a kernel for (LSTM,
+GRU, RNN) on CPU, where that kernel measured faster on this machine (autotune.py; with
+measuring off, the float32 LSTM at the shapes of ``hands_lstm_to_torch``); ``last_path`` says
+"torch".
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from ..cells import LSTM
+from ..cells import GRU, LSTM, RNN_RELU, RNN_TANH
 from ..cells.base import CellMath
 from ..cells.minimal import MinCell
 from .fused import fused_scan
@@ -39,6 +41,7 @@ from .weights import LayerWeights
 
 __all__ = [
     "BACKENDS",
+    "TORCH_KERNELS",
     "get_backend",
     "hands_lstm_to_torch",
     "infer_stack",
@@ -46,7 +49,7 @@ __all__ = [
     "native_enabled",
     "scan",
     "set_backend",
-    "torch_lstm",
+    "torch_stack",
     "use_backend",
 ]
 
@@ -121,13 +124,14 @@ TORCH_LSTM_TRAIN_MIN_BH = 65536
 
 
 def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad: bool) -> bool:
-    """Whether "auto" runs a float32 LSTM stack with torch's own kernel (oneDNN: the same math,
-    what torch.nn.LSTM calls) instead of ours, where that kernel measured at least as fast on
-    CPU (2 threads, median of 9 alternating runs): with autograd off from batch 8 at H >= 512
-    (ours 0.91-0.97x there; 1.05-1.13x at H = 128-256), in training from B·H = 65536 (B = 64,
-    H = 1024: ours 0.97x; B = 128: 0.93-1.02x; below, ours 1.1-1.3x: B = 8-32 at H = 512,
-    B = 16 at H = 1024). Smaller shapes, float64, lengths / packed input and the "native"
-    backend stay on our loops; torch's kernel saves 2.5x the activations of ours."""
+    """The fixed default (``RNNKIT_AUTOTUNE=0``; with measuring on, autotune.py decides):
+    whether "auto" runs a float32 LSTM stack with torch's own kernel (oneDNN: the same math,
+    what torch.nn.LSTM calls) instead of ours. Measured on an AMD EPYC (Zen 4, 2 threads, median
+    of 9 alternating runs): torch's kernel at least as fast with autograd off from batch 8 at
+    H >= 512 (ours 0.91-0.97x there; 1.05-1.13x at H = 128-256), in training from B·H = 65536
+    (B = 64, H = 1024: ours 0.97x; B = 128: 0.93-1.02x; below, ours 1.1-1.3x). Smaller shapes,
+    float64, lengths / packed input and the "native" backend stay on our loops; torch's kernel
+    saves 2.5x the activations of ours."""
     if _current != "auto" or cell is not LSTM or not _auto_tries_native():
         return False
     if x.dtype != torch.float32 or x.device.type != "cpu":
@@ -137,14 +141,20 @@ def hands_lstm_to_torch(cell: CellMath, batch: int, hidden: int, x: Tensor, grad
     return batch >= TORCH_LSTM_INFER_MIN_BATCH and hidden >= TORCH_LSTM_INFER_MIN_HIDDEN
 
 
-def torch_lstm(x: Tensor, hx: tuple[Tensor, Tensor], weights: list[Tensor], **options):
-    """torch's LSTM kernel on a padded (T, B, I) input (``batch_first`` in ``options``), as
-    torch.nn.LSTM calls it: returns (output, h_n, c_n). ``options``: has_biases, num_layers,
-    dropout, train, bidirectional, batch_first."""
+# the cells torch has a kernel of its own for (what torch.nn.LSTM / GRU / RNN call)
+TORCH_KERNELS = {LSTM: "lstm", GRU: "gru", RNN_TANH: "rnn_tanh", RNN_RELU: "rnn_relu"}
+
+
+def torch_stack(cell: CellMath, x: Tensor, hx: object, weights: list[Tensor], **options):
+    """torch's kernel of ``cell`` (``TORCH_KERNELS``) on a padded (T, B, I) input
+    (``batch_first`` in ``options``), as torch.nn calls it: returns (output, h_n, c_n) for the
+    LSTM, (output, h_n) for the others. ``hx``: (h_0, c_0) for the LSTM, else h_0. ``options``:
+    has_biases, num_layers, dropout, train, bidirectional, batch_first."""
     global last_path
     last_path = "torch"
     o = options
-    return torch._VF.lstm(
+    kernel = getattr(torch._VF, TORCH_KERNELS[cell])
+    return kernel(
         x, hx, weights, o["has_biases"], o["num_layers"], o["dropout"], o["train"],
         o["bidirectional"], o["batch_first"],
     )  # fmt: skip

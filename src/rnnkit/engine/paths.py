@@ -9,16 +9,25 @@ call. ``LayerByLayer`` takes every call; inside it each layer-direction runs on 
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..cells import LSTM
 from ..cells.base import CellMath
 from ..cells.minimal import MinCell
-from . import stack
-from .backends import hands_lstm_to_torch, infer_stack, min_layer, scan, torch_lstm
+from . import autotune, stack
+from .backends import (
+    TORCH_KERNELS,
+    get_backend,
+    hands_lstm_to_torch,
+    infer_stack,
+    min_layer,
+    native_enabled,
+    scan,
+    torch_stack,
+)
 from .native import StackWeights
 from .noise import NO_STACK_NOISE, sequence_mask, step_noise
 from .sequences import SeqBatch, prepare_sequences
@@ -28,33 +37,80 @@ __all__ = ["PLAN", "LayerByLayer", "NativeStack", "TorchKernel"]
 
 
 class TorchKernel:
-    """torch's own LSTM kernel (oneDNN on CPU), where "auto" measured it faster than ours."""
+    """torch's own kernel (oneDNN / ATen: what torch.nn.LSTM, GRU and RNN call) for the cells it
+    has, where the plan measured it faster on this machine (autotune.py)."""
 
     name = "torch"
 
     def accepts(self, call: StackCall) -> bool:
-        c, spec = call.checked, call.spec
-        if spec.cell is not LSTM or not c.plain or c.unbatched or c.B == 0:
+        c, spec, noise = call.checked, call.spec, call.noise
+        if spec.cell not in TORCH_KERNELS or not c.plain or c.unbatched or c.B == 0:
             return False
-        if call.noise.per_sequence():  # torch's kernel has inter-layer dropout only
+        if get_backend() != "auto" or not native_enabled() or not c.x.is_cpu:
             return False
-        return hands_lstm_to_torch(spec.cell, c.B, spec.hidden_size, c.x, call.grad)
+        if c.x.dtype not in (torch.float32, torch.float64) or torch.compiler.is_compiling():
+            return False
+        # its dropout draws other masks than ours: a call with dropout stays on ours, so the
+        # path changes no result beyond rounding
+        if noise.per_sequence() or (noise.training and noise.between_layers(spec.num_layers)):
+            return False
+        default = hands_lstm_to_torch(spec.cell, c.B, spec.hidden_size, c.x, call.grad)
+        trials = {"torch": _trial(call, self.run), "rnnkit": _trial(call, _ours)}
+        return autotune.choose(_bucket(call), trials, "torch" if default else "rnnkit") == "torch"
 
     def run(self, call: StackCall) -> tuple:
         spec, c = call.spec, call.checked
         if call.states is None:
-            h0 = c.x.new_zeros(spec.LD, c.B, spec.out_size)
-            c0 = c.x.new_zeros(spec.LD, c.B, spec.hidden_size)
+            states = tuple(c.x.new_zeros(spec.LD, c.B, w) for w in spec.state_widths)
         else:
-            h0, c0 = call.states
-        flat = call.weights._flat_weights
-        y, h_n, c_n = torch_lstm(
-            call.input, (h0, c0), flat, has_biases=spec.bias,
-            dropout=call.noise.dropout if spec.num_layers > 1 else 0.0,
-            num_layers=spec.num_layers, train=call.noise.training,
-            bidirectional=spec.num_directions == 2, batch_first=spec.batch_first,
+            states = call.states
+        out = torch_stack(
+            spec.cell, call.input, states if len(states) == 2 else states[0],
+            call.weights._flat_weights, has_biases=spec.bias, num_layers=spec.num_layers,
+            dropout=0.0, train=call.noise.training, bidirectional=spec.num_directions == 2,
+            batch_first=spec.batch_first,
         )  # fmt: skip
-        return y, (h_n, c_n)
+        return out[0], (out[1] if len(out) == 2 else tuple(out[1:]))
+
+
+def _bucket(call: StackCall) -> str:
+    """The plan's key of a call: what its speed depends on, B and T rounded up to a power of 2."""
+    spec, c = call.spec, call.checked
+    return "|".join((
+        spec.cell.name, f"L{spec.num_layers}", f"D{spec.num_directions}", f"P{spec.proj_size}",
+        f"bias{int(spec.bias)}", f"I{spec.input_size}", f"H{spec.hidden_size}",
+        f"B{_pow2(c.B)}", f"T{_pow2(c.T)}", str(c.x.dtype).removeprefix("torch."),
+        "train" if call.grad else "infer", f"threads{torch.get_num_threads()}",
+    ))  # fmt: skip
+
+
+def _pow2(n: int) -> int:
+    return 1 << max(n - 1, 0).bit_length()
+
+
+def _trial(call: StackCall, run) -> Callable[[], None]:
+    """One complete run of ``run`` on copies of the call's input and states: the forward, and
+    where autograd records, the backward into fresh gradients (no ``.grad`` is touched)."""
+    spec = call.spec
+    x = call.input.detach().requires_grad_(call.input.requires_grad)
+    states = call.states and tuple(s.detach().requires_grad_(s.requires_grad) for s in call.states)
+    checked = call.checked._replace(x=x.transpose(0, 1) if spec.batch_first else x)
+    copy = call._replace(input=x, checked=checked, states=states)
+    leaves = [t for t in (x, *(states or ())) if t.requires_grad]
+    leaves += [w for w in call.weights._flat_weights if w.requires_grad]
+    if not (call.grad and leaves):
+        return lambda: run(copy)
+
+    def forward_backward() -> None:
+        y = run(copy)[0]
+        torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True)
+
+    return forward_backward
+
+
+def _ours(call: StackCall) -> tuple:
+    """The call on rnnkit's own engine: the plan after torch's kernel."""
+    return stack.run_plan(PLAN[1:], call)
 
 
 # id(source) -> (weak reference to the source, its weights_key, the kept weights)

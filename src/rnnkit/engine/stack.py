@@ -34,7 +34,15 @@ from .noise import StackNoise
 from .sequences import CheckedInput, check_input
 from .weights import LayerWeights
 
-__all__ = ["Backend", "StackCall", "StackSpec", "StackWeightsSource", "plan", "run_stack"]
+__all__ = [
+    "Backend",
+    "StackCall",
+    "StackSpec",
+    "StackWeightsSource",
+    "plan",
+    "run_plan",
+    "run_stack",
+]
 
 
 class StackSpec(NamedTuple):
@@ -194,14 +202,19 @@ def run_stack(
             spec.owner, hx, spec.state_widths, spec.LD, checked.B, checked.unbatched, weight
         )
         call = StackCall(spec, weights, input, checked, states, noise, grad)
-    backends = _plan
+    return run_plan(_plan, call)
+
+
+def run_plan(backends: Sequence[Backend], call: StackCall) -> tuple:
+    """Run ``call`` on the first of ``backends`` that takes it (the last takes every call: its
+    NotImplementedError reaches the user)."""
     for backend in backends[:-1]:
         if backend.accepts(call):
             try:
                 return backend.run(call)
             except NotImplementedError:
                 continue
-    return backends[-1].run(call)  # takes every call; its NotImplementedError reaches the user
+    return backends[-1].run(call)
 
 
 def _to(value: object, dtype: torch.dtype) -> object:

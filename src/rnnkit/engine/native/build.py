@@ -25,7 +25,14 @@ from types import ModuleType
 
 import torch
 
-__all__ = ["CAPABILITIES", "build_cell", "capability", "compiler_available", "load"]
+__all__ = [
+    "CAPABILITIES",
+    "build_cell",
+    "capability",
+    "compiler_available",
+    "load",
+    "native_build_name",
+]
 
 _CSRC = Path(__file__).parent / "csrc"
 _SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "custom.cpp", "bind.cpp")
@@ -121,6 +128,12 @@ def _target() -> tuple[str, Path, list[str], str]:
     digest = hashlib.sha1(content + " ".join(cflags).encode()).hexdigest()[:12]
     name = f"rnnkit_native_{suffix}_{digest}" + (f"_{sanitize}" * bool(sanitize))
     return name, _root() / name, cflags, sanitize
+
+
+def native_build_name() -> str:
+    """The name of this process's native build: its capability and a digest of the sources and
+    flags (what a speed measured with it depends on)."""
+    return _target()[0]
 
 
 def _finished(target: tuple[str, Path, list[str], str] | None = None) -> Path | None:
