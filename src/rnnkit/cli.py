@@ -16,13 +16,23 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .commands import classify, diagnose, forecast, synth, textgen, translate
+from .commands import (
+    classify,
+    diagnose,
+    forecast,
+    plan,
+    speech,
+    synth,
+    tag,
+    textgen,
+    translate,
+)
 from .errors import RnnkitError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # in the order --help lists them
-COMMANDS = (textgen, forecast, classify, translate, synth, diagnose)
+COMMANDS = (textgen, forecast, classify, tag, translate, speech, synth, diagnose, plan)
 
 
 def build_parser() -> argparse.ArgumentParser:

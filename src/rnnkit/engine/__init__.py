@@ -4,10 +4,14 @@ The engine checks the call once, then picks the path (stack.py: the plan of back
 order): torch's own kernel, the native no-grad stack, or one scan per layer-direction on the
 selected backend (native C++ sweeps, fused BPTT in Python, reference autograd loop; minimal
 cells: parallel scan or loop). ``set_backend`` / ``use_backend`` select the backend,
-``engine_path()`` says which engine ran the latest call.
+``engine_path()`` says which engine ran the latest call; ``autotune`` holds the plan measured
+on this machine (torch's kernel or ours, per shape bucket).
 """
 
-from . import paths  # noqa: F401  (fills in the plan)
+from . import (
+    autotune,
+    paths,  # noqa: F401  (fills in the plan)
+)
 from .backends import BACKENDS, get_backend, scan, set_backend, use_backend
 from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
@@ -35,6 +39,7 @@ __all__ = [
     "StackSpec",
     "StackWeightsSource",
     "TimeLayout",
+    "autotune",
     "check_dtype_device",
     "check_shape",
     "engine_path",
