@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 import rnnkit
+from rnnkit.engine import autotune
 
 __all__ = [
     "COLUMNS",
@@ -41,16 +42,6 @@ COLUMNS = (
 )
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _git_rev() -> str | None:
     """HEAD of the checkout this runs from, with '+dirty' when the work tree has changes."""
     root = Path(__file__).resolve().parent.parent
@@ -73,7 +64,7 @@ def machine_info(device: torch.device, threads: int, peak: dict[int, float]) -> 
     info = {
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": autotune.machine()["cpu_model"],
         "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "rnnkit": rnnkit.__version__,
@@ -84,6 +75,9 @@ def machine_info(device: torch.device, threads: int, peak: dict[int, float]) -> 
         "gemm_gflops": {str(n): round(g, 1) for n, g in peak.items()},
         "peak_gflops": round(max(peak.values()), 1),
     }
+    measured_on = autotune.machine()  # the CPU's SIMD flags and caches, the native build
+    info |= {k: measured_on[k] for k in ("cpu_flags", "caches", "torch_capability", "native_build")}
+    info["autotune"] = autotune.enabled()
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -143,8 +137,12 @@ def markdown(rows: list[dict], machine: dict, command: str) -> str:
         "",
         f"- cpu: {machine['cpu_model']} ({machine['cpu_count']} cores), threads "
         f"{machine['threads']}, device {machine['device']}",
+        f"- cpu flags: {', '.join(machine.get('cpu_flags', [])) or '-'}; caches "
+        + (", ".join(f"{k} {v}" for k, v in machine.get("caches", {}).items()) or "-")
+        + f"; torch capability {machine.get('torch_capability', '-')}",
         f"- torch {machine['torch']}, rnnkit {machine['rnnkit']} ({machine['rnnkit_git']}), "
-        f"{machine['platform']}",
+        f"{machine['platform']}; native build {machine.get('native_build', '-')}; measured plan "
+        + ("on (the plan used: the JSON's `plan`)" if machine.get("autotune") else "off"),
         f"- sgemm peak {machine['peak_gflops']} GFLOP/s (torch.mm n x n: "
         + ", ".join(f"n={n}: {g}" for n, g in machine["gemm_gflops"].items())
         + ")",

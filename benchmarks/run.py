@@ -42,6 +42,7 @@ from report import (  # noqa: E402
     write_atomic,
     write_json,
 )
+from rnnkit.engine import autotune  # noqa: E402
 from suite import Plan, bench_combo  # noqa: E402
 from timing import gemm_peak  # noqa: E402
 
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "rows": rows,
+        "plan": autotune.entries(),  # the engine's choice per shape bucket, as it ran
     }
     out_dir = Path(opts.out_dir)
     write_json(out_dir / f"{opts.name}.json", payload)

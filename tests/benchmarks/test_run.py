@@ -75,7 +75,11 @@ def test_machine_info_and_markdown_are_written(tiny_results):
     machine = payload["machine"]
     assert machine["peak_gflops"] > 0 and machine["torch"] == torch.__version__
     assert machine["threads"] == 1
+    # what speed depends on: the CPU's SIMD flags and caches, the native build, the plan
+    assert isinstance(machine["cpu_flags"], list) and "native_build" in machine
+    assert machine["autotune"] is False and payload["plan"] == {}  # the suite measures nothing
     md = (out / "tiny.md").read_text()
+    assert "cpu flags:" in md and "measured plan off" in md
     assert "| cell |" in md and md.count("\n| rnn |") >= 6
     assert not list(out.glob("*.tmp")), "temp files must be replaced, not left behind"
 
