@@ -238,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
         "elapsed_s": round(time.time() - started, 1),
         "rows": rows,
-        "plan": autotune.entries(),  # the engine's choice per shape bucket, as it ran
+        # the engine's choice per shape bucket, as it ran (none: fixed defaults)
+        "plan": autotune.entries() if autotune.enabled() else {},
     }
     out_dir = Path(opts.out_dir)
     write_json(out_dir / f"{opts.name}.json", payload)
