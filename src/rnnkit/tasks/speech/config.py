@@ -1,0 +1,123 @@
+"""``SpeechConfig`` (data, features, model and augmentation options of ``rnnkit speech train``)
+and its training defaults.
+
+The config checks itself when made (``RnnkitError`` naming the flag, what it expects and what
+came), so a bad flag fails before any file is read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from ...errors import RnnkitError
+from ...layers.registry import LAYERS
+from ...train import TrainConfig, opt
+from .features import FEATURE_KINDS
+from .model import NORMALIZATIONS, SUBSAMPLING
+
+__all__ = ["TRAIN_DEFAULTS", "SpeechConfig"]
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+@dataclass
+class SpeechConfig:
+    """What to learn from, how audio becomes features, and the model's shape."""
+
+    data: str | None = opt(
+        None,
+        "directory of mono WAV files (searched below it), e.g. the Free Spoken Digit "
+        "Dataset's recordings/; required",
+    )
+    transcripts: str | None = opt(
+        None,
+        "CSV with columns path,text[,speaker] (paths relative to --data); default: the "
+        "digit and speaker in FSDD names {digit}_{speaker}_{take}.wav",
+    )
+    alphabet: str = opt(
+        "0123456789", "the output symbols, one character each; with a space in it, words are "
+        "space-separated, otherwise every symbol is a word",
+    )  # fmt: skip
+    sample_rate: int = opt(8000, "sample rate of every file, Hz (others are refused; FSDD: 8000)")
+    features: str = opt("logmel", "log-mel filterbank or MFCC frames", choices=FEATURE_KINDS)
+    n_mels: int = opt(40, "mel filters (40: the usual for 8-16 kHz speech)")
+    n_mfcc: int = opt(13, "MFCC coefficients kept (with --features mfcc)")
+    win_ms: float = opt(25.0, "analysis window, milliseconds")
+    hop_ms: float = opt(10.0, "frame shift, milliseconds")
+    normalize: str = opt(
+        "utterance",
+        "feature normalization: per utterance, or the training set's (global; causal, which "
+        "--stream needs)",
+        choices=NORMALIZATIONS,
+    )
+    join: int = opt(7, "utterances join 1..JOIN recordings of one speaker (1: isolated words)")
+    silence_min_ms: float = opt(50.0, "shortest silence before, between and after recordings")
+    silence_max_ms: float = opt(300.0, "longest such silence (drawn uniformly, seeded)")
+    test_speaker: str | None = opt(
+        None, "hold out this speaker's recordings as the test set (leave-one-speaker-out); "
+        "default: FSDD takes 0-4, or --test-split for other names",
+    )  # fmt: skip
+    test_split: float = opt(0.1, "fraction held out for test when names give no split")
+    val_split: float = opt(0.1, "fraction of the training recordings held out for validation")
+    cell: str = opt("gru", "recurrent cell", choices=tuple(LAYERS))
+    layers: int = opt(3, "stacked recurrent layers")
+    hidden: int = opt(128, "hidden units per layer and direction")
+    bidirectional: bool = opt(True, "read each utterance in both directions (no --stream)")
+    subsample: int = opt(
+        2, "keep every other frame after the first layer (2) or the first two (4)",
+        choices=SUBSAMPLING,
+    )  # fmt: skip
+    dropout: float = opt(0.2, "dropout between layers and before the output layer")
+    spec_augment: bool = opt(True, "SpecAugment masking of features in training")
+    masks: int = opt(2, "SpecAugment: frequency bands and time spans masked per utterance")
+    freq_width: int = opt(6, "SpecAugment: widest frequency band masked, in features")
+    time_width: int = opt(8, "SpecAugment: longest time span masked, in frames")
+    batch_size: int = opt(32, "utterances per step, global over all processes")
+
+    def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_mels", "n_mfcc", "join", "layers", "hidden", "batch_size"):
+            if getattr(self, name) < 1:
+                raise RnnkitError(f"{_flag(name)} must be >= 1; got {getattr(self, name)}")
+        for name in ("masks", "freq_width", "time_width"):
+            if getattr(self, name) < 0:
+                raise RnnkitError(f"{_flag(name)} must be >= 0; got {getattr(self, name)}")
+        if self.features == "mfcc" and self.n_mfcc > self.n_mels:
+            raise RnnkitError(f"--n-mfcc must be <= --n-mels; got {self.n_mfcc} > {self.n_mels}")
+        if not 0 < self.hop_ms <= self.win_ms:
+            raise RnnkitError(f"--hop-ms must be in (0, --win-ms]; got {self.hop_ms}")
+        if not 0 <= self.silence_min_ms <= self.silence_max_ms:
+            raise RnnkitError(
+                "--silence-min-ms must be >= 0 and <= --silence-max-ms; got "
+                f"{self.silence_min_ms} and {self.silence_max_ms}"
+            )
+        for name in ("val_split", "test_split"):
+            if not 0 < getattr(self, name) < 1:
+                raise RnnkitError(f"{_flag(name)} must be in (0, 1); got {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise RnnkitError(f"--dropout must be in [0, 1); got {self.dropout}")
+        k = self.subsample.bit_length() - 1
+        if self.layers <= k:
+            raise RnnkitError(
+                f"--subsample {self.subsample} needs at least {k + 1} --layers; got {self.layers}"
+            )
+
+    def silence(self) -> tuple[int, int]:
+        """(shortest, longest) silence in samples."""
+        ms = (self.silence_min_ms, self.silence_max_ms)
+        return tuple(round(self.sample_rate * m / 1000) for m in ms)  # type: ignore[return-value]
+
+
+TRAIN_DEFAULTS = dataclasses.replace(
+    TrainConfig(),
+    steps=1500,  # see the README's measurements: within 15 minutes on 2 cores
+    lr=2e-3,  # Adam; warm-up then cosine decay to 2e-4
+    warmup=100,
+    eval_every=250,
+    save_every=250,
+    monitor="wer",  # keep the checkpoint of the best validation word error rate
+    threads=0,  # all cores
+    out=None,  # a fresh folder per run: runs/speech, runs/speech-2, ...
+)
