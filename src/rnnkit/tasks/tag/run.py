@@ -78,18 +78,22 @@ def prepare_tags(sentences: list[Sentence], cfg: TagConfig, where: str) -> list[
     return out
 
 
-def load_parts(cfg: TagConfig) -> list[list[Sentence]]:
-    """[--data's sentences, then --val-data's and --test-data's where given] (the bundled
-    corpus without --data), tags checked and converted."""
+def read_parts(cfg: TagConfig) -> list[tuple[list[Sentence], str]]:
+    """[(sentences, where)] of --data, then --val-data and --test-data where given (the bundled
+    corpus without --data), tags as the files have them."""
     if cfg.data is None:
-        return [prepare_tags(peoples_daily(cfg.task, cfg.level), cfg, "the bundled corpus")]
+        return [(peoples_daily(cfg.task, cfg.level), "the bundled corpus")]
     parts = []
     for flag, path in (("--data", cfg.data), ("--val-data", cfg.val_data),
                        ("--test-data", cfg.test_data)):  # fmt: skip
         if path is not None:
-            sentences = read_tagged(path, cfg.format, cfg.tag_column, flag)
-            parts.append(prepare_tags(sentences, cfg, f"{flag} {path}"))
+            parts.append((read_tagged(path, cfg.format, cfg.tag_column, flag), f"{flag} {path}"))
     return parts
+
+
+def load_parts(cfg: TagConfig) -> list[list[Sentence]]:
+    """``read_parts``'s sentences with their tags checked and converted to the model's scheme."""
+    return [prepare_tags(sentences, cfg, where) for sentences, where in read_parts(cfg)]
 
 
 def assemble_splits(
@@ -165,10 +169,10 @@ class TagRecipe(Recipe):
                               f"better); got {tcfg.monitor}")  # fmt: skip
 
     def load(self, cfg: TagConfig):
-        parts = load_parts(cfg)
-        payload = [[[s.tokens, s.tags] for s in part] for part in parts]
+        raw = read_parts(cfg)
+        payload = [[[s.tokens, s.tags] for s in part] for part, _ in raw]  # as in the files
         digest = hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
-        return parts, digest
+        return [prepare_tags(part, cfg, where) for part, where in raw], digest
 
     def build_data(self, cfg: TagConfig, tcfg, raw, env, resume) -> TagData:
         train, val, test = assemble_splits(cfg, raw, tcfg.seed)
