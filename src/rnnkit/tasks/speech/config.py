@@ -30,7 +30,7 @@ class SpeechConfig:
     data: str | None = opt(
         None,
         "directory of mono WAV files (searched below it), e.g. the Free Spoken Digit "
-        "Dataset's recordings/; required",
+        "Dataset's recordings/; default: none, it is required",
     )
     transcripts: str | None = opt(
         None,
