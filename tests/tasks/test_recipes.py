@@ -8,9 +8,10 @@ import dataclasses
 import pytest
 
 from rnnkit.layers.registry import LAYERS
-from rnnkit.tasks import classify, forecast, textgen
+from rnnkit.tasks import classify, forecast, tag, textgen
 from rnnkit.tasks.classify.run import RECIPE as CLASSIFY
 from rnnkit.tasks.forecast.run import RECIPE as FORECAST
+from rnnkit.tasks.tag.run import RECIPE as TAG
 from rnnkit.tasks.textgen.run import RECIPE as TEXTGEN
 from rnnkit.train.recipe import Recipe
 
@@ -18,6 +19,7 @@ RECIPES = {
     "textgen": (textgen.TextgenConfig, textgen.TRAIN_DEFAULTS, TEXTGEN),
     "classify": (classify.ClassifyConfig, classify.TRAIN_DEFAULTS, CLASSIFY),
     "forecast": (forecast.ForecastConfig, forecast.TRAIN_DEFAULTS, FORECAST),
+    "tag": (tag.TagConfig, tag.TRAIN_DEFAULTS, TAG),
 }
 
 
