@@ -116,3 +116,29 @@ def test_unknown_tag_column(tmp_path):
     path = _write(tmp_path, "b.conll", "a\tB-X\n")
     _fails(path, "names a CoNLL-U column", tag_column="upos")
     _fails(path, "unknown --tag-column '0'", tag_column="0")
+
+
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
+
+
+def test_ud_english_ewt_dev_reads_as_published():
+    path = SHARED / "ud_english_ewt" / "en_ewt-ud-dev.conllu.xz"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared benchmark data, not part of a clone)")
+    sentences = read_tagged(path)
+    assert len(sentences) == 2001 and sum(len(s.tokens) for s in sentences) == 25147
+    assert {t for s in sentences for t in s.tags} <= {
+        "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
+        "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X",
+    }  # fmt: skip
+
+
+def test_universal_ner_dev_reads_with_its_tag_column():
+    path = SHARED / "uner_english_ewt" / "en_ewt-ud-dev.iob2.xz"
+    if not path.exists():
+        pytest.skip(f"{path} is absent (shared benchmark data, not part of a clone)")
+    sentences = read_tagged(path, tag_column="3")
+    assert len(sentences) == 2001
+    assert {t for s in sentences for t in s.tags} == {
+        "O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG"
+    }  # fmt: skip
