@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -141,3 +144,23 @@ def test_a_small_tagger_learns_entities_from_their_context(tmp_path, crf):
         results = predict(out, ["in in alice emil bruno the oslo"], out=buf)
         assert all(not (a == "O" and b.startswith("I-")) for a, b in
                    zip(["O", *results[0]["tags"]], results[0]["tags"]))  # fmt: skip
+
+
+def test_two_processes_under_torchrun_end_with_the_weights_of_one(ner_conll, tmp_path):
+    """Each rank divides its summed loss by its share of the global batch's tokens: the
+    averaged gradient is the one-process gradient, though the ranks' token counts differ."""
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available():
+        pytest.skip("torch.distributed unavailable")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["-m", "rnnkit", *train_args(ner_conll, "OUT", "--steps", "5", "--device", "cpu")]
+    args += ["--dropout", "0", "--batch-size", "6"]
+    runs = {}
+    for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone",
+                                                  "--nproc_per_node=2"])):  # fmt: skip
+        argv = [a if a != "OUT" else str(tmp_path / name) for a in args]
+        subprocess.run([sys.executable, *launcher, *argv], check=True, env=env, capture_output=True)
+        runs[name] = load_checkpoint(tmp_path / name / LAST)
+    assert runs["two"]["world_size"] == 2
+    for key, value in runs["one"]["model"].items():
+        assert torch.allclose(runs["two"]["model"][key], value, atol=1e-5), key

@@ -24,7 +24,6 @@ import torch
 from ...errors import RnnkitError
 from ...train import BEST, LAST, TrainConfig, load_checkpoint
 from ...train.recipe import Recipe, Run, run_recipe
-from ..classify.batches import ShuffledBatches
 from ..classify.metrics import plot_confusion, write_json
 from .config import TagConfig, check_config, resolve_defaults
 from .corpus import peoples_daily
@@ -33,7 +32,7 @@ from .formats import Sentence, read_tagged
 from .metrics import format_report, tag_confusion
 from .model import SequenceTagger
 from .schemes import detect_scheme, first_invalid, to_bio, to_bioes
-from .task import TagTask, predict_ids, score_tags
+from .task import SentenceBatches, TagTask, predict_ids, score_tags
 
 __all__ = [
     "METRICS_FILE",
@@ -130,7 +129,7 @@ class TagData:
     test: EncodedTags
     val_tags: list[list[str]]
     test_tags: list[list[str]]
-    batches: ShuffledBatches
+    batches: SentenceBatches
 
     def sizes(self) -> dict[str, int]:
         """Sentences per split."""
@@ -184,7 +183,7 @@ class TagRecipe(Recipe):
             pairs = [(s.tokens, s.tags) for s in train]
             vocab = Vocabularies.build(pairs, cfg.min_count, cfg.lower, bool(cfg.bigrams), every)
         encoded = [encode_split(cfg, vocab, part) for part in (train, val, test)]
-        batches = ShuffledBatches(encoded[0].lengths, cfg.batch_size, tcfg.seed, cfg.bucket)
+        batches = SentenceBatches(encoded[0].lengths, cfg.batch_size, tcfg.seed, cfg.bucket)
         batches.shard(env.rank, env.world_size)
         return TagData(vocab, *encoded, [s.tags for s in val], [s.tags for s in test], batches)
 
@@ -193,7 +192,7 @@ class TagRecipe(Recipe):
 
     def task(self, cfg: TagConfig, tcfg, data: TagData, env) -> TagTask:
         return TagTask(data.train, data.batches, data.val, data.val_tags, data.vocab.tags,
-                       cfg.task, env.device, cfg.word_dropout)  # fmt: skip
+                       cfg.task, env.device, cfg.word_dropout, env.world_size)  # fmt: skip
 
     def extra(self, data: TagData) -> dict[str, Any]:
         return {"vocab": data.vocab.to_dict()}

@@ -20,9 +20,21 @@ from ..classify.batches import ShuffledBatches
 from .data import EncodedTags
 from .metrics import entity_scores, segmentation_scores, token_accuracy
 
-__all__ = ["EVAL_BATCH", "TagTask", "predict_ids", "score_tags"]
+__all__ = ["EVAL_BATCH", "SentenceBatches", "TagTask", "predict_ids", "score_tags"]
 
 EVAL_BATCH = 64  # sentences per forward pass when evaluating
+
+
+class SentenceBatches(ShuffledBatches):
+    """``ShuffledBatches`` that also give the tokens of a whole global batch (every rank's
+    rows), by which each rank divides its summed loss: the gradient averaged over the ranks is
+    then the gradient of the loss per token of the global batch, as in one process."""
+
+    def global_tokens(self, step: int) -> int:
+        """Tokens of all sentences of global step ``step``."""
+        k = step % self.steps_per_epoch
+        self.indices(step)  # computes (and caches) the epoch's batches
+        return int(self.lengths[self._epoch[1][k]].sum())
 
 
 @torch.no_grad()
@@ -72,15 +84,17 @@ class TagTask:
     def __init__(
         self,
         train: EncodedTags,
-        batches: ShuffledBatches,
+        batches: SentenceBatches,
         val: EncodedTags,
         val_tags: list[list[str]],
         tags: list[str],
         task: str,
         device: torch.device,
         word_dropout: float = 0.0,
+        world_size: int = 1,
     ) -> None:
         self.train, self.batches, self.val, self.device = train, batches, val, device
+        self.world_size = world_size
         self.val_tags, self.tag_names, self.kind = val_tags, tags, task
         self.word_dropout = word_dropout
         headline = {"ner": "entity F1", "segment": "word F1", "pos": "accuracy"}[task]
@@ -99,9 +113,10 @@ class TagTask:
             drop = torch.rand(batch.words.shape, device=self.device) < self.word_dropout
             batch.words = batch.words.masked_fill(drop & (batch.words != 0), 1)  # <unk>
         net = model.module if hasattr(model, "module") else model
-        # under DDP the forward must go through the wrapper
-        loss = _ddp_loss(model, net, batch) if net is not model else model.loss(batch)
-        return StepResult(loss, None, int(batch.lengths.sum()))
+        emissions = model(batch)  # under DDP through the wrapper, so that its hooks run
+        total = net.loss(batch, "sum", emissions)
+        share = self.batches.global_tokens(step) / self.world_size  # this rank's fair share
+        return StepResult(total / share, None, int(batch.lengths.sum()))
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         ids, total = predict_ids(model, self.val, self.device)
@@ -113,9 +128,3 @@ class TagTask:
             "error": report["error"],
             "token_error": 1.0 - report["accuracy"],
         }
-
-
-def _ddp_loss(ddp: nn.Module, net: nn.Module, batch) -> torch.Tensor:
-    """The loss with the emissions computed through the DistributedDataParallel wrapper (so its
-    gradient hooks run), the CRF / softmax on top by ``net.loss``."""
-    return net.loss(batch, "mean", ddp(batch))
