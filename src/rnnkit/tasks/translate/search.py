@@ -11,6 +11,7 @@ ranks among the first K ends a hypothesis (its score is normalized as
 ``log p / length^length_penalty``, the length counting ``<eos>``), and the first K others go
 on. A source is done when it holds K ended hypotheses, or at its length limit (the beams
 still open then end there, without ``<eos>``). With K = 1 this is greedy decoding exactly.
+Neither ever writes ``<pad>`` or ``<bos>``: ``next_log_probs`` renormalizes over the other ids.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import torch
 from torch import Tensor
 
 from .model import Seq2Seq
-from .vocab import EOS, PAD
+from .vocab import BOS, EOS, PAD
 
-__all__ = ["Hypothesis", "beam_search", "default_max_length", "greedy"]
+__all__ = ["Hypothesis", "beam_search", "default_max_length", "greedy", "next_log_probs"]
 
 
 @dataclass
@@ -40,6 +41,14 @@ def default_max_length(lengths: Tensor, max_length: int | None) -> Tensor:
     if max_length is not None:
         return torch.full_like(lengths, max_length)
     return 2 * lengths + 10
+
+
+def next_log_probs(logits: Tensor) -> Tensor:
+    """logits (N, V) -> log-probabilities (N, V) over the ids a decoding may write (float32):
+    ``<pad>`` and ``<bos>`` get -inf."""
+    logits = logits.float().clone()
+    logits[:, [PAD, BOS]] = float("-inf")
+    return torch.log_softmax(logits, dim=1)
 
 
 @torch.no_grad()
@@ -64,7 +73,7 @@ def greedy(
     tokens, scores, maps = [], torch.zeros(B, device=src.device), []
     for t in range(max(limit)):
         logits, state, weights = model.decoder.step(y, state, memory)
-        logp = torch.log_softmax(logits.float(), dim=1)
+        logp = next_log_probs(logits)
         y = logp.argmax(dim=1)
         scores += logp.gather(1, y[:, None])[:, 0].masked_fill(done, 0.0)
         tokens.append(y.masked_fill(done, PAD))
@@ -115,7 +124,7 @@ def beam_search(
     base = (torch.arange(B, device=device) * K)[:, None]  # (B, 1) first beam row of each source
     for t in range(max(limit)):
         logits, state, _ = model.decoder.step(y, state, memory)
-        logp = torch.log_softmax(logits.float(), dim=1)  # (B*K, V)
+        logp = next_log_probs(logits)  # (B*K, V)
         V = logp.shape[1]
         total = (scores[:, :, None] + logp.view(B, K, V)).view(B, K * V)
         top, index = total.topk(min(2 * K, K * V), dim=1)  # (B, 2K) ranked continuations
