@@ -5,7 +5,10 @@ and an encoder-decoder that learns to reverse short strings."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -135,3 +138,23 @@ def test_an_encoder_decoder_learns_to_reverse_short_strings():
     hyps, _ = greedy(model, src, lengths)
     right = sum(tgt_vocab.decode(h.tokens) == t for h, (_, t) in zip(hyps, test_pairs))
     assert right / len(test_pairs) >= 0.95, right
+
+
+def test_two_processes_under_torchrun_end_with_the_weights_of_one(pairs_tsv, tmp_path):
+    """Each rank divides its summed loss by its share of the global batch's target tokens:
+    the averaged gradient is the one-process gradient, though the ranks' counts differ."""
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available():
+        pytest.skip("torch.distributed unavailable")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    args = ["-m", "rnnkit", *train_args(pairs_tsv, "OUT", "--steps", "4", "--device", "cpu")]
+    args += ["--dropout", "0", "--beam-size", "1"]
+    runs = {}
+    for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone",
+                                                  "--nproc_per_node=2"])):  # fmt: skip
+        argv = [a if a != "OUT" else str(tmp_path / name) for a in args]
+        subprocess.run([sys.executable, *launcher, *argv], check=True, env=env, capture_output=True)
+        runs[name] = load_checkpoint(tmp_path / name / LAST)
+    assert runs["two"]["world_size"] == 2
+    for key, value in runs["one"]["model"].items():
+        assert torch.allclose(runs["two"]["model"][key], value, atol=1e-5), key

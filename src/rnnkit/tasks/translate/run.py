@@ -115,7 +115,8 @@ class TranslateRecipe(Recipe):
     def task(self, cfg: TranslateConfig, tcfg, data: TranslateData, env) -> TranslateTask:
         vocabs = (data.src_vocab, data.tgt_vocab)
         return TranslateTask(data.train, data.batches, data.val, vocabs, env.device,
-                             cfg.teacher_forcing, cfg.label_smoothing, cfg.max_length)  # fmt: skip
+                             cfg.teacher_forcing, cfg.label_smoothing, cfg.max_length,
+                             env.world_size)  # fmt: skip
 
     def extra(self, data: TranslateData) -> dict[str, Any]:
         return {"source_vocab": data.src_vocab.to_dict(), "target_vocab": data.tgt_vocab.to_dict()}

@@ -4,9 +4,12 @@ Training: step ``s`` takes this rank's rows of global batch ``s`` (``ShuffledBat
 a seeded permutation per epoch, sources of similar length batched together), runs the
 decoder over the whole target with teacher forcing (ratio ``teacher_forcing``; the draws use
 torch's RNG, which checkpoints hold, so resume stays exact), and returns the label-smoothed
-cross-entropy per target token (padding ignored). Validation reports ``wer`` and ``per`` of
-greedy decoding on the distinct validation sources, and ``loss``, the plain cross-entropy per
-target token under teacher forcing: all lower-is-better, as the Trainer monitors them.
+cross-entropy per target token (padding ignored). Under torchrun each rank divides its
+summed loss by its share of the target tokens of the whole global batch, so the averaged
+gradient is the one-process gradient even where the ranks' token counts differ. Validation
+reports ``wer`` and ``per`` of greedy decoding on the distinct validation sources, and
+``loss``, the plain cross-entropy per target token under teacher forcing: all
+lower-is-better, as the Trainer monitors them.
 """
 
 from __future__ import annotations
@@ -51,10 +54,13 @@ class TranslateTask:
         teacher_forcing: float = 1.0,
         label_smoothing: float = 0.0,
         max_length: int | None = None,
+        world_size: int = 1,
     ) -> None:
         self.train, self.batches, self.val, self.vocabs = train, batches, val, vocabs
         self.device, self.teacher_forcing = device, teacher_forcing
         self.label_smoothing, self.max_length = label_smoothing, max_length
+        self.world_size = world_size
+        self._epoch: tuple[int, Tensor] | None = None  # (epoch, target tokens of its batches)
         self.labels = {  # the axes of curves.png
             "loss": "cross-entropy (nats per target token)",
             "wer": "word (sequence) error rate, greedy",
@@ -69,8 +75,20 @@ class TranslateTask:
         dev = self.device
         logits = model(src.to(dev), lengths, tgt_in.to(dev), self.teacher_forcing)  # (b, t, V)
         tgt_out = tgt_out.to(dev)
-        loss = sequence_loss(logits, tgt_out, self.label_smoothing)
+        if self.world_size == 1:
+            loss = sequence_loss(logits, tgt_out, self.label_smoothing)
+        else:
+            total = sequence_loss(logits, tgt_out, self.label_smoothing, reduction="sum")
+            loss = total / (self.global_tokens(step) / self.world_size)
         return StepResult(loss, None, int((tgt_out != PAD).sum()))
+
+    def global_tokens(self, step: int) -> int:
+        """Target tokens (<eos> included) of every rank's rows of global step ``step``."""
+        epoch, k = divmod(step, self.batches.steps_per_epoch)
+        if self._epoch is None or self._epoch[0] != epoch:
+            rows = torch.from_numpy(self.batches.epoch_batches(epoch))  # (steps, B)
+            self._epoch = (epoch, (self.train.tgt_lengths[rows] - 1).sum(dim=1))
+        return int(self._epoch[1][k])
 
     def evaluate(self, model: nn.Module) -> dict[str, float]:
         src_vocab, tgt_vocab = self.vocabs
