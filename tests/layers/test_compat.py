@@ -8,6 +8,7 @@ import torch
 
 import rnnkit
 from helpers import assert_close
+from rnnkit.engine import precision
 
 PAIRS = {
     "rnn": (torch.nn.RNN, rnnkit.RNN, {"nonlinearity": "relu"}),
@@ -159,26 +160,40 @@ def test_the_constructor_is_written_once():
 
 @pytest.mark.parametrize("in_dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("name", ["rnn", "gru", "lstm", "lstm_proj"])
-def test_autocast_returns_torch_dtypes_and_keeps_the_recurrence_in_float32(name, in_dtype):
+def test_autocast_returns_torch_dtypes_and_keeps_the_recurrence_in_float32(
+    monkeypatch, name, in_dtype
+):
+    """Under autocast: torch.nn's output dtypes; with float32 GEMMs (a CPU without native
+    bfloat16) exactly the float32 results, gradients in float32; with bfloat16 GEMMs
+    (engine/precision.py) within bfloat16 rounding of them."""
     torch_cls, our_cls, extra = PAIRS[name]
     torch.manual_seed(0)
     ref, ours = torch_cls(4, 6, **KW, **extra), our_cls(4, 6, **KW, **extra)
     ours.load_state_dict(ref.state_dict())
     x = torch.randn(5, 2, 4).to(in_dtype)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        y_ref, _ = ref(x)
-        y, state = ours(x)
-    assert y.dtype == y_ref.dtype
-    h_n = state[0] if isinstance(state, tuple) else state
-    assert h_n.dtype == y_ref.dtype
     y32, _ = ours(x.float())  # the same math in float32, outside autocast
-    torch.testing.assert_close(y, y32.to(y.dtype), rtol=0, atol=0)
-    torch.testing.assert_close(y.float(), y_ref.float(), rtol=0.05, atol=0.02)
-    grads = torch.autograd.grad(y.float().sum(), list(ours.parameters()))
     grads32 = torch.autograd.grad(y32.sum(), list(ours.parameters()))
-    for g, g32 in zip(grads, grads32):
-        assert g.dtype == torch.float32
-        torch.testing.assert_close(g, g32, rtol=0, atol=0)
+    for gemm in (None, torch.bfloat16):
+        monkeypatch.setattr(precision, "lowers_to", lambda device, dtype, gemm=gemm: gemm)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y_ref, _ = ref(x)
+            y, state = ours(x)
+        assert y.dtype == y_ref.dtype
+        h_n = state[0] if isinstance(state, tuple) else state
+        assert h_n.dtype == y_ref.dtype
+        torch.testing.assert_close(y.float(), y_ref.float(), rtol=0.05, atol=0.02)
+        grads = torch.autograd.grad(y.float().sum(), list(ours.parameters()))
+        assert all(g.dtype == torch.float32 for g in grads)
+        if gemm is None:
+            torch.testing.assert_close(y, y32.to(y.dtype), rtol=0, atol=0)
+            for g, g32 in zip(grads, grads32):
+                torch.testing.assert_close(g, g32, rtol=0, atol=0)
+            continue
+        # bfloat16 products: relative error of each tensor as a whole; the ReLU RNN's gradients
+        # are left out (a unit near 0 flips under rounding and moves its gradients far)
+        assert (y.float() - y32).norm() <= 0.02 * y32.norm()
+        for g, g32 in zip(grads, grads32):
+            assert (g - g32).norm() <= 0.05 * g32.norm() or extra.get("nonlinearity") == "relu"
 
 
 def test_autocast_takes_a_packed_sequence_like_torch():

@@ -30,6 +30,7 @@ from .backends import (
 )
 from .native import StackWeights
 from .noise import NO_STACK_NOISE, sequence_mask, step_noise
+from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
 from .stack import StackCall, StackWeightsSource
 
@@ -81,6 +82,7 @@ def _bucket(call: StackCall) -> str:
         f"bias{int(spec.bias)}", f"I{spec.input_size}", f"H{spec.hidden_size}",
         f"B{_pow2(c.B)}", f"T{_pow2(c.T)}", str(c.x.dtype).removeprefix("torch."),
         "train" if call.grad else "infer", f"threads{torch.get_num_threads()}",
+        *((f"gemm_{str(gemm_dtype()).removeprefix('torch.')}",) if gemm_dtype() else ()),
     ))  # fmt: skip
 
 

@@ -29,6 +29,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath
 from ..cells.minimal import MinCell
+from . import precision
 from .checks import check_states
 from .noise import StackNoise
 from .sequences import CheckedInput, check_input
@@ -230,7 +231,8 @@ def _to(value: object, dtype: torch.dtype) -> object:
 
 def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tuple:
     """A call under autocast: the recurrence and its state in the weights' dtype (autocast off
-    inside), the outputs in the dtype torch.nn returns: autocast's (LSTM, RNN) or the input's."""
+    inside), the big GEMMs in bfloat16 where the CPU has it (precision.py), the outputs in the
+    dtype torch.nn returns: autocast's (LSTM, RNN) or the input's."""
     device = weight.device.type
     data = input.data if isinstance(input, PackedSequence) else input
     if not isinstance(data, Tensor):  # the checks say what is wrong
@@ -239,7 +241,8 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
     # torch.nn's LSTM / RNN return autocast's dtype for a padded tensor, the input's when packed
     lowers = spec.autocast_lowers and isinstance(input, Tensor)
     out_dtype = torch.get_autocast_dtype(device) if lowers else data.dtype
-    with torch.autocast(device, enabled=False):
+    gemm = precision.lowers_to(device, torch.get_autocast_dtype(device))  # bfloat16 if native
+    with torch.autocast(device, enabled=False), precision.lowered_gemms(gemm):
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
         output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
     return _to(output, out_dtype), _to(states, out_dtype)

@@ -38,6 +38,7 @@ from ...cells.base import CellMath
 from ...cells.layernorm import EPS
 from ..fused import once_differentiable_grads
 from ..layout import TimeLayout
+from ..precision import addmm, gemm_dtype, low, mm
 from ..weights import LayerWeights
 from . import build
 from .build import compiler_available, load
@@ -122,13 +123,14 @@ def _check_supported(cell: CellMath, x: Tensor, w: LayerWeights, h0, extra0, par
     return spec
 
 
-def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params):
-    """(gx, gx before its layer norm or None, (mean, rstd) or None), all N rows in one GEMM."""
+def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params, gemm):
+    """(gx, gx before its layer norm or None, (mean, rstd) or None), all N rows in one GEMM (in
+    ``gemm``'s dtype where one is given: precision.py)."""
     if b_ih is None:
-        gx = x @ W_ih.t()  # (N, G)
+        gx = mm(x, W_ih.t(), gemm, W_ih.dtype)  # (N, G)
     else:
         in_bias = b_ih + b_hh if spec.fold_b_hh else b_ih  # the GRU adds b_hh inside the step
-        gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
+        gx = addmm(in_bias, x, W_ih.t(), gemm)  # (N, G) all steps in one GEMM
     if not spec.input_norm:
         return gx, None, None
     normed, mean, rstd = torch.native_layer_norm(gx, [gx.shape[1]], params[0], params[1], EPS)
@@ -141,7 +143,9 @@ class _NativeScan(torch.autograd.Function):
         ext, spec = load(), _SPECS_BY_ID[id(cell)]
         extra0, params = rest[:n_extra], rest[n_extra:]
         x = x.contiguous()
-        gx, gx_raw, moments = _input_projection(spec, x, W_ih, b_ih, b_hh, params)
+        ctx.gemm = gemm_dtype()  # bfloat16 under autocast, for the backward's GEMMs too
+        x = low(x, ctx.gemm)  # cast once: the projection's operand, kept for dW_ih
+        gx, gx_raw, moments = _input_projection(spec, x, W_ih, b_ih, b_hh, params, ctx.gemm)
         c0 = extra0[0] if extra0 else None
         step_params = [params[k] for k in spec.step_params]
         # gx becomes the post-activation gates; S is c (LSTM family) or gh_n (GRU) per row
@@ -184,7 +188,7 @@ class _NativeScan(torch.autograd.Function):
                 dG, gx_raw, [gx_raw.shape[1]], mean, rstd, params[0], params[1], mask
             )
         dx, dW_ih, dW_hh, db_ih, db_hh = layer_grads(
-            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev
+            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm
         )
         dW_hr = dH_out.t() @ raw if W_hr is not None and need[9] else None  # (P, H) dL/dW_hr
         if dP is not None and any(need_params[k] for k, _ in spec.row_grads):

@@ -24,6 +24,7 @@ from torch import Tensor
 from ...cells.base import CellMath
 from ..fused import once_differentiable_grads
 from ..layout import TimeLayout
+from ..precision import addmm, gemm_dtype, low, mm
 from ..weights import LayerWeights
 from .build import build_cell, load
 from .codegen import cell_source
@@ -84,14 +85,21 @@ def check_tensors(x: Tensor, tensors) -> None:
             raise NotImplementedError(f"native scan needs one dtype; got {x.dtype} and {t.dtype}")
 
 
-def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev):
+def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None):
     """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G) and H_prev, each
-    one GEMM or sum over all N rows; ``need`` indexes them as the Functions' inputs 4-8."""
-    dx = dG @ W_ih if need[4] else None  # (N, I) dL/dX
-    dW_ih = dG.t() @ x if need[5] else None  # (G, I) dL/dW_ih
+    one GEMM or sum over all N rows; ``need`` indexes them as the Functions' inputs 4-8. With
+    ``gemm`` (precision.py: bfloat16 under autocast) the GEMMs' operands are cast to it once
+    (x may come in it already), the results come in the weights' dtype."""
+    out = W_ih.dtype
+    dG_low = low(dG, gemm) if need[4] or need[5] else None
+    dx = mm(dG_low, W_ih, gemm, out) if need[4] else None  # (N, I) dL/dX
+    dW_ih = mm(dG_low.t(), x, gemm, out) if need[5] else None  # (G, I) dL/dW_ih
     dW_hh = None
-    if need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev, or (H,) Σ_rows dG ⊙ H_prev (IndRNN)
-        dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
+    if need[6] and W_hh.dim() == 1:  # (H,) Σ_rows dG ⊙ H_prev (IndRNN)
+        dW_hh = (dG_h * H_prev).sum(0)
+    elif need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev
+        dG_h_low = dG_low if dG_h is dG and dG_low is not None else dG_h
+        dW_hh = mm(dG_h_low.t(), H_prev, gemm, out)
     db_ih = dG.sum(0) if has_bias and need[7] else None  # (G,) dL/db_ih
     db_hh = None
     if has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
@@ -106,7 +114,9 @@ class _CompiledScan(torch.autograd.Function):
         extra0, params = rest[:n_extra], rest[n_extra:]
         x = x.contiguous()
         bias = b_ih if graph.split or b_ih is None or b_hh is None else b_ih + b_hh
-        gx = x @ W_ih.t() if bias is None else torch.addmm(bias, x, W_ih.t())  # (N, G)
+        ctx.gemm = gemm = gemm_dtype()
+        x = low(x, gemm)  # cast once: the projection's operand, kept for dW_ih
+        gx = mm(x, W_ih.t(), gemm, W_ih.dtype) if bias is None else addmm(bias, x, W_ih.t(), gemm)
         xs0 = torch.cat(extra0, 1) if n_extra else None  # (B, E·H)
         y, h_n, xs_n, S, aux = load().custom_forward_sweep(
             list(compiled.fns), graph.gates, n_extra, graph.split, gx, W_hh,
@@ -134,7 +144,7 @@ class _CompiledScan(torch.autograd.Function):
         )  # fmt: skip
         # (compiled, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, h0, *extra0, *params)
         need = ctx.needs_input_grad
-        grads = layer_grads(need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev)
+        grads = layer_grads(need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm)
         dextra = dxs0.chunk(ctx.n_extra, 1) if ctx.n_extra else ()
         dparams: list[Tensor | None] = [None] * len(params)
         start, H = 0, h0.shape[1]
