@@ -47,7 +47,10 @@ def add_parser(subparsers) -> None:
         "evaluate", help=about, description=about, formatter_class=HelpFormatter
     )
     evaluate.add_argument("--checkpoint", required=True, help="run directory or .pt file")
-    evaluate.add_argument("--data", required=True, help="pairs file, columns as in training")
+    evaluate.add_argument(
+        "--data", default=None,
+        help="pairs file, columns as in training; default: the training run's own test split",
+    )  # fmt: skip
     evaluate.add_argument("--beam-size", type=int, default=5, help="beam (1 = greedy only)")
     evaluate.add_argument("--json", default=None, help="also write the metrics to this file")
     add_backend(evaluate)

@@ -65,6 +65,9 @@ def test_evaluate_prints_the_table_and_writes_json(trained, pairs_tsv, tmp_path,
     assert "WER" in text and "beam 2" in text
     report = json.loads(out.read_text())
     assert report["pairs"] == 200 and set(report) >= {"greedy", "beam_2"}
+    own = main(["translate", "evaluate", "--checkpoint", str(trained), "--beam-size", "1"])
+    n_test = json.loads((trained / METRICS_FILE).read_text())["examples"]["test"]
+    assert own == 0 and f"test split: {n_test} sources" in capsys.readouterr().out
 
 
 def test_loaded_translator_translates_from_python(trained):

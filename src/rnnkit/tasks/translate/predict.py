@@ -21,12 +21,12 @@ from typing import Any, TextIO
 from ...errors import CheckpointError, RnnkitError
 from ...train.recipe import load_task_checkpoint
 from .config import TranslateConfig
-from .data import FORMATS, read_pairs
+from .data import FORMATS, read_pairs, split_by_source
 from .decode import score_heldout, translate_texts
 from .metrics import format_table, write_json
 from .model import Seq2Seq
 from .pairs import heldout
-from .run import build_model
+from .run import build_model, load_pairs
 from .search import Hypothesis
 from .vocab import SeqVocab
 
@@ -146,19 +146,25 @@ def predict(
 
 def evaluate(
     checkpoint: str | os.PathLike,
-    data: str | os.PathLike,
+    data: str | os.PathLike | None = None,
     beam_size: int = 5,
     json_path: str | os.PathLike | None = None,
     out: TextIO | None = None,
 ) -> dict[str, Any]:
     """Score the model on every pair of ``data`` (its own columns, levels and encoding as in
-    training): greedy and, for ``beam_size`` > 1, beam search. Prints the table; writes the
-    metrics as JSON to ``json_path`` when given."""
+    training; None: the training run's own test split, cut again as training cut it): greedy
+    and, for ``beam_size`` > 1, beam search. Prints the table; writes the metrics as JSON to
+    ``json_path`` when given."""
     out = out or sys.stdout
     _check_beam(beam_size, 1, None)
     translator = load_translator(checkpoint)
     cfg = translator.config
-    pairs = read_pairs(data, cfg.source_column, cfg.target_column, cfg.encoding)
+    if data is None:
+        everything = load_pairs(cfg)
+        test = split_by_source(everything, cfg.val_split, cfg.test_split, cfg.split_seed)[2]
+        pairs, data = [everything[i] for i in test], "the training run's test split"
+    else:
+        pairs = read_pairs(data, cfg.source_column, cfg.target_column, cfg.encoding)
     split_ = heldout(pairs, translator.src_vocab, translator.tgt_vocab)
     results, rows = {}, {}
     for k in [1] if beam_size == 1 else [1, beam_size]:
