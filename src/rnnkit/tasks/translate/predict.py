@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from ...errors import CheckpointError, RnnkitError
 from ...train.recipe import load_task_checkpoint
+from ..classify.predict import read_texts
 from .config import TranslateConfig
 from .data import FORMATS, read_pairs, split_by_source
 from .decode import score_heldout, translate_texts
@@ -97,16 +98,7 @@ def read_sources(path: str | os.PathLike, source_column: str = "source") -> list
     p = Path(path)
     if p.suffix.lower() in FORMATS:
         return [s for s, _ in read_pairs(p, source_column, source_column, flag="--input")]
-    if not p.is_file():
-        raise RnnkitError(f"--input {path}: no such file")
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise RnnkitError(f"--input {path} is not valid UTF-8 text ({exc.reason})") from None
-    texts = [" ".join(line.split()) for line in lines if line.strip()]
-    if not texts:
-        raise RnnkitError(f"--input {path}: no texts in the file")
-    return texts
+    return read_texts(p)  # classify's reader of one text per line
 
 
 def predict(
