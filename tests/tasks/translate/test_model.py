@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from rnnkit.tasks.translate import Seq2Seq
+from rnnkit.layers.registry import LAYERS
+from rnnkit.tasks.translate import Seq2Seq, beam_search
 from rnnkit.tasks.translate.vocab import BOS, PAD
 
 
@@ -90,3 +91,16 @@ def test_teacher_forcing_below_one_feeds_guesses_and_draws_from_torch_rng():
     forced = model(src, lengths, tgt, teacher_forcing=1.0)
     own = model(src, lengths, tgt, teacher_forcing=0.0)
     assert torch.allclose(forced[:, 0], own[:, 0]) and not torch.allclose(forced, own)
+
+
+@pytest.mark.parametrize("cell", sorted(LAYERS))
+def test_every_registered_cell_encodes_decodes_and_learns_a_step(cell):
+    torch.manual_seed(0)
+    model = Seq2Seq(12, 12, 8, 8, 2, cell, decoder_cell=cell, attention="bahdanau")
+    src, lengths, tgt = _batch()
+    loss = model(src, lengths, tgt).logsumexp(-1).mean()
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    hyps = beam_search(model, src, lengths, beam_size=2, max_length=4)
+    assert len(hyps) == 4 and all(len(h[0].tokens) <= 4 for h in hyps)
