@@ -33,7 +33,7 @@ class Hypothesis:
 
     tokens: list[int]
     log_prob: float  # summed log-probability of the tokens (and <eos> where it ended so)
-    score: float  # log_prob / length^length_penalty: what the n-best list is sorted by
+    score: float  # beam: log_prob / length^length_penalty (n-best order); greedy: log_prob
 
 
 def default_max_length(lengths: Tensor, max_length: int | None) -> Tensor:
