@@ -203,4 +203,4 @@ def test_calls_with_dropout_or_on_other_backends_are_not_measured(plan, monkeypa
     rnnkit.LayerNormLSTM(4, 6)(x)  # no kernel in torch
     with rnnkit.use_backend("native"):
         rnnkit.LSTM(4, 6)(x)
-    assert backends.last_path == "native" and paths.PLAN[0].name == "torch"
+    assert backends.last_path == "native" and "torch" in [b.name for b in paths.PLAN]

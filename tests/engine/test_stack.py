@@ -31,14 +31,15 @@ class Spy:
 
 @pytest.fixture
 def spies(monkeypatch):
-    """The plan's backends wrapped in spies (torch, native, layers)."""
-    wrapped = tuple(Spy(b) for b in paths.PLAN)
+    """The plan's eager backends wrapped in spies (torch, native, layers)."""
+    wrapped = tuple(Spy(b) for b in paths.PLAN if b.name != "traced")
     monkeypatch.setattr(stack, "_plan", wrapped)
     return wrapped
 
 
 def test_the_plan_tries_torch_then_the_native_stack_then_layer_by_layer():
-    assert [b.name for b in stack.plan()] == ["torch", "native", "layers"]
+    """(after "traced", which takes calls only while torch.compile / export trace)"""
+    assert [b.name for b in stack.plan()] == ["traced", "torch", "native", "layers"]
 
 
 def test_a_plain_no_grad_call_takes_the_native_stack(spies):
@@ -88,7 +89,7 @@ def test_a_backend_that_declines_late_hands_the_call_to_the_next(monkeypatch):
     x = torch.randn(5, 2, 4)
     with torch.no_grad():
         expected = lstm(x)
-    refuser, layers = Spy(paths.PLAN[1], declines=True), Spy(paths.PLAN[2])
+    refuser, layers = Spy(paths.PLAN[2], declines=True), Spy(paths.PLAN[3])
     monkeypatch.setattr(stack, "_plan", (refuser, layers))
     with torch.no_grad():
         y, (_, c) = lstm(x)

@@ -33,6 +33,7 @@ from .noise import NO_STACK_NOISE, sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
 from .stack import StackCall, StackWeightsSource
+from .traced import Traced
 
 __all__ = ["PLAN", "LayerByLayer", "NativeStack", "TorchKernel"]
 
@@ -112,7 +113,8 @@ def _trial(call: StackCall, run) -> Callable[[], None]:
 
 def _ours(call: StackCall) -> tuple:
     """The call on rnnkit's own engine: the plan after torch's kernel."""
-    return stack.run_plan(PLAN[1:], call)
+    rest = [b.name for b in PLAN].index("torch") + 1
+    return stack.run_plan(PLAN[rest:], call)
 
 
 # id(source) -> (weak reference to the source, its weights_key, the kept weights)
@@ -234,5 +236,5 @@ def _run_layer(
     return y, (h_n, *extra_n)
 
 
-PLAN = (TorchKernel(), NativeStack(), LayerByLayer())
+PLAN = (Traced(), TorchKernel(), NativeStack(), LayerByLayer())
 stack._plan = PLAN

@@ -29,7 +29,9 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.base import CellMath
 from ..cells.minimal import MinCell
+from ..errors import RnnkitError
 from . import precision
+from .backends import get_backend
 from .checks import check_states
 from .noise import StackNoise
 from .sequences import CheckedInput, check_input
@@ -194,6 +196,13 @@ def run_stack(
     """Check the call once (input, lengths and states against the stack and ``weight``'s dtype
     and device: TypeError / ValueError naming what was expected, before any work), then run it
     on the first backend of the plan that takes it."""
+    if torch.jit.is_tracing() and get_backend() != "reference":
+        raise RnnkitError(
+            f"{spec.owner} cannot be traced by torch.jit.trace or torch.onnx.export(dynamo=False): "
+            "its native loops would be frozen into the trace as constants. Use torch.export / "
+            "torch.compile (rnnkit's operators are registered), or trace inside "
+            'rnnkit.use_backend("reference") (a Python loop, its time length fixed)'
+        )
     if torch.is_autocast_enabled(weight.device.type):
         return _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad)
     call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad)

@@ -1,0 +1,240 @@
+"""The native sweeps as ``torch.library`` operators: what torch.compile and torch.export see.
+
+Eager calls keep the autograd.Function of native/__init__.py (no dispatcher cost on a
+streaming call); under torch.compile / torch.export the engine runs each layer-direction of a
+built-in cell through these operators (``op_scan``), with the input projection (and its layer
+norm) as plain torch ops around them:
+
+- ``rnnkit::forward_sweep``: the training forward of one layer-direction from its projected
+  inputs gx (N, G): returns y (N, P), h_n (B, P), c_n (B, H), and what the backward reads (the
+  post-activation gates, c or gh_n, the LSTM's pre-projection h, the layer-norm cells' normed
+  products and moments); a cell without one returns an empty tensor in its place;
+- ``rnnkit::backward_sweep``: its reverse time loop, dL/dgx (and dL/dgh for the GRUs), the
+  rows' h_{t-1}, dL/dh before the projection, dh_0, dc_0 and the cell parameters' per-slot
+  gradients.
+
+Each has a fake kernel that states the output shapes from the input shapes alone (symbolic
+T and B), and the forward's autograd is registered: its backward is the backward operator
+plus one GEMM per weight. ``batch_sizes`` is a (T,) int64 tensor (rows per step), so T stays
+symbolic. tests/engine/test_ops.py checks both with ``torch.library.opcheck``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ...cells.base import CellMath
+from ...cells.layernorm import EPS
+from .build import load
+
+__all__ = ["backward_sweep", "forward_sweep", "op_scan"]
+
+_GRU_KERNELS = (2,)  # csrc/sweeps.h: the GRU (its gh_n is saved as S)
+_LN_KERNELS = {3: 3, 4: 1}  # LN_LSTM, LN_GRU -> statistics saved per row
+
+
+def _cell(name: str) -> tuple[CellMath, object]:
+    """The built-in cell of that name and its native spec."""
+    from . import _SPECS
+
+    for cell, spec in _SPECS.items():
+        if cell.name == name:
+            return cell, spec
+    raise NotImplementedError(f"no native operator for the cell {name!r}")
+
+
+def _traits(name: str, H: int) -> tuple[int, bool, bool, int, int]:
+    """(G, has c, saves S, statistics per row K, parameter-gradient columns KP) of a cell."""
+    cell, spec = _cell(name)
+    has_c = cell.extra_states == 1
+    K = _LN_KERNELS.get(spec.kernel, 0)
+    KP = sum(width for _, width in spec.row_grads) * H
+    return cell.gates * H, has_c, has_c or spec.kernel in _GRU_KERNELS, K, KP
+
+
+def _native(name: str, ext) -> object:
+    from . import native_cell
+
+    cell, spec = _cell(name)
+    return native_cell(cell, spec, ext)
+
+
+def _or_empty(t: Tensor | None, like: Tensor) -> Tensor:
+    return like.new_empty(0) if t is None else t
+
+
+def _present(params: list[Tensor]) -> list[Tensor | None]:
+    """The step parameters as the sweeps take them: an absent optional one (an operator's
+    list holds tensors only: passed empty) as None."""
+    return [None if p.numel() == 0 else p for p in params]
+
+
+@torch.library.custom_op("rnnkit::forward_sweep", mutates_args=())
+def forward_sweep(
+    cell: str,
+    gx: Tensor,
+    W_hh: Tensor,
+    b_hh: Tensor | None,
+    W_hr: Tensor | None,
+    h0: Tensor,
+    c0: Tensor | None,
+    params: list[Tensor],
+    batch_sizes: Tensor,
+    reverse: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(y, h_n, c_n, act, S, raw, aux_stats): see the module docstring; a tensor the cell does
+    not have is empty."""
+    ext = load()
+    act = gx.contiguous().clone()  # the sweep turns it into the post-activation gates
+    y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
+        _native(cell, ext), act, W_hh, b_hh, W_hr, h0, c0, _present(params),
+        batch_sizes.tolist(), reverse,
+    )  # fmt: skip
+    return y, h_n, _or_empty(c_n, y), act, _or_empty(S, y), _or_empty(raw, y), _aux(aux, stats, y)
+
+
+def _aux(aux: Tensor | None, stats: Tensor | None, like: Tensor) -> Tensor:
+    """The layer-norm cells' saved (N, G) normed products and (N, K) moments, side by side as
+    one (N, G + K) tensor (an operator returns a fixed number of tensors)."""
+    if aux is None:
+        return like.new_empty(0)
+    return torch.cat([aux, stats], 1)
+
+
+@forward_sweep.register_fake
+def _(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse):
+    N, (B, P) = gx.shape[0], h0.shape
+    H = P if W_hr is None else W_hr.shape[1]
+    G, has_c, saves_S, K, _ = _traits(cell, H)
+    empty = gx.new_empty(0)
+    return (
+        gx.new_empty(N, P),
+        gx.new_empty(B, P),
+        gx.new_empty(B, H) if has_c else empty,
+        gx.new_empty(gx.shape),
+        gx.new_empty(N, H) if saves_S else gx.new_empty(0),
+        gx.new_empty(N, H) if W_hr is not None else gx.new_empty(0),
+        gx.new_empty(N, G + K) if K else gx.new_empty(0),
+    )
+
+
+@torch.library.custom_op("rnnkit::backward_sweep", mutates_args=())
+def backward_sweep(
+    cell: str,
+    act: Tensor,
+    S: Tensor,
+    aux_stats: Tensor,
+    y: Tensor,
+    h0: Tensor,
+    c0: Tensor | None,
+    W_hh: Tensor,
+    W_hr: Tensor | None,
+    params: list[Tensor],
+    dy: Tensor,
+    dh_n: Tensor,
+    dc_n: Tensor | None,
+    batch_sizes: Tensor,
+    reverse: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """(dG, dG_h, H_prev, dH_out, dh_0, dc_0, dP): see the module docstring; dG_h is empty where
+    the cell does not keep gh apart (it is dG then), dH_out without a projection, dc_0 without
+    c, dP without cell parameters."""
+    ext = load()
+    G = act.shape[1]
+    aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
+    dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
+        _native(cell, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(params),
+        dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
+        batch_sizes.tolist(), reverse,
+    )  # fmt: skip
+    dG_h = dG.new_empty(0) if dG_h is dG else dG_h
+    return (dG, dG_h, H_prev, _or_empty(dH_out, dG), dh0, _or_empty(dc0, dG), _or_empty(dP, dG))
+
+
+@backward_sweep.register_fake
+def _(cell, act, S, aux_stats, y, h0, c0, W_hh, W_hr, params, dy, dh_n, dc_n, batch_sizes,
+      reverse):  # fmt: skip
+    (N, P), B = y.shape, h0.shape[0]
+    H = P if W_hr is None else W_hr.shape[1]
+    G, has_c, _, _, KP = _traits(cell, H)
+    split = _cell(cell)[0].split_hidden
+    empty = y.new_empty(0)
+    return (
+        y.new_empty(N, G),
+        y.new_empty(N, G) if split else empty,
+        y.new_empty(N, P),
+        y.new_empty(N, P) if W_hr is not None else y.new_empty(0),
+        y.new_empty(B, P),
+        y.new_empty(B, H) if has_c else y.new_empty(0),
+        y.new_empty(B, KP) if KP else y.new_empty(0),
+    )
+
+
+def _setup(ctx, inputs, output) -> None:
+    cell, _, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse = inputs
+    y, _, _, act, S, raw, aux_stats = output
+    ctx.cell, ctx.reverse = cell, reverse
+    ctx.has = (b_hh is not None, W_hr is not None, c0 is not None)
+    ctx.save_for_backward(act, S, aux_stats, y, h0, c0, W_hh, W_hr, raw, batch_sizes, *params)
+
+
+def _backward(ctx, dy, dh_n, dc_n, *_saved_grads):
+    act, S, aux_stats, y, h0, c0, W_hh, W_hr, raw, batch_sizes, *params = ctx.saved_tensors
+    has_b_hh, has_proj, has_c = ctx.has
+    dy = torch.zeros_like(y) if dy is None else dy
+    dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
+    if has_c and (dc_n is None or dc_n.numel() == 0):
+        dc_n = torch.zeros_like(c0)
+    dG, dG_h, H_prev, dH_out, dh0, dc0, dP = backward_sweep(
+        ctx.cell, act, S, aux_stats, y, h0, c0 if has_c else None, W_hh,
+        W_hr if has_proj else None, params, dy, dh_n, dc_n if has_c else None, batch_sizes,
+        ctx.reverse,
+    )  # fmt: skip
+    dG_h = dG if dG_h.numel() == 0 else dG_h
+    # dL/dW_hh = dG_hᵀ·H_prev, or Σ_rows dG ⊙ H_prev for a diagonal W_hh (IndRNN)
+    dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
+    db_hh = dG_h.sum(0) if has_b_hh else None  # the GRU's b_hh, added inside the step
+    dW_hr = dH_out.t() @ raw if has_proj else None  # (P, H)
+    H = raw.shape[1] if has_proj else h0.shape[1]
+    cell, spec = _cell(ctx.cell)
+    dparams, start = [], 0
+    for p, k in zip(params, spec.step_params):  # dP's columns: each step parameter's units·H
+        width = cell.params[k].size * H  # (absent optional ones too), summed over batch slots
+        dparams.append(None if p.numel() == 0 else dP[:, start : start + width].sum(0))
+        start += width
+    return (None, dG, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams, None, None)
+
+
+forward_sweep.register_autograd(_backward, setup_context=_setup)
+
+
+def op_scan(
+    cell: CellMath,
+    x: Tensor,
+    weights: tuple,
+    params: tuple,
+    h0: Tensor,
+    c0: Tensor | None,
+    batch_sizes: Tensor,
+    reverse: bool,
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One layer-direction of a built-in cell on packed rows x (N, I) through the operators:
+    (y (N, P), h_n (B, P), c_n (B, H) or None). ``weights`` = (W_ih, W_hh, b_ih, b_hh, W_hr),
+    ``params`` the cell's own parameters in ``cell.params`` order."""
+    _, spec = _cell(cell.name)
+    W_ih, W_hh, b_ih, b_hh, W_hr = weights
+    if b_ih is None:
+        gx = x @ W_ih.t()  # (N, G)
+    else:
+        in_bias = b_ih + b_hh if spec.fold_b_hh else b_ih  # the GRU adds b_hh inside the step
+        gx = torch.addmm(in_bias, x, W_ih.t())  # (N, G) all steps in one GEMM
+    if spec.input_norm:
+        gx = F.layer_norm(gx, (gx.shape[1],), params[0], params[1], EPS)
+    step_params = [_or_empty(params[k], gx) for k in spec.step_params]
+    b_hh_step = b_hh if not spec.fold_b_hh else None
+    y, h_n, c_n, *_ = forward_sweep(
+        cell.name, gx, W_hh, b_hh_step, W_hr, h0, c0, step_params, batch_sizes, reverse
+    )
+    return y, h_n, (c_n if c0 is not None else None)

@@ -1,0 +1,99 @@
+"""The native sweeps as torch.library operators (engine/native/ops.py): torch.library.opcheck
+(schema, fake kernel, autograd registration, AOT dispatch with dynamic shapes) for every cell
+with a native kernel, and the operator path equal to the eager path (float64, 1e-10)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import rnnkit
+from helpers import TOL, max_rel_err
+from rnnkit.engine.native import _SPECS, compiler_available, ops
+
+pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
+
+LAYERS = {
+    "rnn": lambda **kw: rnnkit.RNN(4, 6, **kw),
+    "rnn_relu": lambda **kw: rnnkit.RNN(4, 6, nonlinearity="relu", **kw),
+    "lstm": lambda **kw: rnnkit.LSTM(4, 6, **kw),
+    "lstm_proj": lambda **kw: rnnkit.LSTM(4, 6, proj_size=3, **kw),
+    "gru": lambda **kw: rnnkit.GRU(4, 6, **kw),
+    "layernorm_lstm": lambda **kw: rnnkit.LayerNormLSTM(4, 6, **kw),
+    "layernorm_gru": lambda **kw: rnnkit.LayerNormGRU(4, 6, **kw),
+    "peephole_lstm": lambda **kw: rnnkit.PeepholeLSTM(4, 6, **kw),
+    "indrnn": lambda **kw: rnnkit.IndRNN(4, 6, **kw),
+}
+T, B = 5, 3
+
+
+def _forward_args(layer, reverse: bool, grad: bool):
+    """Arguments of rnnkit::forward_sweep for layer-direction 0 of ``layer`` (float64)."""
+    cell, spec = layer.cell, _SPECS[layer.cell]
+    w, params = layer.layer_weights(0)
+    H, P = layer.hidden_size, layer.proj_size or layer.hidden_size
+
+    def leaf(t):
+        return None if t is None else t.detach().clone().requires_grad_(grad)
+
+    gx = leaf(torch.randn(T * B, cell.gates * H, dtype=torch.float64))
+    h0 = leaf(torch.randn(B, P, dtype=torch.float64))
+    c0 = leaf(torch.randn(B, H, dtype=torch.float64)) if cell.extra_states else None
+    b_hh = None if spec.fold_b_hh else leaf(w.b_hh)
+    step = [leaf(params[k]) for k in spec.step_params]  # an absent optional one: empty
+    step = [torch.empty(0, dtype=torch.float64) if p is None else p for p in step]
+    batch_sizes = torch.full((T,), B, dtype=torch.int64)
+    return (cell.name, gx, leaf(w.W_hh), b_hh, leaf(w.W_hr), h0, c0, step, batch_sizes, reverse)
+
+
+@pytest.mark.parametrize(("reverse", "bias"), [(False, True), (True, False)])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_forward_and_backward_operators_pass_opcheck(name, reverse, bias):
+    torch.manual_seed(0)
+    layer = LAYERS[name](bias=bias).double()
+    args = _forward_args(layer, reverse, grad=True)
+    torch.library.opcheck(ops.forward_sweep, args)
+    with torch.no_grad():
+        y, h_n, c_n, act, S, _, aux = ops.forward_sweep(*args)
+    cell, _, W_hh, _, W_hr, h0, c0, step, batch_sizes, _ = (
+        t.detach() if isinstance(t, torch.Tensor) else t for t in args
+    )
+    c0 = None if c0 is None else c0.detach()
+    dc_n = torch.randn_like(c_n) if c0 is not None else None
+    backward_args = (
+        cell, act, S, aux, y, h0, c0, W_hh, W_hr, [p.detach() for p in step],
+        torch.randn_like(y), torch.randn_like(h_n), dc_n, batch_sizes, reverse,
+    )  # fmt: skip
+    torch.library.opcheck(ops.backward_sweep, backward_args)
+
+
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_operator_scan_equals_the_eager_native_scan(name):
+    """Outputs, final states and every gradient (input, initial states, parameters)."""
+    torch.manual_seed(0)
+    layer = LAYERS[name](bidirectional=True).double()
+    x = torch.randn(T, B, 4, dtype=torch.float64, requires_grad=True)
+    shapes = [(2, B, w) for w in layer.stack_spec().state_widths]
+    states = [torch.randn(s, dtype=torch.float64, requires_grad=True) for s in shapes]
+    hx = states[0] if len(states) == 1 else tuple(states)
+    y_ref, st_ref = layer(x, hx)
+    st_ref = list(st_ref) if isinstance(st_ref, tuple) else [st_ref]
+    batch_sizes = torch.full((T,), B, dtype=torch.int64)
+    outs, ends = [], [[] for _ in states]
+    for k in range(2):  # the two directions of the one layer
+        w, params = layer.layer_weights(k)
+        c0 = states[1][k] if len(states) > 1 else None
+        y, h_n, c_n = ops.op_scan(
+            layer.cell, x.reshape(T * B, 4), tuple(w), params, states[0][k], c0, batch_sizes,
+            k == 1,
+        )  # fmt: skip
+        outs.append(y)
+        for bucket, end in zip(ends, (h_n, c_n)):
+            bucket.append(end)
+    got = [torch.cat(outs, 1).view(T, B, -1), *(torch.stack(e) for e in ends)]
+    want = [y_ref, *st_ref]
+    inputs = [x, *states, *layer.parameters()]
+    grads = torch.autograd.grad(sum((g * g).sum() for g in got), inputs)
+    grads_ref = torch.autograd.grad(sum((w * w).sum() for w in want), inputs)
+    for a, b in zip([*got, *grads], [*want, *grads_ref]):
+        assert max_rel_err(a, b) <= TOL[torch.float64]
