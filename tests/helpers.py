@@ -38,3 +38,13 @@ def weighted_sum(tensors: list[Tensor], seed: int = 0) -> Tensor:
         r = torch.randn(t.shape, generator=g, dtype=torch.float64).to(t.dtype)
         total = total + (t * r).sum()
     return total
+
+
+def cifg_step(gx, gh, h_prev, extra_prev, params):
+    """A cell of the user's own for the tests: the coupled input-forget LSTM (f = 1 - i), gx
+    (B, 3H) holding the summed pre-activations (split_hidden=False); c is its extra state."""
+    (c_prev,) = extra_prev
+    pre_i, pre_g, pre_o = gx.chunk(3, dim=1)
+    i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
+    c = (1 - i) * c_prev + i * g
+    return o * torch.tanh(c), (c,), ()

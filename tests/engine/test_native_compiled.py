@@ -11,21 +11,12 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import assert_close, weighted_sum
+from helpers import assert_close, cifg_step, weighted_sum
 from rnnkit.engine import backends
 from rnnkit.engine.native import compiled, compiler_available
 from rnnkit.engine.native.stepgraph import trace_step
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
-
-
-def cifg_step(gx, gh, h_prev, extra_prev, params):
-    """Coupled input-forget LSTM (docs/custom_cells.md): f = 1 - i."""
-    (c_prev,) = extra_prev
-    pre_i, pre_g, pre_o = gx.chunk(3, dim=1)
-    i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
-    c = (1 - i) * c_prev + i * g
-    return o * torch.tanh(c), (c,), ()
 
 
 def gained_gru_step(gx, gh, h_prev, extra_prev, params):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import assert_close
+from helpers import assert_close, cifg_step
 from rnnkit import cells
 from rnnkit.engine import time_layout
 from rnnkit.engine.native import build, compiler_available, native_scan
@@ -126,20 +126,13 @@ def test_team_members_with_blas_sized_slices_match_reference(team, name):
             assert_close(a, b, f"{name} tensor {k}")
 
 
-def _cifg_step(gx, gh, h_prev, extra_prev, params):
-    (c_prev,) = extra_prev
-    i, g, o = gx.chunk(3, dim=1)
-    c = (1 - torch.sigmoid(i)) * c_prev + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c), (c,), ()
-
-
 ROW_TEAM_LAYERS = {
     "layernorm_lstm": lambda: rnnkit.LayerNormLSTM(4, 11, bidirectional=True),
     "layernorm_gru": lambda: rnnkit.LayerNormGRU(4, 11, num_layers=2),
     "indrnn": lambda: rnnkit.IndRNN(4, 11, nonlinearity="relu", bidirectional=True),
     "lstm_proj": lambda: rnnkit.LSTM(4, 11, proj_size=5, bidirectional=True),
     "compiled_cifg": lambda: rnnkit.Recurrent(
-        rnnkit.define_cell("team_cifg", 3, _cifg_step, extra_states=1), 4, 11
+        rnnkit.define_cell("team_cifg", 3, cifg_step, extra_states=1), 4, 11
     ),
 }
 

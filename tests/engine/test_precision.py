@@ -9,23 +9,14 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import weighted_sum
+from helpers import cifg_step, weighted_sum
 from rnnkit.engine import backends, precision
 from rnnkit.engine.native import compiler_available
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
 
-def _cifg_step(gx, gh, h_prev, extra_prev, params):
-    """Coupled input-forget LSTM: gx holds the summed pre-activations (split_hidden=False)."""
-    (c_prev,) = extra_prev
-    pre_i, pre_g, pre_o = gx.chunk(3, dim=1)
-    i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
-    c = (1 - i) * c_prev + i * g
-    return o * torch.tanh(c), (c,), ()
-
-
-CIFG = rnnkit.define_cell("t_precision_cifg", 3, _cifg_step, extra_states=1)
+CIFG = rnnkit.define_cell("t_precision_cifg", 3, cifg_step, extra_states=1)
 LAYERS = {
     "gru": lambda: rnnkit.GRU(5, 8, num_layers=2, bidirectional=True),
     "lstm_proj": lambda: rnnkit.LSTM(5, 8, proj_size=4),
