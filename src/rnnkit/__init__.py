@@ -32,7 +32,7 @@ from .layers import (
 __version__ = "0.1.0"
 
 # submodules imported on first attribute access (PEP 562), not by ``import rnnkit``
-_LAZY = ("cli", "commands", "data", "diagnostics", "errors", "tasks", "train")
+_LAZY = ("cli", "commands", "data", "diagnostics", "errors", "export", "tasks", "train")
 
 __all__ = [
     "BACKENDS",

@@ -1,0 +1,151 @@
+"""ONNX export of models with rnnkit layers: the standard ONNX RNN / LSTM / GRU operators.
+
+    rnnkit.export.to_onnx(model, (tokens,), "model.onnx")
+
+``to_onnx`` exports a copy of the model in which each ``rnnkit.RNN / LSTM / GRU`` is replaced
+by its torch.nn twin with the same weights (the same math: tested equal), which torch's
+exporter writes as ONNX's own ``RNN`` / ``LSTM`` / ``GRU`` operators (the GRU with
+``linear_before_reset=1``, both directions, stacked); every input dimension but a float
+input's last (the features) stays dynamic, so batch and time length are free. Where
+``onnxruntime`` is installed it runs the file on the example and compares with the model
+(1e-4): an export that could not be right fails loudly, and nothing is left at ``path``.
+
+Not exported yet (each refused by name with the module's path): LSTM ``proj_size`` (torch's
+exporter has no form for it), zoneout, the cells ONNX has no operator for (LayerNormLSTM,
+LayerNormGRU, PeepholeLSTM, IndRNN, MinGRU, MinLSTM, cells of your own), and ``lengths=``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .errors import RnnkitError
+from .layers import GRU, LSTM, RNN, RNNBase
+
+__all__ = ["onnx_copy", "to_onnx"]
+
+_TWINS = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}
+
+
+def _twin(name: str, layer: RNNBase) -> nn.Module:
+    """torch.nn's layer with ``layer``'s options and weights; RnnkitError where it has none."""
+    kind = type(layer)
+    if kind not in _TWINS:
+        raise RnnkitError(
+            f"cannot export {name or 'the model'} ({kind.__name__}) to ONNX: ONNX has operators "
+            "for RNN, LSTM and GRU only (a Scan of this cell's step is not implemented yet)"
+        )
+    if layer.proj_size:
+        raise RnnkitError(f"cannot export {name} to ONNX: LSTM proj_size has no ONNX form yet")
+    if layer.zoneout != (0.0, 0.0):
+        raise RnnkitError(f"cannot export {name} to ONNX: zoneout has no ONNX form")
+    options = {
+        "num_layers": layer.num_layers, "bias": layer.bias, "batch_first": layer.batch_first,
+        "dropout": layer.dropout, "bidirectional": layer.bidirectional,
+    }  # fmt: skip
+    if kind is RNN:
+        options["nonlinearity"] = "relu" if layer.torch_mode == "RNN_RELU" else "tanh"
+    weight = layer.weight_ih_l0
+    twin = _TWINS[kind](layer.input_size, layer.hidden_size, **options)
+    twin = twin.to(dtype=weight.dtype, device=weight.device)
+    twin.load_state_dict(layer.state_dict())
+    return twin
+
+
+def onnx_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with every rnnkit recurrent layer replaced by its
+    torch.nn twin (RnnkitError naming the first one that has none)."""
+    if isinstance(model, RNNBase):
+        return _twin("", model).eval()
+    twin = copy.deepcopy(model).eval()
+    for name, module in list(twin.named_modules()):
+        if isinstance(module, RNNBase):
+            parent_name, _, attr = name.rpartition(".")
+            parent = twin.get_submodule(parent_name) if parent_name else twin
+            setattr(parent, attr, _twin(name, module).eval())
+    return twin
+
+
+def _dynamic_axes(names: Sequence[str], inputs: Sequence[Tensor]) -> dict[str, dict[int, str]]:
+    """Every dimension of each input dynamic, but a float input's last (its features)."""
+    axes = {}
+    for name, x in zip(names, inputs):
+        last = x.dim() - 1 if x.is_floating_point() else x.dim()
+        axes[name] = {d: f"{name}_dim{d}" for d in range(last)}
+    return axes
+
+
+def to_onnx(
+    model: nn.Module,
+    example: tuple,
+    path: str | os.PathLike,
+    *,
+    input_names: Sequence[str] | None = None,
+    output_names: Sequence[str] | None = None,
+    check: bool = True,
+) -> Path:
+    """Write ``model`` (called as ``model(*example)``) to ``path`` as an ONNX file with dynamic
+    batch and time axes; returns the path. ``check``: run the file with onnxruntime (where it is
+    installed) on ``example`` and compare with the model. The file is written atomically."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise RnnkitError(f"cannot write {path}: the directory {path.parent} does not exist")
+    example = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    tensors = [x for x in example if isinstance(x, Tensor)]
+    if len(tensors) != len(example):
+        raise RnnkitError("to_onnx expected the example inputs to be tensors")
+    names = list(input_names or [f"input{k}" for k in range(len(example))])
+    twin = onnx_copy(model)
+    with torch.no_grad():
+        try:
+            expected = twin(*example)
+        except TypeError as exc:
+            raise RnnkitError(f"cannot export the model to ONNX: {exc}") from exc
+    outputs = _flat(expected)
+    out_names = list(output_names or [f"output{k}" for k in range(len(outputs))])
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+            torch.onnx.export(
+                twin, example, tmp, dynamo=False, input_names=names, output_names=out_names,
+                dynamic_axes=_dynamic_axes(names, example),
+            )  # fmt: skip
+        if check:
+            _check(tmp, names, example, outputs)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _flat(out) -> list[Tensor]:
+    if isinstance(out, Tensor):
+        return [out]
+    return [t for item in out for t in _flat(item)]
+
+
+def _check(file: str, names: list[str], example: tuple, expected: list[Tensor]) -> None:
+    """onnxruntime's outputs for ``example`` against the model's (where it is installed)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return
+    session = onnxruntime.InferenceSession(file, providers=["CPUExecutionProvider"])
+    feed = {n: x.detach().cpu().numpy() for n, x in zip(names, example)}
+    got = session.run(None, feed)
+    for k, (a, b) in enumerate(zip(got, expected)):
+        b = b.detach().cpu().numpy()
+        err = float(abs(a - b).max()) / max(float(abs(b).max()), 1e-6)
+        if err > 1e-4:
+            raise RnnkitError(f"the exported ONNX model's output {k} differs from the model's "
+                              f"by {err:.2g} (relative): not written")  # fmt: skip
