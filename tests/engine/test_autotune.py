@@ -7,16 +7,18 @@ import json
 
 import pytest
 import torch
-from helpers import assert_close, copy_weights
 
 import rnnkit
+from helpers import assert_close, copy_weights
 from rnnkit.engine import autotune, backends, engine_path, paths
 
 
 @pytest.fixture
 def plan(monkeypatch, tmp_path):
-    """Measuring on, the plan file in a fresh directory, this process's plan empty."""
+    """Measuring on, the plan file in a fresh directory, this process's plan empty, the
+    machine not busy (the suite itself may load it)."""
     monkeypatch.setenv(autotune.ENV, "1")
+    monkeypatch.setattr(autotune, "_busy", lambda: False)
     monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(autotune, "_table", {})
     monkeypatch.setattr(autotune, "_loaded", False)
@@ -67,6 +69,18 @@ def test_choose_measures_a_bucket_once_keeps_the_faster_and_persists_it(plan, mo
 
     assert autotune.choose("k1", {"slow": refuse, "fast": refuse}, "slow") == "fast"
     assert "k1" in autotune.entries()
+
+
+def test_a_bucket_measured_on_a_busy_machine_is_kept_for_this_process_only(plan, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(autotune, "_clock", clock)
+    monkeypatch.setattr(autotune, "_busy", lambda: True)
+    assert autotune.choose("k", {"a": clock.trial("a", 1), "b": clock.trial("b", 2)}, "b") == "a"
+    assert autotune.entries()["k"]["busy"] is True
+    assert not autotune.cache_file().exists()  # the next process measures again
+    monkeypatch.setattr(autotune, "_busy", lambda: False)
+    autotune.choose("k2", {"a": clock.trial("a", 1), "b": clock.trial("b", 2)}, "b")
+    assert set(json.loads(autotune.cache_file().read_text())["entries"]) == {"k2"}
 
 
 def test_a_hopeless_candidate_leaves_the_race(plan, monkeypatch):

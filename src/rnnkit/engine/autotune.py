@@ -16,7 +16,9 @@ candidates are tested equal, they are timed on copies of the call's tensors, and
 number state is restored after them.
 
 ``RNNKIT_AUTOTUNE=0`` turns measuring off: fixed defaults (the constants in backends.py), for
-reproducible runs. ``entries()`` shows the plan, ``reset()`` forgets it (memory and file).
+reproducible runs. ``entries()`` shows the plan, ``reset()`` forgets it (memory and file). A
+bucket measured while the machine was busier than its cores (load average) is kept for that
+process only and measured again by the next: a plan is not fixed by one busy moment.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def _save() -> None:
     writing its own: the file is read again just before, so neither loses the other's)."""
     from ..atomic import write_json_atomic
 
-    merged = _read() | _table
+    merged = _read() | {k: v for k, v in _table.items() if not v.get("busy")}
     try:
         write_json_atomic(cache_file(), {"machine": machine(), "entries": merged})
     except OSError as exc:  # a read-only home: measure again next time, say so once
@@ -204,11 +206,24 @@ def choose(key: str, trials: dict[str, Callable[[], object]], default: str) -> s
     entry = _table.get(key)
     if entry is not None and entry["path"] in trials:
         return entry["path"]
+    busy = _busy()
     ms = _measure(trials)
     winner = min(ms, key=ms.__getitem__)
     _table[key] = {"path": winner, "ms": {k: round(v, 4) for k, v in ms.items()}}
-    _save()
+    if busy:  # other work had the cores: keep it for this process only, measure again later
+        _table[key]["busy"] = True
+    else:
+        _save()
     return winner
+
+
+def _busy() -> bool:
+    """Whether the machine is busier than its cores (1-minute load average; False where the
+    system does not say): timings taken then are kept for this process only."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except (AttributeError, OSError):
+        return False
 
 
 def entries() -> dict[str, dict]:
