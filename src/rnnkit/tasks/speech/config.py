@@ -112,11 +112,11 @@ class SpeechConfig:
 
 TRAIN_DEFAULTS = dataclasses.replace(
     TrainConfig(),
-    steps=1500,  # see the README's measurements: within 15 minutes on 2 cores
+    steps=800,  # see the README's measurements: within 15 minutes on 2 cores
     lr=2e-3,  # Adam; warm-up then cosine decay to 2e-4
     warmup=100,
-    eval_every=250,
-    save_every=250,
+    eval_every=200,
+    save_every=200,
     monitor="wer",  # keep the checkpoint of the best validation word error rate
     threads=0,  # all cores
     out=None,  # a fresh folder per run: runs/speech, runs/speech-2, ...
