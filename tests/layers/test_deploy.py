@@ -21,7 +21,7 @@ from rnnkit.layers.registry import make_layer
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
 CELLS = ["rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "layernorm_gru", "peephole_lstm",
-         "indrnn", "indrnn_tanh"]  # fmt: skip
+         "indrnn", "indrnn_tanh", "mingru", "minlstm"]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)

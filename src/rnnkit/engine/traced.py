@@ -7,8 +7,8 @@ operators of native/ops.py (their fake kernels keep T and B symbolic; their regi
 autograd trains), the minimal cells through their parallel scan (torch ops). Nothing here
 keeps caches, reads the clock or the environment, or writes a module global: what dynamo
 would have to break the graph for. Calls it does not run (lengths, PackedSequence, noise
-inside the recurrence, the minimal cells, cells compiled from a Python step) decline to the
-eager backends (a graph break).
+inside the recurrence, cells compiled from a Python step) decline to the eager backends (a
+graph break).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from torch import Tensor
 from ..cells.minimal import MinCell
 from .native import native_cells
 from .native.ops import op_scan
+from .parallel_scan import log_linear_scan
 from .stack import StackCall
 
 __all__ = ["Traced"]
@@ -38,7 +39,7 @@ class Traced:
         cell = spec.cell
         if not c.plain or noise.per_sequence():
             raise NotImplementedError("traced: lengths, packed input and recurrent noise")
-        if isinstance(cell, MinCell) or cell.name not in native_cells():
+        if not isinstance(cell, MinCell) and cell.name not in native_cells():
             raise NotImplementedError(f"traced: no registered operator runs {cell.name}")
         x = c.x  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
@@ -73,7 +74,17 @@ class Traced:
 
 
 def _layer(cell, rows, w, params, start, batch_sizes, reverse, spec) -> tuple[Tensor, ...]:
-    """One layer-direction of a built-in cell on the packed rows (N, I_k): (y, h_n[, c_n])."""
+    """One layer-direction on the packed rows (N, I_k) of a uniform batch: (y, h_n[, c_n])."""
+    if isinstance(cell, MinCell):  # the log-space scan over all T at once: no loop to unroll
+        T = batch_sizes.shape[0]
+        log_a, log_b = cell.log_coefficients(F.linear(rows, w.W_ih, w.b_ih))  # (N, H) each
+        B, H = rows.shape[0] // T, log_a.shape[1]
+        log_a, log_b = log_a.view(T, B, H), log_b.view(T, B, H)
+        if reverse:
+            log_a, log_b = log_a.flip(0), log_b.flip(0)
+        hs = log_linear_scan(log_a, log_b, start[0])  # (T, B, H)
+        y = hs.flip(0) if reverse else hs
+        return y.reshape(T * B, H), hs[-1]
     c0 = start[1] if len(start) > 1 else None
     y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse)
     return (y, h_n) if c_n is None else (y, h_n, c_n)
