@@ -54,11 +54,18 @@ def _traits(name: str, H: int) -> tuple[int, bool, bool, int, int]:
     return cell.gates * H, has_c, has_c or spec.kernel in _GRU_KERNELS, K, KP
 
 
-def _native(name: str, ext) -> object:
-    from . import native_cell
+_BY_NAME: dict[str, object] = {}  # cell name -> the extension's Cell
 
-    cell, spec = _cell(name)
-    return native_cell(cell, spec, ext)
+
+def _native(name: str) -> tuple[object, object]:
+    """(the extension, its Cell for ``name``), the Cell made once."""
+    from . import build, native_cell
+
+    ext = build._module or load()
+    made = _BY_NAME.get(name)
+    if made is None:
+        made = _BY_NAME[name] = native_cell(*_cell(name), ext)
+    return ext, made
 
 
 def _or_empty(t: Tensor | None, like: Tensor) -> Tensor:
@@ -86,10 +93,10 @@ def forward_sweep(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(y, h_n, c_n, act, S, raw, aux_stats): see the module docstring; a tensor the cell does
     not have is empty."""
-    ext = load()
+    ext, native = _native(cell)
     act = gx.contiguous().clone()  # the sweep turns it into the post-activation gates
     y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-        _native(cell, ext), act, W_hh, b_hh, W_hr, h0, c0, _present(params),
+        native, act, W_hh, b_hh, W_hr, h0, c0, _present(params),
         batch_sizes.tolist(), reverse,
     )  # fmt: skip
     return y, h_n, _or_empty(c_n, y), act, _or_empty(S, y), _or_empty(raw, y), _aux(aux, stats, y)
@@ -141,11 +148,11 @@ def backward_sweep(
     """(dG, dG_h, H_prev, dH_out, dh_0, dc_0, dP): see the module docstring; dG_h is empty where
     the cell does not keep gh apart (it is dG then), dH_out without a projection, dc_0 without
     c, dP without cell parameters."""
-    ext = load()
+    ext, native = _native(cell)
     G = act.shape[1]
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
     dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
-        _native(cell, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(params),
+        native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(params),
         dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
         batch_sizes.tolist(), reverse,
     )  # fmt: skip
