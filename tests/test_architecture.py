@@ -20,7 +20,7 @@ ALLOWED = {
     "data": set(),
     "train": {"engine"},  # its face only: BACKENDS, set_backend
     "tasks": {"layers", "data", "train", "diagnostics"},
-    "commands": {"tasks", "train", "diagnostics", "cli", "layers", "engine"},
+    "commands": {"tasks", "train", "diagnostics", "cli", "layers", "engine", "export"},
 }
 LEAVES = {"errors", "atomic"}
 

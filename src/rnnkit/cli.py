@@ -19,6 +19,7 @@ from . import __version__
 from .commands import (
     classify,
     diagnose,
+    export,
     forecast,
     plan,
     speech,
@@ -32,7 +33,7 @@ from .errors import RnnkitError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # in the order --help lists them
-COMMANDS = (textgen, forecast, classify, tag, translate, speech, synth, diagnose, plan)
+COMMANDS = (textgen, forecast, classify, tag, translate, speech, synth, diagnose, export, plan)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from .errors import RnnkitError
 from .layers import GRU, LSTM, RNN, RNNBase
 
-__all__ = ["onnx_copy", "to_onnx"]
+__all__ = ["flat_tensors", "onnx_copy", "to_onnx"]
 
 _TWINS = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}
 
@@ -99,17 +99,18 @@ def to_onnx(
     if not path.parent.is_dir():
         raise RnnkitError(f"cannot write {path}: the directory {path.parent} does not exist")
     example = tuple(example) if isinstance(example, (tuple, list)) else (example,)
-    tensors = [x for x in example if isinstance(x, Tensor)]
-    if len(tensors) != len(example):
-        raise RnnkitError("to_onnx expected the example inputs to be tensors")
-    names = list(input_names or [f"input{k}" for k in range(len(example))])
+    try:
+        flat_inputs = flat_tensors(example)  # (a state tuple such as (h_0, c_0) is one argument)
+    except TypeError:
+        raise RnnkitError("to_onnx expected tensors or tuples of tensors as inputs") from None
+    names = list(input_names or [f"input{k}" for k in range(len(flat_inputs))])
     twin = onnx_copy(model)
     with torch.no_grad():
         try:
             expected = twin(*example)
         except TypeError as exc:
             raise RnnkitError(f"cannot export the model to ONNX: {exc}") from exc
-    outputs = _flat(expected)
+    outputs = flat_tensors(expected)
     out_names = list(output_names or [f"output{k}" for k in range(len(outputs))])
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -118,24 +119,29 @@ def to_onnx(
             warnings.simplefilter("ignore")  # the exporter's notes on its own internals
             torch.onnx.export(
                 twin, example, tmp, dynamo=False, input_names=names, output_names=out_names,
-                dynamic_axes=_dynamic_axes(names, example),
+                dynamic_axes=_dynamic_axes(names, flat_inputs),
             )  # fmt: skip
         if check:
-            _check(tmp, names, example, outputs)
+            _check(tmp, names, flat_inputs, outputs)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
 
 
-def _flat(out) -> list[Tensor]:
+def flat_tensors(out) -> list[Tensor]:
+    """The tensors of a tensor or a (nested) tuple / list of them, in order; None skipped."""
     if isinstance(out, Tensor):
         return [out]
-    return [t for item in out for t in _flat(item)]
+    if out is None:
+        return []
+    if not isinstance(out, (tuple, list)):
+        raise TypeError(f"not a tensor: {type(out).__name__}")
+    return [t for item in out for t in flat_tensors(item)]
 
 
-def _check(file: str, names: list[str], example: tuple, expected: list[Tensor]) -> None:
-    """onnxruntime's outputs for ``example`` against the model's (where it is installed)."""
+def _check(file: str, names: list[str], example: list[Tensor], expected: list[Tensor]) -> None:
+    """onnxruntime's outputs for the (flat) ``example`` against the model's (where installed)."""
     try:
         import onnxruntime
     except ImportError:
