@@ -64,6 +64,8 @@ def test_tagger_from_python_takes_texts_and_token_lists(trained):
     out = tagger.tag(["met alice in rome", ["saw", "goran"], ""])
     assert [len(r["tags"]) for r in out] == [4, 2, 0]
     assert out[1]["text"] == "saw goran" and out[2]["entities"] == []
+    punct = tagger.tag(["met alice, in rome."])[0]["tokens"]
+    assert punct == ["met", "alice", ",", "in", "rome", "."]  # punctuation apart
     with pytest.raises(TypeError, match="list of texts"):
         tagger.tag("met alice")
 

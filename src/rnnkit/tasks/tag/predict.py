@@ -9,7 +9,8 @@ The checkpoint holds everything needed (config, weights, vocabularies), so a run
     [{'type': 'ORG', 'start': 0, 'end': 4, 'text': '中共中央'}, ...]
 
 A text is cut into tokens as the model was trained: characters (spaces dropped) for a
-character-level model, blank-separated words otherwise; a list of tokens is taken as it is.
+character-level model, else words and punctuation marks apart ("Hi, Bo." is Hi , Bo .); a
+list of tokens is taken as it is.
 Entity and word spans carry character offsets into the text: ``text[start:end]``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,19 +41,17 @@ from .task import predict_ids
 
 __all__ = ["Tagger", "evaluate", "load_tagger", "predict"]
 
+# a word (inner ' - . kept: don't, e-mail, U.S) or one punctuation mark
+_WORD = re.compile(r"\w+(?:['\-.]\w+)*|[^\w\s]")
+
 
 def _tokens(text: str, level: str) -> tuple[list[str], list[tuple[int, int]]]:
     """(tokens, (start, end) character offsets of each) of ``text`` at ``level``."""
     if level == "char":
         pairs = [(c, i) for i, c in enumerate(text) if not c.isspace()]
         return [c for c, _ in pairs], [(i, i + 1) for _, i in pairs]
-    tokens, offsets, pos = [], [], 0
-    for word in text.split():
-        start = text.index(word, pos)
-        tokens.append(word)
-        offsets.append((start, start + len(word)))
-        pos = start + len(word)
-    return tokens, offsets
+    found = list(_WORD.finditer(text))
+    return [m.group() for m in found], [m.span() for m in found]
 
 
 @dataclass
