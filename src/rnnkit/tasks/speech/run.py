@@ -53,7 +53,8 @@ def build_model(cfg: SpeechConfig, n_features: int) -> SpeechModel:
 
 
 def statistics(features: Features, audio: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-feature mean and standard deviation (F,) over every frame of ``audio``."""
+    """Per-feature mean and standard deviation (F,) over every frame of ``audio`` (the
+    training recordings joined as the model hears them: silences count too)."""
     total, square, frames = 0.0, 0.0, 0
     for start in range(0, len(audio), 256):
         x, lengths = features.batch(audio[start : start + 256])
@@ -116,7 +117,8 @@ class SpeechRecipe(Recipe):
         silence = cfg.silence()
         sampler = StepUtterances(raw, train_, cfg.join, silence, tcfg.seed, alphabet.space)
         val_utts = group_utterances(raw, val, cfg.join, silence, tcfg.seed + 1, alphabet.space)
-        stats = statistics(features, [raw[i].audio for i in train_])
+        joined = group_utterances(raw, train_, cfg.join, silence, tcfg.seed + 3, alphabet.space)
+        stats = statistics(features, [u.audio for u in joined])
         rows = rank_rows(cfg.batch_size, env.rank, env.world_size)
         return SpeechData(
             alphabet, features, raw, train_, val, test, sampler, val_utts, stats, rows
