@@ -48,3 +48,17 @@ def cifg_step(gx, gh, h_prev, extra_prev, params):
     i, g, o = torch.sigmoid(pre_i), torch.tanh(pre_g), torch.sigmoid(pre_o)
     c = (1 - i) * c_prev + i * g
     return o * torch.tanh(c), (c,), ()
+
+
+def cli_fails(capsys, argv: list[str], match: str) -> str:
+    """``rnnkit argv`` returns 2 and prints exactly one line, ``rnnkit: error: ...`` containing
+    ``match``, with no traceback; returns that line (output before the call is discarded)."""
+    from rnnkit.cli import main
+
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
+    assert match in lines[0] and "Traceback" not in err, lines[0]
+    return lines[0]

@@ -6,23 +6,13 @@ from __future__ import annotations
 import pytest
 from classify_helpers import reviews, train_args, write_csv, write_jsonl
 
-from rnnkit.cli import main
+from helpers import cli_fails
 from rnnkit.train import save_checkpoint
-
-
-def _fails(capsys, argv, match: str) -> None:
-    """``main(argv)`` returns 2 and prints exactly one line containing ``match``."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert match in lines[0] and "Traceback" not in err, lines[0]
 
 
 def _fails_to_train(capsys, data, tmp_path, match: str, *extra) -> None:
     out = tmp_path / "out"
-    _fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
+    cli_fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
     assert not out.exists()
 
 
@@ -114,18 +104,18 @@ def test_bad_options(tmp_path, capsys, reviews_csv, flag, value, match):
 def test_resume_of_another_configuration_overwrites_nothing(trained, reviews_csv, capsys):
     before = {p.name: p.read_bytes() for p in trained.iterdir()}
     argv = train_args(reviews_csv, trained, "--steps", "8", "--resume", "--pooling", "mean")
-    _fails(capsys, argv, "--pooling last (now mean)")
+    cli_fails(capsys, argv, "--pooling last (now mean)")
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
 
 
 def test_resume_on_other_data_is_refused(trained, tmp_path, capsys):
     other = write_csv(tmp_path / "other.csv", reviews(61))
-    _fails(capsys, train_args(other, trained, "--steps", "8", "--resume"), "other data")
+    cli_fails(capsys, train_args(other, trained, "--steps", "8", "--resume"), "other data")
 
 
 def test_new_run_into_a_used_directory_is_refused(trained, reviews_csv, capsys):
     before = (trained / "last.pt").read_bytes()
-    _fails(capsys, train_args(reviews_csv, trained, "--steps", "2"), "--resume to continue")
+    cli_fails(capsys, train_args(reviews_csv, trained, "--steps", "2"), "--resume to continue")
     assert (trained / "last.pt").read_bytes() == before
 
 
@@ -133,11 +123,13 @@ def test_predict_with_a_checkpoint_of_another_task(tmp_path, capsys):
     config = {"task": "textgen", "textgen": {}}
     save_checkpoint(tmp_path / "last.pt", {"step": 1, "model": {}, "config": config})
     argv = ["classify", "predict", "--checkpoint", str(tmp_path), "fine"]
-    _fails(capsys, argv, "is not a classify checkpoint (it has a textgen checkpoint)")
+    cli_fails(capsys, argv, "is not a classify checkpoint (it has a textgen checkpoint)")
 
 
 def test_predict_without_a_checkpoint(tmp_path, capsys):
-    _fails(capsys, ["classify", "predict", "--checkpoint", str(tmp_path), "fine"], "no checkpoint")
+    cli_fails(
+        capsys, ["classify", "predict", "--checkpoint", str(tmp_path), "fine"], "no checkpoint"
+    )
 
 
 @pytest.mark.parametrize(
@@ -150,4 +142,4 @@ def test_predict_without_a_checkpoint(tmp_path, capsys):
     ],
 )
 def test_predict_needs_texts(trained, capsys, extra, match):
-    _fails(capsys, ["classify", "predict", "--checkpoint", str(trained), *extra], match)
+    cli_fails(capsys, ["classify", "predict", "--checkpoint", str(trained), *extra], match)

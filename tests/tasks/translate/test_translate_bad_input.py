@@ -6,23 +6,13 @@ from __future__ import annotations
 import pytest
 from translate_helpers import reversals, train_args, write_jsonl, write_tsv
 
-from rnnkit.cli import main
+from helpers import cli_fails
 from rnnkit.train import save_checkpoint
-
-
-def _fails(capsys, argv, match: str) -> None:
-    """``main(argv)`` returns 2 and prints exactly one line containing ``match``."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert match in lines[0] and "Traceback" not in err, lines[0]
 
 
 def _fails_to_train(capsys, data, tmp_path, match: str, *extra) -> None:
     out = tmp_path / "out"
-    _fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
+    cli_fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
     assert not out.exists()
 
 
@@ -90,7 +80,7 @@ def test_tied_embeddings_need_equal_sizes(tmp_path, capsys, pairs_tsv):
 
 def test_a_finished_run_is_not_overwritten(trained, pairs_tsv, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in trained.iterdir()}
-    _fails(capsys, train_args(pairs_tsv, trained, "--steps", "2"), str(trained))
+    cli_fails(capsys, train_args(pairs_tsv, trained, "--steps", "2"), str(trained))
     assert {p.name: p.stat().st_mtime_ns for p in trained.iterdir()} == before
 
 
@@ -100,7 +90,7 @@ def test_a_finished_run_is_not_overwritten(trained, pairs_tsv, capsys):
     ("--n-best", "9", "--n-best must be in [1, --beam-size 5]; got 9"),
 ])  # fmt: skip
 def test_bad_decoding_options(trained, capsys, flag, value, match):
-    _fails(capsys, ["translate", "predict", "--checkpoint", str(trained), "abc", flag, value],
+    cli_fails(capsys, ["translate", "predict", "--checkpoint", str(trained), "abc", flag, value],
            match)  # fmt: skip
 
 
@@ -108,12 +98,12 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path, capsys):
     config = {"task": "classify", "classify": {}}
     save_checkpoint(tmp_path / "last.pt", {"step": 1, "model": {}, "config": config})
     argv = ["translate", "predict", "--checkpoint", str(tmp_path), "abc"]
-    _fails(capsys, argv, "is not a translate checkpoint (it has a classify checkpoint)")
+    cli_fails(capsys, argv, "is not a translate checkpoint (it has a classify checkpoint)")
     argv = ["translate", "evaluate", "--checkpoint", str(tmp_path), "--data", "x.tsv"]
-    _fails(capsys, argv, "is not a translate checkpoint")
+    cli_fails(capsys, argv, "is not a translate checkpoint")
 
 
 def test_evaluate_names_a_bad_data_file(trained, tmp_path, capsys):
     path = write_tsv(tmp_path / "e.tsv", reversals(5), ("src", "tgt"))
     argv = ["translate", "evaluate", "--checkpoint", str(trained), "--data", str(path)]
-    _fails(capsys, argv, "no column 'source' (--source-column)")
+    cli_fails(capsys, argv, "no column 'source' (--source-column)")
