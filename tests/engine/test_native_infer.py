@@ -266,3 +266,39 @@ def test_float32_lstm_training_at_large_shapes_runs_torch_kernel(monkeypatch, op
         assert_close(a, b)
     assert run("native")[1] == "native"
     assert run("auto", lengths=torch.tensor([6, 3, 5, 2]))[1] == "native"
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("name", list(LAYERS))
+def test_both_directions_at_once_equal_one_after_the_other(monkeypatch, name, threads):
+    """A bidirectional stack's two directions on a thread each (where the measured plan picks
+    it; forced here) give what running them in turn gives (float64 1e-10), from given states
+    or zeros; with one thread they run in turn."""
+    from rnnkit.engine import autotune, paths
+
+    layer = _layer(name, torch.float64, num_layers=2, bidirectional=True)
+    x = torch.randn(6, 3, I, dtype=torch.float64)
+    chosen = []
+
+    def choose(key, trials, default):
+        chosen.append(key)
+        return "at once"
+
+    monkeypatch.setenv(autotune.ENV, "1")
+    monkeypatch.setattr(autotune, "choose", lambda k, t, d: "rnnkit" if "|directions" not in k
+                        else choose(k, t, d))  # fmt: skip
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for state in (None, _states(layer, 3, torch.float64)):
+            with torch.no_grad():
+                got = _flat(layer(x, state))
+                assert backends.last_path == "native"
+                with rnnkit.use_backend("reference"):
+                    want = _flat(layer(x, state))
+            for a, b in zip(got, want):
+                assert_close(a, b)
+    finally:
+        torch.set_num_threads(previous)
+    assert bool(chosen) == (threads == 2) and all(k.endswith("|directions") for k in chosen)
+    assert paths.NativeStack.__name__ == "NativeStack"

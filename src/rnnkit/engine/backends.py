@@ -105,6 +105,7 @@ def infer_stack(
     num_directions: int,
     h0: Tensor | None,
     c0: Tensor | None,
+    both_directions: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor | None] | None:
     """The no-grad forward of a whole stack in one native call (see
     :func:`rnnkit.engine.native.native_infer`), or None where the selected backend or the native
@@ -112,7 +113,7 @@ def infer_stack(
     global last_path
     if _current not in ("auto", "native") or not _auto_tries_native():
         return None  # RNNKIT_NATIVE=0: the general path (which says so for "native")
-    out = native_infer(cell, x, T, layers, num_directions, h0, c0)
+    out = native_infer(cell, x, T, layers, num_directions, h0, c0, both_directions)
     if out is not None:
         last_path = "native"
     return out

@@ -160,10 +160,15 @@ class NativeStack:
         )
 
     def run(self, call: StackCall) -> tuple:
+        return self._infer(call, _both_directions(call, self._infer))
+
+    @staticmethod
+    def _infer(call: StackCall, both_directions: bool) -> tuple:
         spec, c = call.spec, call.checked
         h0, c0 = (*call.states, None)[:2] if call.states is not None else (None, None)
         layers = stack_weights(call.weights, spec.LD)
-        out = infer_stack(spec.cell, c.x, c.T, layers, spec.num_directions, h0, c0)
+        D = spec.num_directions
+        out = infer_stack(spec.cell, c.x, c.T, layers, D, h0, c0, both_directions)
         if out is None:
             raise NotImplementedError(f"the native stack does not run {spec.cell.name}")
         y, h_n, c_n = out  # y (T, B, D*P)
@@ -173,6 +178,18 @@ class NativeStack:
         elif spec.batch_first:
             y = y.transpose(0, 1)
         return y, (h_n if c_n is None else (h_n, c_n))
+
+
+def _both_directions(call: StackCall, infer) -> bool:
+    """Whether a bidirectional stack's two directions run at once (a thread each) rather than
+    one after the other (the threads sharing each): measured per shape bucket (autotune.py);
+    one after the other with measuring off, on one thread, or with one direction."""
+    if call.spec.num_directions != 2 or torch.get_num_threads() < 2:
+        return False
+    if not autotune.enabled() or torch.compiler.is_compiling():
+        return False
+    trials = {"in turn": lambda: infer(call, False), "at once": lambda: infer(call, True)}
+    return autotune.choose(_bucket(call) + "|directions", trials, "in turn") == "at once"
 
 
 class LayerByLayer:

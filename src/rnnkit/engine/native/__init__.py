@@ -249,9 +249,11 @@ def native_infer(
     num_directions: int,
     h0: Tensor | None,
     c0: Tensor | None,
+    both_directions: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor | None] | None:
     """The no-grad forward of a whole stack in one C++ call, nothing saved; None where the native
     path declines (another cell, dtype or device, no extension): the caller runs its general path.
+    ``both_directions``: a bidirectional layer's two directions run at once, a thread each.
 
     x: (T, B, I), a uniform batch. layers[layer·D + direction] = (weights, cell
     params). h0 (L·D, B, P), c0 (L·D, B, H) or None for zeros. Returns output (T, B, D·P),
@@ -288,5 +290,6 @@ def native_infer(
         spec.fold_b_hh,
         spec.input_norm,
         EPS,
+        both_directions,
     )
     return y, h_n, c_n

@@ -61,7 +61,7 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
 std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t steps, bool fold_b_hh,
-                                    bool input_norm, double eps) {
+                                    bool input_norm, double eps, bool both_directions) {
   TORCH_CHECK(cell.kernel != CUSTOM, "native infer: a compiled cell has no no-grad stack");
   const int64_t D = num_directions, LD = static_cast<int64_t>(layers.size());
   TORCH_CHECK(D == 1 || D == 2, "native infer: expected 1 or 2 directions, got ", D);
@@ -90,16 +90,24 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
   at::Tensor h0_c = h0 ? checked(*h0, "h0", {LD, B, P}, x) : at::Tensor();
   at::Tensor c0_c = lstm && c0 ? checked(*c0, "c0", {LD, B, H}, x) : at::Tensor();
   // buffers every layer-direction reuses; y per direction, joined into the layer's output
-  at::Tensor S = (lstm || cell.direct_dh()) ? at::empty({N, H}, opts) : at::Tensor();
-  at::Tensor raw = proj ? at::empty({N, H}, opts) : at::Tensor();
-  at::Tensor aux = norm ? at::empty({N, G}, opts) : at::Tensor();
-  at::Tensor stats = norm ? at::empty({N, K}, opts) : at::Tensor();
-  at::Tensor scratch = split ? at::empty({B, G}, opts) : at::Tensor();
-  const Team team = plan_team(cell.unit_local() && !proj, B, steps, G, P, H, lanes_of(x));
+  struct Buffers {
+    at::Tensor S, raw, aux, stats, scratch, gx, W_hh_p, W_hr_p;  // W_*_p: packed panels
+  };
+  const bool at_once = both_directions && D == 2 && team_threads_available() >= 2;
+  std::vector<Buffers> bufs(at_once ? 2 : 1);
+  for (Buffers& b : bufs) {
+    b.S = (lstm || cell.direct_dh()) ? at::empty({N, H}, opts) : at::Tensor();
+    b.raw = proj ? at::empty({N, H}, opts) : at::Tensor();
+    b.aux = norm ? at::empty({N, G}, opts) : at::Tensor();
+    b.stats = norm ? at::empty({N, K}, opts) : at::Tensor();
+    b.scratch = split ? at::empty({B, G}, opts) : at::Tensor();
+    b.gx = norm ? at::Tensor() : at::empty({N, G}, opts);
+  }
+  // at once, each direction runs alone on its thread; else the threads share each sweep
+  const Team team = at_once ? Team{}
+                            : plan_team(cell.unit_local() && !proj, B, steps, G, P, H, lanes_of(x));
   const bool pack = packs_w_hh(cell.diagonal, steps);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
-  at::Tensor W_hh_p, W_hr_p;  // panels of the current layer-direction's W_hhᵀ, W_hrᵀ
-  at::Tensor gx_buf = norm ? at::Tensor() : at::empty({N, G}, opts);
   std::vector<at::Tensor> ys;
   for (int64_t d = 0; d < D; ++d) ys.push_back(at::empty({N, P}, opts));
   at::Tensor input = x, output;
@@ -108,10 +116,10 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
     for (int64_t layer = 0; layer < LD / D; ++layer) {
       output = D == 1 ? ys[0] : at::empty({N, D * P}, opts);
       const int64_t I = input.size(1);
-      for (int64_t d = 0; d < D; ++d) {
+      auto run = [&](int64_t d, Buffers& b) {
         const int64_t k = layer * D + d;
         const LayerTensors& l = ls[k];
-        at::Tensor gx = gx_buf;
+        at::Tensor gx = b.gx;
         if (norm) {  // LN(x·W_ihᵀ; γ, β) over all rows: ATen's layer norm
           gx = std::get<0>(at::native_layer_norm(at::mm(input, l.W_ih.t()), {G}, l.gamma,
                                                  l.beta.defined() ? std::optional(l.beta)
@@ -133,16 +141,24 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
         }
         T* y = ptr<T>(ys[d]);
         const Fwd<T> f{cell, H, P, G, K, ptr<T>(gx),
-                       packed_weight<T>(l.W_hh, true, H, pack, W_hh_p),
+                       packed_weight<T>(l.W_hh, true, H, pack, b.W_hh_p),
                        fold_b_hh ? nullptr : ptr<T>(l.b_hh),
-                       packed_weight<T>(l.W_hr, true, P, pack, W_hr_p),
-                       param_ptrs<T>(l.step_params), y, h, c, ptr<T>(S), ptr<T>(raw),
-                       ptr<T>(aux), ptr<T>(stats), ptr<T>(scratch)};
+                       packed_weight<T>(l.W_hr, true, P, pack, b.W_hr_p),
+                       param_ptrs<T>(l.step_params), y, h, c, ptr<T>(b.S), ptr<T>(b.raw),
+                       ptr<T>(b.aux), ptr<T>(b.stats), ptr<T>(b.scratch)};
         forward_steps(f, d == 1 ? reverse : forward, team);
         if (D == 2) {  // the layer's output row: [forward y | backward y]
           T* out = ptr<T>(output);
           for (int64_t r = 0; r < N; ++r) std::memcpy(out + r * D * P + d * P, y + r * P, P * sizeof(T));
         }
+      };
+      auto in_turn = [&] {
+        for (int64_t d = 0; d < D; ++d) run(d, bufs[0]);
+      };
+      if (at_once) {  // a thread per direction (one after the other where fewer came)
+        run_team(2, [&](int m, SpinBarrier&) { run(m, bufs[m]); }, in_turn);
+      } else {
+        in_turn();
       }
       if (D == 1 && layer + 1 < LD / D) {  // the next layer reads this y: give it its own buffer
         input = output;
