@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from rnnkit.layers.registry import LAYERS
-from rnnkit.tasks import classify, forecast, tag, textgen
+from rnnkit.tasks import classify, forecast, speech, tag, textgen, translate
 from rnnkit.tasks.classify.run import RECIPE as CLASSIFY
 from rnnkit.tasks.forecast.run import RECIPE as FORECAST
 from rnnkit.tasks.tag.run import RECIPE as TAG
@@ -20,6 +20,8 @@ RECIPES = {
     "classify": (classify.ClassifyConfig, classify.TRAIN_DEFAULTS, CLASSIFY),
     "forecast": (forecast.ForecastConfig, forecast.TRAIN_DEFAULTS, FORECAST),
     "tag": (tag.TagConfig, tag.TRAIN_DEFAULTS, TAG),
+    "translate": (translate.TranslateConfig, translate.TRAIN_DEFAULTS, translate.RECIPE),
+    "speech": (speech.SpeechConfig, speech.TRAIN_DEFAULTS, speech.RECIPE),
 }
 
 

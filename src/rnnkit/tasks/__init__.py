@@ -1,6 +1,7 @@
 """Applications built on rnnkit's layers and the generic trainer (``rnnkit.train``).
 
-Each recipe is a subpackage (``textgen``, ``classify``, ``forecast``) with its config, model,
+Each recipe is a subpackage (``textgen``, ``classify``, ``forecast``, ``translate``, ``tag``,
+``speech``) with its config, model,
 ``Task`` for the trainer and a ``train(...)`` function, callable from Python with no argparse in
 sight; ``synthetic`` holds the long-range toy tasks. Their command lines live in
 ``rnnkit.commands``.
@@ -8,7 +9,15 @@ sight; ``synthetic`` holds the long-range toy tasks. Their command lines live in
 
 import importlib as _importlib
 
-_LAZY = ("classify", "forecast", "synthetic", "textgen")  # imported on first attribute access
+_LAZY = (
+    "classify",
+    "forecast",
+    "speech",
+    "synthetic",
+    "tag",
+    "textgen",
+    "translate",
+)  # imported on first attribute access
 
 
 def __getattr__(name: str):
