@@ -9,23 +9,13 @@ import numpy as np
 import pytest
 from speech_helpers import RATE, chirp, train_args, write_transcripts
 
-from rnnkit.cli import main
+from helpers import cli_fails
 from rnnkit.tasks.speech import write_wav
-
-
-def _fails(capsys, argv, match: str) -> None:
-    """``main(argv)`` returns 2 and prints exactly one line containing ``match``."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert match in lines[0] and "Traceback" not in err, lines[0]
 
 
 def _fails_to_train(capsys, data, tmp_path, match: str, *extra) -> None:
     out = tmp_path / "out"
-    _fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
+    cli_fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
     assert not out.exists()
 
 
@@ -36,7 +26,7 @@ def folder(tmp_path, digits):
 
 
 def test_no_data_flag_points_to_fsdd(capsys):
-    _fails(capsys, ["speech", "train", "--steps", "1"], "free-spoken-digit-dataset")
+    cli_fails(capsys, ["speech", "train", "--steps", "1"], "free-spoken-digit-dataset")
 
 
 def test_directory_without_wav_files(tmp_path, capsys):
@@ -100,15 +90,17 @@ def test_bad_options_fail_before_reading(tmp_path, capsys, digits):
 
 def test_a_finished_run_is_not_overwritten(trained, digits, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in trained.iterdir()}
-    _fails(capsys, train_args(digits, trained, "--steps", "2"), "")
+    cli_fails(capsys, train_args(digits, trained, "--steps", "2"), "")
     assert {p.name: p.stat().st_mtime_ns for p in trained.iterdir()} == before
 
 
 def test_predict_bad_input(trained, tmp_path, capsys):
     write_wav(tmp_path / "fast.wav", chirp(1), 16000)
     argv = ["speech", "predict", "--checkpoint", str(trained)]
-    _fails(capsys, [*argv, str(tmp_path / "fast.wav")], "fast.wav: sampled at 16000 Hz")
-    _fails(capsys, [*argv, str(tmp_path / "none.wav")], "none.wav: no such file")
-    _fails(capsys, argv, "nothing to transcribe")
-    _fails(capsys, [*argv, "--beam-size", "0", str(tmp_path / "fast.wav")], "--beam-size must be")
-    _fails(capsys, ["speech", "predict", "--checkpoint", str(tmp_path), "x.wav"], "")
+    cli_fails(capsys, [*argv, str(tmp_path / "fast.wav")], "fast.wav: sampled at 16000 Hz")
+    cli_fails(capsys, [*argv, str(tmp_path / "none.wav")], "none.wav: no such file")
+    cli_fails(capsys, argv, "nothing to transcribe")
+    cli_fails(
+        capsys, [*argv, "--beam-size", "0", str(tmp_path / "fast.wav")], "--beam-size must be"
+    )
+    cli_fails(capsys, ["speech", "predict", "--checkpoint", str(tmp_path), "x.wav"], "")
