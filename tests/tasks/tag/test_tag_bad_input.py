@@ -6,23 +6,14 @@ from __future__ import annotations
 import pytest
 from tag_helpers import ner_sentences, train_args, write_conll
 
+from helpers import cli_fails
 from rnnkit.cli import main
 from rnnkit.train import save_checkpoint
 
 
-def _fails(capsys, argv, match: str) -> None:
-    """``main(argv)`` returns 2 and prints exactly one line containing ``match``."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
-    assert match in lines[0] and "Traceback" not in err, lines[0]
-
-
 def _fails_to_train(capsys, data, tmp_path, match: str, *extra) -> None:
     out = tmp_path / "out"
-    _fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
+    cli_fails(capsys, train_args(data, out, "--steps", "2", *extra), match)
     assert not out.exists()
 
 
@@ -92,7 +83,7 @@ def test_too_few_sentences_for_the_splits(tmp_path, capsys):
 def test_resume_of_another_configuration_overwrites_nothing(trained, ner_conll, capsys):
     before = {p.name: p.read_bytes() for p in trained.iterdir()}
     argv = train_args(ner_conll, trained, "--steps", "8", "--resume", "--scheme", "bioes")
-    _fails(capsys, argv, "--scheme bio (now bioes)")
+    cli_fails(capsys, argv, "--scheme bio (now bioes)")
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
 
 
@@ -101,7 +92,7 @@ def test_predict_with_a_checkpoint_of_another_task(tmp_path, capsys):
     save_checkpoint(tmp_path / "last.pt", {"step": 1, "model": {}, "config": config})
     for command in (["predict", "fine"], ["evaluate"]):
         argv = ["tag", command[0], "--checkpoint", str(tmp_path), *command[1:]]
-        _fails(capsys, argv, "is not a tag checkpoint (it has a classify checkpoint)")
+        cli_fails(capsys, argv, "is not a tag checkpoint (it has a classify checkpoint)")
 
 
 @pytest.mark.parametrize(
@@ -113,10 +104,10 @@ def test_predict_with_a_checkpoint_of_another_task(tmp_path, capsys):
     ],
 )
 def test_predict_needs_texts(trained, capsys, extra, match):
-    _fails(capsys, ["tag", "predict", "--checkpoint", str(trained), *extra], match)
+    cli_fails(capsys, ["tag", "predict", "--checkpoint", str(trained), *extra], match)
 
 
 def test_evaluate_on_tags_the_model_does_not_know(trained, tmp_path, capsys):
     path = write_conll(tmp_path / "a.conll", [[("x", "B-ORG")]])
     argv = ["tag", "evaluate", "--checkpoint", str(trained), "--data", str(path)]
-    _fails(capsys, argv, "tags the model does not know: ['B-ORG']")
+    cli_fails(capsys, argv, "tags the model does not know: ['B-ORG']")
