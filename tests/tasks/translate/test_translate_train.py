@@ -156,7 +156,10 @@ def test_two_processes_under_torchrun_end_with_the_weights_of_one(pairs_tsv, tmp
     for name, launcher in (("one", []), ("two", ["-m", "torch.distributed.run", "--standalone",
                                                   "--nproc_per_node=2"])):  # fmt: skip
         argv = [a if a != "OUT" else str(tmp_path / name) for a in args]
-        subprocess.run([sys.executable, *launcher, *argv], check=True, env=env, capture_output=True)
+        done = subprocess.run(
+            [sys.executable, *launcher, *argv], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr[-3000:]}"
         runs[name] = load_checkpoint(tmp_path / name / LAST)
     assert runs["two"]["world_size"] == 2
     for key, value in runs["one"]["model"].items():
