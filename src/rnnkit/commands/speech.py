@@ -48,7 +48,7 @@ def add_parser(subparsers) -> None:
     predict.add_argument("--chunk-ms", type=float, default=100.0, help="--stream chunk length")
     predict.set_defaults(func=_predict)
     evaluate = _subcommand(commands, "evaluate", "error rates of a recognizer on WAV files")
-    evaluate.add_argument("--data", required=True, help="directory of WAV files")
+    evaluate.add_argument("--data", required=True, help="directory of WAV files (required)")
     evaluate.add_argument(
         "--transcripts", default=None, help="CSV path,text; default: FSDD file names"
     )
