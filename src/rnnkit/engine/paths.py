@@ -93,22 +93,32 @@ def _pow2(n: int) -> int:
 
 def _trial(call: StackCall, run) -> Callable[[], None]:
     """One complete run of ``run`` on copies of the call's input and states: the forward, and
-    where autograd records, the backward into fresh gradients (no ``.grad`` is touched)."""
-    spec = call.spec
-    x = call.input.detach().requires_grad_(call.input.requires_grad)
-    states = call.states and tuple(s.detach().requires_grad_(s.requires_grad) for s in call.states)
-    checked = call.checked._replace(x=x.transpose(0, 1) if spec.batch_first else x)
-    copy = call._replace(input=x, checked=checked, states=states)
-    leaves = [t for t in (x, *(states or ())) if t.requires_grad]
-    leaves += [w for w in call.weights._flat_weights if w.requires_grad]
-    if not (call.grad and leaves):
-        return lambda: run(copy)
+    where autograd records, the backward into fresh gradients (no ``.grad`` is touched). The
+    copies are made on the first run only: a call whose bucket the plan knows makes none."""
+    made: list = []
 
-    def forward_backward() -> None:
+    def once() -> None:
+        if not made:
+            made.append(_trial_call(call))
+        copy, leaves = made[0]
+        if not (call.grad and leaves):
+            run(copy)
+            return
         y = run(copy)[0]
         torch.autograd.grad(y, leaves, torch.ones_like(y), allow_unused=True)
 
-    return forward_backward
+    return once
+
+
+def _trial_call(call: StackCall) -> tuple[StackCall, list[Tensor]]:
+    """The call on detached copies of its input and states, and the tensors a backward of it
+    differentiates (the copies that require grad, the weights that do)."""
+    x = call.input.detach().requires_grad_(call.input.requires_grad)
+    states = call.states and tuple(s.detach().requires_grad_(s.requires_grad) for s in call.states)
+    checked = call.checked._replace(x=x.transpose(0, 1) if call.spec.batch_first else x)
+    leaves = [t for t in (x, *(states or ())) if t.requires_grad]
+    leaves += [w for w in call.weights._flat_weights if w.requires_grad]
+    return call._replace(input=x, checked=checked, states=states), leaves
 
 
 def _ours(call: StackCall) -> tuple:
