@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ...data.records import json_text, jsonl_objects
 from ...errors import RnnkitError
 
 __all__ = ["FORMATS", "clean_text", "read_examples", "split_indices"]
@@ -108,29 +108,10 @@ def _read_csv(content: str, columns: Sequence[str], name: str) -> list[tuple[lis
 def _read_jsonl(content: str, columns: Sequence[str], name: str) -> list[tuple[list[str], str]]:
     """[(values of ``columns``, "line L")] of a text with one JSON object per line."""
     rows = []
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RnnkitError(f"{name}: line {number} is not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise RnnkitError(
-                f"{name}: line {number} is a JSON {type(record).__name__}; expected an "
-                'object like {"text": ..., "label": ...}'
-            )
+    for number, record in jsonl_objects(content, name, '{"text": ..., "label": ...}'):
         _check_columns(columns, list(record), name, f" on line {number}")
-        values = [record[c] for c in columns]
-        rows.append(([_as_text(v) for v in values], f"line {number}"))
+        rows.append(([json_text(record[c]) for c in columns], f"line {number}"))
     return rows
-
-
-def _as_text(value: object) -> str:
-    """A JSON field as text: strings as they are, null as empty, numbers and bools as JSON."""
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _check_columns(wanted: Sequence[str], available: list[str], name: str, where: str = "") -> None:

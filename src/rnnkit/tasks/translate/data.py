@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import lzma
 import os
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.records import json_text, jsonl_objects
 from ...errors import RnnkitError
 
 __all__ = ["FORMATS", "Pairs", "load_cmudict", "read_pairs", "split_by_source"]
@@ -133,26 +133,12 @@ def _delimited_rows(content: str, columns, name: str, delimiter: str) -> list:
 def _jsonl_rows(content: str, columns, name: str) -> list:
     """[((source, target), line)] of a text with one JSON object per line."""
     rows = []
-    for number, line in enumerate(content.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RnnkitError(f"{name}: line {number} is not JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise RnnkitError(
-                f"{name}: line {number} is a JSON {type(record).__name__}; expected an object "
-                f"like {{{columns[0]!r}: ..., {columns[1]!r}: ...}}"
-            )
+    like = f"{{{columns[0]!r}: ..., {columns[1]!r}: ...}}"
+    for number, record in jsonl_objects(content, name, like):
         for column, role in zip(columns, ("source", "target")):
             if column not in record:
                 raise _columns_error(name, column, list(record), role + f" on line {number}")
-        values = [record[c] for c in columns]
-        texts = tuple(
-            "" if v is None else v if isinstance(v, str) else json.dumps(v) for v in values
-        )
-        rows.append((texts, number))
+        rows.append((tuple(json_text(record[c]) for c in columns), number))
     return rows
 
 
