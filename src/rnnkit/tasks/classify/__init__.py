@@ -4,7 +4,7 @@
 are what ``rnnkit classify train`` and ``rnnkit classify predict`` run; the pieces (file
 reading, stratified split, encoded batches, model and pooling, metrics, the training ``Task``)
 are importable on their own. The text pipeline itself (tokenizer, vocabulary, padding) is
-``rnnkit.data.text``.
+``rnnkit.data.text``; ``tokens`` cuts texts into words or characters (``--level``).
 """
 
 from .batches import EncodedTexts, ShuffledBatches, encode_texts
@@ -32,8 +32,10 @@ from .model import (
 from .predict import Classifier, load_classifier, predict, read_texts
 from .run import METRICS_FILE, build_model, build_vocab, split_report, train
 from .task import ClassifyTask, predict_split
+from .tokens import LEVELS, encode_text, level_vocab
 
 __all__ = [
+    "LEVELS",
     "METRICS_FILE",
     "POOLINGS",
     "TRAIN_DEFAULTS",
@@ -50,9 +52,11 @@ __all__ = [
     "classification_loss",
     "clean_text",
     "confusion_matrix",
+    "encode_text",
     "encode_texts",
     "f1_per_class",
     "format_confusion",
+    "level_vocab",
     "load_classifier",
     "macro_f1",
     "majority_baseline",

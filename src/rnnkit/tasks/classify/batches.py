@@ -1,13 +1,14 @@
 """Encoded texts and the training batches of each step, a pure function of the step number.
 
-``encode_texts`` turns texts into a post-padded (N, T) id matrix plus true lengths (the
-rnnkit layers then skip the padding). ``ShuffledBatches`` gives step ``s`` the rows of batch
-``s mod steps_per_epoch`` of epoch ``s // steps_per_epoch``, whose order is a permutation
-seeded by (seed, epoch): a checkpoint's data position is its step, and resume is exact.
-With ``bucket``, each run of 50 batches' worth of shuffled examples is sorted by length
-before it is cut into batches (and the batches shuffled again), so a batch's texts have
-similar lengths and the time loop runs few steps past most of them. Under torchrun each rank
-takes its contiguous share of the rows of every global batch.
+``encode_texts`` turns texts into a post-padded (N, T) id matrix of their words or characters
+(the vocabulary's level, ``tokens``) plus true lengths (the rnnkit layers then skip the
+padding). ``ShuffledBatches`` gives step ``s`` the rows of batch ``s mod steps_per_epoch`` of
+epoch ``s // steps_per_epoch``, whose order is a permutation seeded by (seed, epoch): a
+checkpoint's data position is its step, and resume is exact. With ``bucket``, each run of 50
+batches' worth of shuffled examples is sorted by length before it is cut into batches (and the
+batches shuffled again), so a batch's texts have similar lengths and the time loop runs few
+steps past most of them. Under torchrun each rank takes its contiguous share of the rows of
+every global batch.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from torch import Tensor
 from ...data.text import Vocab, pad_sequences
 from ...errors import RnnkitError
 from ...train.distributed import rank_rows
+from .tokens import encode_text
 
 __all__ = ["BUCKET_BATCHES", "EncodedTexts", "ShuffledBatches", "encode_texts"]
 
@@ -55,10 +57,11 @@ def encode_texts(
     truncating: str = "pre",
     labels: Sequence[int] = (),
 ) -> EncodedTexts:
-    """Token ids of ``texts`` cut to ``maxlen`` tokens (``truncating`` as in ``pad_sequences``),
-    padded after the tokens, with their true lengths."""
+    """Token ids (words or characters: ``vocab``'s level) of ``texts`` cut to ``maxlen``
+    tokens (``truncating`` as in ``pad_sequences``), padded after the tokens, with their true
+    lengths."""
     ids, lengths = pad_sequences(
-        [vocab.encode(t) for t in texts], maxlen, padding="post", truncating=truncating
+        [encode_text(vocab, t) for t in texts], maxlen, padding="post", truncating=truncating
     )
     return EncodedTexts(
         torch.from_numpy(ids),

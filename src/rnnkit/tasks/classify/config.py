@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from ...layers.registry import LAYERS
 from ...train import TrainConfig, opt
+from .tokens import LEVELS
 
 __all__ = ["DROPOUT_FULL_AT", "POOLINGS", "TRAIN_DEFAULTS", "ClassifyConfig", "resolve_defaults"]
 
@@ -28,16 +29,24 @@ class ClassifyConfig:
     text_column: str = opt("text", "column (CSV) or key (JSONL) holding the text")
     label_column: str = opt("label", "column (CSV) or key (JSONL) holding the label")
     encoding: str = opt("utf-8", "text encoding of --data")
+    level: str = opt(
+        "word",
+        "a text's tokens: words and punctuation marks, or every single character (DNA and "
+        "protein sequences, Chinese text)",
+        choices=LEVELS,
+    )
     vocab_size: int = opt(
         10000, "ids in the vocabulary, <pad> and <unk> included (10000: as Keras' IMDB example)"
     )
     maxlen: int = opt(
-        500, "keep at most this many tokens of a text (500: every bundled review fits; max 63)"
+        500,
+        "keep at most this many tokens of a text (500: every bundled review fits; max 63); "
+        "with --level char these are characters",
     )
     truncating: str = opt(
         "pre", "longer texts lose tokens at the start or end", choices=("pre", "post")
     )
-    lower: bool = opt(True, "lower-case texts before splitting them into tokens")
+    lower: bool = opt(True, "lower-case texts before cutting them into tokens")
     cell: str = opt("gru", "recurrent cell", choices=tuple(LAYERS))
     bidirectional: bool = opt(False, "read each text in both directions")
     layers: int = opt(1, "stacked recurrent layers")

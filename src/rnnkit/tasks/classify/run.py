@@ -41,6 +41,7 @@ from .metrics import (
 )
 from .model import TextClassifier
 from .task import ClassifyTask, predict_split
+from .tokens import LEVELS, level_vocab, unk_id
 
 __all__ = [
     "METRICS_FILE",
@@ -75,6 +76,8 @@ def _check_options(cfg: ClassifyConfig, tcfg: TrainConfig) -> None:
         if not 0 <= getattr(cfg, name) < 1:
             flag = "--" + name.replace("_", "-")
             raise RnnkitError(f"{flag} must be in [0, 1); got {getattr(cfg, name)}")
+    if cfg.level not in LEVELS:
+        raise RnnkitError(f"--level must be one of {', '.join(LEVELS)}; got {cfg.level}")
     if tcfg.monitor not in MONITORS:
         raise RnnkitError(
             f"--monitor must be one of {', '.join(MONITORS)} (lower is better); got {tcfg.monitor}"
@@ -97,9 +100,9 @@ def _check_splits(n: int, parts: tuple[np.ndarray, ...], cfg: ClassifyConfig) ->
 
 
 def build_vocab(cfg: ClassifyConfig, texts: list[str]) -> Vocab:
-    """The word vocabulary of the training texts: <pad> = 0, <unk> = 1, the most frequent
-    ``cfg.vocab_size - 2`` tokens."""
-    return Vocab.build(texts, "word", cfg.vocab_size, lower=cfg.lower, newlines=False, pad=True)
+    """The vocabulary (``cfg.level``: words or characters) of the training texts: <pad> = 0,
+    <unk> = 1, the most frequent ``cfg.vocab_size - 2`` tokens."""
+    return level_vocab(texts, cfg.level, cfg.vocab_size, cfg.lower)
 
 
 def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> TextClassifier:
@@ -185,7 +188,7 @@ class ClassifyRecipe(Recipe):
         return build_model(cfg, len(data.vocab), len(data.classes))
 
     def task(self, cfg: ClassifyConfig, tcfg, data: ClassifyData, env) -> ClassifyTask:
-        unk = data.vocab.unk
+        unk = unk_id(data.vocab)
         return ClassifyTask(data.train, data.batches, data.val, env.device, cfg.word_dropout, unk)
 
     def extra(self, data: ClassifyData) -> dict[str, Any]:
