@@ -6,6 +6,7 @@ error.
 
     rnnkit classify train                     # GRU on the bundled movie-review polarity data
     rnnkit classify train --data reviews.csv --text-column review --label-column sentiment
+    rnnkit classify train --data dna.csv --level char   # every character a token
     rnnkit classify predict --checkpoint runs/classify "A gorgeous, witty film."
 """
 
