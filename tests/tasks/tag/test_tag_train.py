@@ -114,7 +114,7 @@ def _weights(path):
 
 def test_resume_continues_exactly_like_an_unbroken_run(ner_conll, tmp_path):
     extra = ("--schedule", "constant", "--warmup", "0", "--save-every", "4")
-    extra += ("--word-dropout", "0.2", "--dropout", "0.3")
+    extra += ("--word-dropout", "0.2", "--dropout", "0.3", "--rare-dropout", "0.25")
     assert main(train_args(ner_conll, tmp_path / "full", "--steps", "16", *extra)) == 0
     assert main(train_args(ner_conll, tmp_path / "cut", "--steps", "7", *extra)) == 0
     assert main(train_args(ner_conll, tmp_path / "cut", "--steps", "16", "--resume", *extra)) == 0

@@ -21,7 +21,7 @@ from .model import CharCNN, CharLSTM, SequenceTagger
 from .predict import Tagger, evaluate, load_tagger, predict
 from .run import METRICS_FILE, RECIPE, assemble_splits, build_model, load_parts, train
 from .schemes import entity_spans, first_invalid, spans_to_tags, to_bio, to_bioes, word_spans
-from .task import TagTask, predict_ids, score_tags
+from .task import TagTask, predict_ids, rare_word_probabilities, score_tags
 
 __all__ = [
     "ENTITY_TYPES",
@@ -55,6 +55,7 @@ __all__ = [
     "peoples_daily",
     "predict",
     "predict_ids",
+    "rare_word_probabilities",
     "read_tagged",
     "resolve_defaults",
     "score_tags",

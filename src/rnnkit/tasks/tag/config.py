@@ -61,6 +61,10 @@ class TagConfig:
                          "Daily NER, test entity F1: 0.927 at 0.3 in 10 epochs, 0.899 at 0.5 "
                          "in 8)")  # fmt: skip
     word_dropout: float = opt(0.0, "training: replace each token by <unk> with this probability")
+    rare_dropout: float = opt(0.0, "training: replace a token seen c times in training by <unk> "
+                              "with probability A / (A + c) (Kiperwasser & Goldberg 2016 use "
+                              "0.25): rare words teach the <unk> embedding that unseen words "
+                              "get; 0: off")  # fmt: skip
     batch_size: int = opt(64, "sentences per step, global over all processes")
     bucket: bool = opt(True, "batch sentences of similar length together")
     val_split: float = opt(0.05, "fraction of the non-test sentences held out for validation")
@@ -95,6 +99,8 @@ def check_config(cfg: TagConfig) -> None:
         if not 0 <= getattr(cfg, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be in [0, 1); got "
                               f"{getattr(cfg, name)}")  # fmt: skip
+    if cfg.rare_dropout < 0:
+        raise RnnkitError(f"--rare-dropout must be >= 0; got {cfg.rare_dropout}")
     if cfg.level == "char" and cfg.data is not None:
         raise RnnkitError("--level char splits the bundled corpus's words into characters; the "
                           "tokens of a --data file are tagged as they are")  # fmt: skip

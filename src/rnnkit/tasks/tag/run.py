@@ -192,7 +192,8 @@ class TagRecipe(Recipe):
 
     def task(self, cfg: TagConfig, tcfg, data: TagData, env) -> TagTask:
         return TagTask(data.train, data.batches, data.val, data.val_tags, data.vocab.tags,
-                       cfg.task, env.device, cfg.word_dropout, env.world_size)  # fmt: skip
+                       cfg.task, env.device, cfg.word_dropout, env.world_size,
+                       cfg.rare_dropout, len(data.vocab.words))  # fmt: skip
 
     def extra(self, data: TagData) -> dict[str, Any]:
         return {"vocab": data.vocab.to_dict()}

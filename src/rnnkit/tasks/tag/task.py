@@ -2,7 +2,8 @@
 
 Training: step ``s`` takes this rank's rows of global batch ``s`` (``ShuffledBatches``, a pure
 function of the step: exact resume); with ``word_dropout`` each token id is replaced by
-``<unk>`` with that probability (torch's RNG, which checkpoints hold). Validation reports
+``<unk>`` with that probability, with ``rare_dropout`` A a token seen c times in the training
+split with probability A / (A + c) (torch's RNG, which checkpoints hold). Validation reports
 ``loss`` (per token), ``token_error`` (1 - token accuracy) and ``error``: 1 - entity F1 (ner),
 1 - word F1 (segment), 1 - accuracy (pos); all lower-is-better as the Trainer monitors them.
 """
@@ -13,14 +14,21 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from ...train import StepResult
 from ..classify.batches import ShuffledBatches
 from .data import EncodedTags
 from .metrics import entity_scores, segmentation_scores, token_accuracy
 
-__all__ = ["EVAL_BATCH", "SentenceBatches", "TagTask", "predict_ids", "score_tags"]
+__all__ = [
+    "EVAL_BATCH",
+    "SentenceBatches",
+    "TagTask",
+    "predict_ids",
+    "rare_word_probabilities",
+    "score_tags",
+]
 
 EVAL_BATCH = 64  # sentences per forward pass when evaluating
 
@@ -35,6 +43,16 @@ class SentenceBatches(ShuffledBatches):
         k = step % self.steps_per_epoch
         self.indices(step)  # computes (and caches) the epoch's batches
         return int(self.lengths[self._epoch[1][k]].sum())
+
+
+def rare_word_probabilities(words: Sequence[Tensor], num_words: int, alpha: float) -> Tensor:
+    """(num_words,) probability that training replaces each word id by <unk>: A / (A + c) for
+    a word seen c times in ``words`` (the training sentences' ids); 0 for <pad> and <unk>, and
+    everywhere when ``alpha`` is 0."""
+    counts = torch.bincount(torch.cat(list(words)), minlength=num_words).double()  # (V,)
+    probs = alpha / (alpha + counts) if alpha > 0 else torch.zeros(num_words, dtype=torch.float64)
+    probs[:2] = 0.0  # <pad> stays padding, <unk> is <unk> already
+    return probs.float()
 
 
 @torch.no_grad()
@@ -92,11 +110,15 @@ class TagTask:
         device: torch.device,
         word_dropout: float = 0.0,
         world_size: int = 1,
+        rare_dropout: float = 0.0,
+        num_words: int = 2,
     ) -> None:
         self.train, self.batches, self.val, self.device = train, batches, val, device
         self.world_size = world_size
         self.val_tags, self.tag_names, self.kind = val_tags, tags, task
         self.word_dropout = word_dropout
+        self.rare = rare_word_probabilities(train.words, num_words, rare_dropout).to(device)
+        self.rare_dropout = rare_dropout
         headline = {"ner": "entity F1", "segment": "word F1", "pos": "accuracy"}[task]
         self.labels = {  # the axes of curves.png
             "loss": "loss (nats per token)",
@@ -112,6 +134,9 @@ class TagTask:
         if self.word_dropout > 0:
             drop = torch.rand(batch.words.shape, device=self.device) < self.word_dropout
             batch.words = batch.words.masked_fill(drop & (batch.words != 0), 1)  # <unk>
+        if self.rare_dropout > 0:
+            drop = torch.rand(batch.words.shape, device=self.device) < self.rare[batch.words]
+            batch.words = batch.words.masked_fill(drop, 1)  # <pad> has probability 0
         net = model.module if hasattr(model, "module") else model
         emissions = model(batch)  # under DDP through the wrapper, so that its hooks run
         total = net.loss(batch, "sum", emissions)
