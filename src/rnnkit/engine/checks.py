@@ -79,7 +79,9 @@ def unpack_hx(owner: str, hx: object, n_states: int) -> tuple[Tensor, ...] | Non
 
 
 def as_lengths(lengths: object, B: int, T: int) -> Tensor:
-    """Validated 1-D int64 CPU tensor of B sequence lengths, each in [1, T]."""
+    """Validated 1-D int64 CPU tensor of B sequence lengths, each in [1, T]. While torch.compile
+    or torch.export traces, the values are not read (that would be a data-dependent branch: a
+    graph break), only the dtype and shape are checked."""
     if not isinstance(lengths, Tensor):
         try:
             lengths = torch.as_tensor(lengths)
@@ -95,6 +97,8 @@ def as_lengths(lengths: object, B: int, T: int) -> Tensor:
             f"got {fmt_shape(lengths.shape)}"
         )
     lengths = lengths.detach().to("cpu", torch.int64)
+    if torch.compiler.is_compiling():
+        return lengths
     lo, hi = int(lengths.min()), int(lengths.max())
     if lo < 1 or hi > T:
         raise ValueError(f"expected lengths in [1, T] = [1, {T}], got values from {lo} to {hi}")

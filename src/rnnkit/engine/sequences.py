@@ -138,8 +138,8 @@ def check_input(
             f"(input shape {fmt_shape(input.shape)}, batch_first={batch_first})"
         )
     lens = None if lengths is None else as_lengths(lengths, B, T)
-    if lens is not None and int(lens.min()) == T:
-        lens = None  # every sequence runs all T steps: a plain batch
+    if lens is not None and not torch.compiler.is_compiling() and int(lens.min()) == T:
+        lens = None  # every sequence runs all T steps: a plain batch (eager: values are read)
     return CheckedInput(x, None, lens, B, T, batch_first, unbatched)
 
 
