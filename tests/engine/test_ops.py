@@ -97,3 +97,31 @@ def test_operator_scan_equals_the_eager_native_scan(name):
     grads_ref = torch.autograd.grad(sum((w * w).sum() for w in want), inputs)
     for a, b in zip([*got, *grads], [*want, *grads_ref]):
         assert max_rel_err(a, b) <= TOL[torch.float64]
+
+
+@pytest.mark.parametrize(("name", "reverse"), [("lstm_proj", True), ("gru", False)])
+def test_operators_run_the_packed_rows_of_a_padded_batch_and_zero_the_padding(name, reverse):
+    """batch_sizes ending in zeros and T·B rows (the padding's after the packed ones), as the
+    traced path passes a padded batch with lengths: the packed rows' results are those of the
+    packed batch alone, the padding's rows are zeros, and opcheck passes."""
+    torch.manual_seed(0)
+    layer = LAYERS[name]().double()
+    args = list(_forward_args(layer, reverse, grad=True))
+    args[8] = torch.tensor([3, 3, 2, 1, 0])  # lengths 4, 3, 2: n = 9 packed rows of T·B = 15
+    torch.library.opcheck(ops.forward_sweep, tuple(args))
+    out = ops.forward_sweep(*args)
+    alone = list(args)
+    alone[1], alone[8] = args[1][:9], torch.tensor([3, 3, 2, 1])
+    want = ops.forward_sweep(*alone)
+    for got, ref in zip(out, want):
+        if ref.numel() == 0:  # what the cell does not have
+            assert got.numel() == 0
+        elif got.shape[0] == T * B and ref.shape[0] == 9:  # per-row: the padding's rows zero
+            assert max_rel_err(got[:9], ref) <= TOL[torch.float64] and not got[9:].any()
+        else:
+            assert max_rel_err(got, ref) <= TOL[torch.float64]
+    grads = torch.autograd.grad(out[0].sum() + out[1].sum(), [args[1], args[5]])
+    grads_alone = torch.autograd.grad(want[0].sum() + want[1].sum(), [alone[1], args[5]])
+    assert not grads[0][9:].any()
+    assert max_rel_err(grads[0][:9], grads_alone[0][:9]) <= TOL[torch.float64]
+    assert max_rel_err(grads[1], grads_alone[1]) <= TOL[torch.float64]

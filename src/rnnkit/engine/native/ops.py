@@ -17,6 +17,11 @@ Each has a fake kernel that states the output shapes from the input shapes alone
 T and B), and the forward's autograd is registered: its backward is the backward operator
 plus one GEMM per weight. ``batch_sizes`` is a (T,) int64 tensor (rows per step), so T stays
 symbolic. tests/engine/test_ops.py checks both with ``torch.library.opcheck``.
+
+Padded rows: a padded batch with lengths keeps all N = T·B rows (its size is not data
+dependent, so a traced graph can hold it): the packed rows first, n = Σ batch_sizes of them,
+then the padding's rows; ``batch_sizes`` may then end in zeros (steps no sequence reaches).
+The sweeps run the n packed rows only; every per-row output is zero on the padding's rows.
 """
 
 from __future__ import annotations
@@ -94,12 +99,34 @@ def forward_sweep(
     """(y, h_n, c_n, act, S, raw, aux_stats): see the module docstring; a tensor the cell does
     not have is empty."""
     ext, native = _native(cell)
+    sizes, n = _steps(batch_sizes, h0.shape[0])
     act = gx.contiguous().clone()  # the sweep turns it into the post-activation gates
+    act[n:] = 0  # (the padding's rows, where there are any)
     y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-        native, act, W_hh, b_hh, W_hr, h0, c0, _present(params),
-        batch_sizes.tolist(), reverse,
-    )  # fmt: skip
-    return y, h_n, _or_empty(c_n, y), act, _or_empty(S, y), _or_empty(raw, y), _aux(aux, stats, y)
+        native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(params), sizes, reverse
+    )
+    N = gx.shape[0]
+    y, S, raw, aux_stats = (_pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
+                                                       _aux(aux, stats, y)))  # fmt: skip
+    return y, h_n, _or_empty(c_n, y), act, S, raw, aux_stats
+
+
+def _steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
+    """The steps that have rows (trailing zeros dropped) and their row count n."""
+    sizes = [s for s in batch_sizes.tolist() if s > 0]
+    if not sizes or sizes[0] != B:
+        raise ValueError(
+            f"rnnkit sweep: expected {B} rows at the first step (one per sequence: lengths must "
+            f"be at least 1), got batch_sizes starting {batch_sizes[:3].tolist()}"
+        )
+    return sizes, sum(sizes)
+
+
+def _pad_rows(t: Tensor, N: int) -> Tensor:
+    """A per-row output of the packed rows with zero rows up to N (the padding's rows)."""
+    if t.numel() == 0 or t.shape[0] == N:
+        return t
+    return torch.cat([t, t.new_zeros(N - t.shape[0], *t.shape[1:])])
 
 
 def _aux(aux: Tensor | None, stats: Tensor | None, like: Tensor) -> Tensor:
@@ -149,15 +176,18 @@ def backward_sweep(
     the cell does not keep gh apart (it is dG then), dH_out without a projection, dc_0 without
     c, dP without cell parameters."""
     ext, native = _native(cell)
-    G = act.shape[1]
+    sizes, n = _steps(batch_sizes, h0.shape[0])
+    G, N = act.shape[1], act.shape[0]
+    act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
     dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
         native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(params),
         dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
-        batch_sizes.tolist(), reverse,
+        sizes, reverse,
     )  # fmt: skip
     dG_h = dG.new_empty(0) if dG_h is dG else dG_h
-    return (dG, dG_h, H_prev, _or_empty(dH_out, dG), dh0, _or_empty(dc0, dG), _or_empty(dP, dG))
+    dG, dG_h, H_prev, dH_out = (_pad_rows(t, N) for t in (dG, dG_h, H_prev, _or_empty(dH_out, dG)))
+    return (dG, dG_h, H_prev, dH_out, dh0, _or_empty(dc0, dG), _or_empty(dP, dG))
 
 
 @backward_sweep.register_fake
