@@ -2,16 +2,28 @@
 
 ``Traced`` is the plan's first backend while dynamo traces (``torch.compiler.is_compiling()``):
 a padded batch (any batch_first / unbatched form, initial states or none, dropout between
-layers) runs layer by layer, each built-in cell's layer-direction through the native
-operators of native/ops.py (their fake kernels keep T and B symbolic; their registered
-autograd trains), the minimal cells through their parallel scan (torch ops). Nothing here
-keeps caches, reads the clock or the environment, or writes a module global: what dynamo
-would have to break the graph for. Calls it does not run (lengths, PackedSequence, noise
-inside the recurrence, cells compiled from a Python step) decline to the eager backends (a
-graph break).
+layers, ``lengths`` or none) runs layer by layer, each built-in cell's layer-direction through
+the native operators of native/ops.py (their fake kernels keep T and B symbolic; their
+registered autograd trains), the minimal cells through their parallel scan (torch ops).
+Nothing here keeps caches, reads the clock or the environment, reads a tensor's values in
+Python, or writes a module global: what dynamo would have to break the graph for. Calls it
+does not run (PackedSequence, noise inside the recurrence, cells compiled from a Python step)
+decline to the eager backends (a graph break).
+
+Lengths, with every size static (T·B rows, whatever the lengths' values): ``Lengths`` holds
+index tensors computed from the (B,) lengths by torch ops. The rows between layers stay in the
+padded grid (row t·B + b), zeros past each sequence's end, as the output returns them. A
+built-in cell's layer-direction gathers the rows into the packed order (sorted longest first,
+time-major, the padding's rows after them) and runs the operator with per-step batch sizes, as
+eager runs a packed batch: each sequence stops at its own length, and the reverse direction
+starts at its last true step. A minimal cell scans the grid: the padding steps get the neutral
+pair a = 1, b = 0, so the state is carried through them unchanged, and the reverse direction
+first reverses each sequence within its own length (a gather).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -23,7 +35,7 @@ from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
 from .stack import StackCall
 
-__all__ = ["Traced"]
+__all__ = ["Lengths", "Traced"]
 
 
 class Traced:
@@ -37,8 +49,8 @@ class Traced:
     def run(self, call: StackCall) -> tuple:
         spec, c, noise = call.spec, call.checked, call.noise
         cell = spec.cell
-        if not c.plain or noise.per_sequence():
-            raise NotImplementedError("traced: lengths, packed input and recurrent noise")
+        if c.x is None or noise.per_sequence():
+            raise NotImplementedError("traced: packed input and recurrent noise")
         if not isinstance(cell, MinCell) and cell.name not in native_cells():
             raise NotImplementedError(f"traced: no registered operator runs {cell.name}")
         x = c.x  # (T, B, I)
@@ -48,7 +60,7 @@ class Traced:
             states0 = tuple(x.new_zeros(spec.LD, B, w) for w in widths)
         else:
             states0 = call.states
-        batch_sizes = torch.full((T,), B, dtype=torch.int64)
+        lens = None if c.lengths is None else Lengths.of(c.lengths.to(x.device), T)
         rows, D = x.reshape(T * B, x.shape[2]), spec.num_directions
         finals: list[list[Tensor]] = [[] for _ in widths]
         for layer in range(spec.num_layers):
@@ -57,7 +69,7 @@ class Traced:
                 k = layer * D + direction
                 w, params = call.weights.layer_weights(k)
                 start = tuple(s[k] for s in states0)
-                y, *ends = _layer(cell, rows, w, params, start, batch_sizes, direction == 1, spec)
+                y, *ends = _layer(cell, rows, w, params, start, lens, direction == 1, T, B)
                 outs.append(y)
                 for bucket, end in zip(finals, ends):
                     bucket.append(end)
@@ -73,18 +85,71 @@ class Traced:
         return out, (states[0] if len(states) == 1 else states)
 
 
-def _layer(cell, rows, w, params, start, batch_sizes, reverse, spec) -> tuple[Tensor, ...]:
-    """One layer-direction on the packed rows (N, I_k) of a uniform batch: (y, h_n[, c_n])."""
-    if isinstance(cell, MinCell):  # the log-space scan over all T at once: no loop to unroll
-        T = batch_sizes.shape[0]
-        log_a, log_b = cell.log_coefficients(F.linear(rows, w.W_ih, w.b_ih))  # (N, H) each
-        B, H = rows.shape[0] // T, log_a.shape[1]
-        log_a, log_b = log_a.view(T, B, H), log_b.view(T, B, H)
+class Lengths(NamedTuple):
+    """Index tensors of a padded (T, B) batch with lengths, from torch ops on the lengths."""
+
+    mask: Tensor  # (T, B) bool: step t is inside sequence b
+    batch_sizes: Tensor  # (T,) int64: sequences still running at step t (trailing zeros)
+    sorted_indices: Tensor  # (B,) sorted slot -> batch index, longest first
+    unsorted_indices: Tensor  # (B,) batch index -> sorted slot
+    packed: Tensor  # (T·B,) grid row of each packed row: the n packed rows, then the padding
+    unpacked: Tensor  # (T·B,) packed row of each grid row (its inverse)
+    flipped: Tensor  # (T, B) step of sequence b read at step t when it is reversed in place
+
+    @classmethod
+    def of(cls, lengths: Tensor, T: int) -> Lengths:
+        """From (B,) int64 lengths, each in [1, T]."""
+        B = lengths.shape[0]
+        steps = torch.arange(T, device=lengths.device).unsqueeze(1)  # (T, 1)
+        mask = steps < lengths  # (T, B)
+        sorted_indices = torch.sort(lengths, descending=True, stable=True).indices
+        unsorted_indices = torch.argsort(sorted_indices)
+        # packed order: time-major over the sorted slots, the padding's positions after
+        position = torch.arange(T * B, device=lengths.device).view(T, B)
+        key = torch.where(mask[:, sorted_indices], position, position + T * B)
+        grid_rows = steps * B + sorted_indices  # (T, B): grid row of step t, sorted slot j
+        packed = grid_rows.flatten()[torch.argsort(key.flatten())]
+        flipped = torch.where(mask, lengths - 1 - steps, steps)
+        return cls(mask, mask.sum(1), sorted_indices, unsorted_indices, packed,
+                   torch.argsort(packed), flipped)  # fmt: skip
+
+
+def _layer(cell, rows, w, params, start, lens, reverse, T, B) -> tuple[Tensor, ...]:
+    """One layer-direction on the grid rows (T·B, I_k): (y (T·B, P), h_n[, c_n])."""
+    if isinstance(cell, MinCell):
+        return _min_layer(cell, rows, w, start[0], lens, reverse, T, B)
+    c0 = start[1] if len(start) > 1 else None
+    if lens is None:
+        batch_sizes = torch.full((T,), B, dtype=torch.int64)
+        y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse)
+        return (y, h_n) if c_n is None else (y, h_n, c_n)
+    order, back = lens.sorted_indices, lens.unsorted_indices
+    y, h_n, c_n = op_scan(
+        cell, rows.index_select(0, lens.packed), tuple(w), params, start[0].index_select(0, order),
+        None if c0 is None else c0.index_select(0, order), lens.batch_sizes, reverse,
+    )  # fmt: skip
+    y = y.index_select(0, lens.unpacked)  # the padding's rows are zeros
+    h_n = h_n.index_select(0, back)
+    return (y, h_n) if c_n is None else (y, h_n, c_n.index_select(0, back))
+
+
+def _min_layer(cell, rows, w, h0, lens, reverse, T, B) -> tuple[Tensor, Tensor]:
+    """A minimal cell's log-space scan over all T at once: no loop to unroll."""
+    log_a, log_b = cell.log_coefficients(F.linear(rows, w.W_ih, w.b_ih))  # (T·B, H) each
+    H = log_a.shape[1]
+    log_a, log_b = log_a.view(T, B, H), log_b.view(T, B, H)
+    if lens is None:
         if reverse:
             log_a, log_b = log_a.flip(0), log_b.flip(0)
-        hs = log_linear_scan(log_a, log_b, start[0])  # (T, B, H)
+        hs = log_linear_scan(log_a, log_b, h0)  # (T, B, H)
         y = hs.flip(0) if reverse else hs
         return y.reshape(T * B, H), hs[-1]
-    c0 = start[1] if len(start) > 1 else None
-    y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse)
-    return (y, h_n) if c_n is None else (y, h_n, c_n)
+    index = lens.flipped.unsqueeze(2).expand(T, B, H)
+    if reverse:  # each sequence reversed within its length (padding stays in place)
+        log_a, log_b = log_a.gather(0, index), log_b.gather(0, index)
+    mask = lens.mask.unsqueeze(2)  # (T, B, 1)
+    log_a = torch.where(mask, log_a, 0.0)  # a = 1 on the padding: the state carried through
+    log_b = torch.where(mask, log_b, torch.finfo(log_b.dtype).min)  # b = 0 (not -inf: NaN grads)
+    hs = log_linear_scan(log_a, log_b, h0)  # (T, B, H)
+    y = hs.gather(0, index) if reverse else hs
+    return torch.where(mask, y, 0.0).reshape(T * B, H), hs[-1]
