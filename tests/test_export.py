@@ -87,3 +87,44 @@ def test_what_has_no_onnx_form_is_refused_by_name_and_nothing_is_written(tmp_pat
 def test_a_missing_directory_is_refused(tmp_path):
     with pytest.raises(RnnkitError, match="does not exist"):
         to_onnx(rnnkit.GRU(4, 6), (torch.randn(5, 2, 4),), tmp_path / "no" / "m.onnx")
+
+
+class Lengths(torch.nn.Module):
+    """A layer called with lengths; returns the output and the final h (or only h)."""
+
+    def __init__(self, layer: torch.nn.Module, only_h: bool):
+        super().__init__()
+        self.rnn, self.only_h = layer, only_h
+
+    def forward(self, x, lengths):
+        y, state = self.rnn(x, lengths=lengths)
+        h = state[0] if isinstance(state, tuple) else state
+        return h if self.only_h else (y, *(state if isinstance(state, tuple) else (state,)))
+
+
+LENGTH_CASES = {
+    "lstm_1L_only_h": (rnnkit.LSTM, {}, True),  # nothing reads the output
+    "lstm_2L_bi": (rnnkit.LSTM, {"num_layers": 2, "bidirectional": True}, False),
+    "gru_1L_bi_only_h": (rnnkit.GRU, {"bidirectional": True}, True),
+    "rnn_3L": (rnnkit.RNN, {"num_layers": 3}, False),
+}
+
+
+@pytest.mark.parametrize("case", LENGTH_CASES)
+def test_lengths_become_sequence_lens_and_onnxruntime_equals_the_model(case, tmp_path):
+    cls, options, only_h = LENGTH_CASES[case]
+    torch.manual_seed(0)
+    model = Lengths(cls(4, 6, batch_first=True, **options), only_h).eval()
+    example = (torch.randn(3, 5, 4), torch.tensor([5, 2, 4]))
+    path = to_onnx(model, example, tmp_path / "m.onnx", input_names=["x", "lengths"])
+    nodes = [n for n in onnx.load(str(path)).graph.node if n.op_type == cls.__name__]
+    assert nodes and all(n.input[4] for n in nodes), "no sequence_lens"
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for B, T in [(4, 9), (1, 3), (6, 2)]:
+        x, lengths = torch.randn(B, T, 4), torch.randint(1, T + 1, (B,))
+        lengths[0] = max(1, T - 1)  # one sequence shorter than T, at least
+        got = session.run(None, {"x": x.numpy(), "lengths": lengths.numpy()})
+        with torch.no_grad():
+            want = model(x, lengths)
+        for a, b in zip(got, want if isinstance(want, tuple) else (want,)):
+            assert abs(torch.from_numpy(a) - b).max() <= 1e-5 * b.abs().max()

@@ -10,9 +10,15 @@ input's last (the features) stays dynamic, so batch and time length are free. Wh
 ``onnxruntime`` is installed it runs the file on the example and compares with the model
 (1e-4): an export that could not be right fails loudly, and nothing is left at ``path``.
 
+A layer called with ``lengths=`` runs its twin on ``pack_padded_sequence`` (unsorted
+lengths allowed) and pads the output back: torch's exporter writes that as the same operator
+with its ``sequence_lens`` input (each sequence stops at its own length; the reverse direction
+starts at its last true step; the lengths are sorted by a TopK in the graph), so the lengths
+are one more input of the ONNX model.
+
 Not exported yet (each refused by name with the module's path): LSTM ``proj_size`` (torch's
-exporter has no form for it), zoneout, the cells ONNX has no operator for (LayerNormLSTM,
-LayerNormGRU, PeepholeLSTM, IndRNN, MinGRU, MinLSTM, cells of your own), and ``lengths=``.
+exporter has no form for it), zoneout, and the cells ONNX has no operator for (LayerNormLSTM,
+LayerNormGRU, PeepholeLSTM, IndRNN, MinGRU, MinLSTM, cells of your own).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import RnnkitError
 from .layers import GRU, LSTM, RNN, RNNBase
@@ -57,7 +64,40 @@ def _twin(name: str, layer: RNNBase) -> nn.Module:
     twin = _TWINS[kind](layer.input_size, layer.hidden_size, **options)
     twin = twin.to(dtype=weight.dtype, device=weight.device)
     twin.load_state_dict(layer.state_dict())
-    return twin
+    return _Twin(twin)
+
+
+class _Twin(nn.Module):
+    """torch.nn's layer called as an rnnkit layer is: ``lengths=`` packs the padded batch."""
+
+    def __init__(self, rnn: nn.RNNBase):
+        super().__init__()
+        self.rnn = rnn
+
+    def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None) -> tuple:
+        if lengths is None:
+            return self.rnn(input, hx)
+        first = self.rnn.batch_first
+        packed = pack_padded_sequence(input, lengths.cpu(), first, enforce_sorted=False)
+        output, state = self.rnn(packed, hx)
+        T = input.shape[1 if first else 0]
+        output, _ = pad_packed_sequence(output, first, total_length=T)  # zeros past a length
+        if isinstance(state, tuple):
+            return output, (self._last_h(output, state[0], lengths), *state[1:])
+        return output, self._last_h(output, state, lengths)
+
+    def _last_h(self, output: Tensor, h_n: Tensor, lengths: Tensor) -> Tensor:
+        """h_n (L·D, B, P) with its last layer's rows read from the output: the forward
+        direction's at each sequence's last step, the reverse direction's at step 0 (the same
+        numbers). Torch's exporter fails with an internal error ("vector::_M_range_check") on
+        a packed layer whose output nothing reads, as a classifier reading only h_n would."""
+        y = output.transpose(0, 1) if self.rnn.batch_first else output  # (T, B, D·P)
+        B, P = y.shape[1], h_n.shape[2]
+        last = (lengths.to(y.device) - 1).view(1, B, 1).expand(1, B, P)
+        rows = [y[:, :, :P].gather(0, last)]  # (1, B, P)
+        if self.rnn.bidirectional:
+            rows.append(y[:1, :, P:])
+        return torch.cat([h_n[: h_n.shape[0] - len(rows)], *rows])
 
 
 def onnx_copy(model: nn.Module) -> nn.Module:
@@ -107,7 +147,8 @@ def to_onnx(
     twin = onnx_copy(model)
     with torch.no_grad():
         try:
-            expected = twin(*example)
+            twin(*example)
+            expected = _eval_outputs(model, example)  # what the file must give back
         except TypeError as exc:
             raise RnnkitError(f"cannot export the model to ONNX: {exc}") from exc
     outputs = flat_tensors(expected)
@@ -127,6 +168,17 @@ def to_onnx(
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _eval_outputs(model: nn.Module, example: tuple):
+    """``model(*example)`` in eval mode, each module's mode put back after."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        return model(*example)
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 def flat_tensors(out) -> list[Tensor]:

@@ -1,0 +1,31 @@
+"""``rnnkit export onnx`` of a tag run (word level, character BiLSTM, CRF): onnxruntime's
+emissions equal the tagger's for a batch of other sentences of unequal lengths."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from tag_helpers import ner_sentences
+
+from rnnkit.cli import main
+from rnnkit.tasks.tag import load_tagger
+from rnnkit.tasks.tag.data import encode
+
+onnxruntime = pytest.importorskip("onnxruntime")
+
+
+def test_export_emissions_equal_the_taggers(trained, tmp_path):
+    out = tmp_path / "tag.onnx"
+    assert main(["export", "onnx", "--checkpoint", str(trained), "--output", str(out)]) == 0
+    tagger = load_tagger(trained)
+    sentences = [[word for word, _ in s] for s in ner_sentences(5, seed=3)]
+    sentences[1].append("unseen-word")  # no id of its own: characters only
+    batch = encode(tagger.vocab, sentences, None, chars=True, bigrams=False).batch(range(5))
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["words", "lengths", "chars"]
+    feed = {"words": batch.words, "lengths": batch.lengths, "chars": batch.chars}
+    (got,) = session.run(None, {k: v.numpy() for k, v in feed.items()})
+    with torch.no_grad():
+        want = tagger.model(batch)
+    assert batch.lengths.min() < batch.words.shape[1]  # unequal lengths
+    assert abs(torch.from_numpy(got) - want).max() <= 1e-4 * want.abs().max()
