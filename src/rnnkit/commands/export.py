@@ -12,15 +12,18 @@ graph takes the state too (one chunk, often one token, at a time: feed each call
 the next). forecast: a window (B, L, 1) of scaled values in, the scaled forecasts (B, horizon)
 out. classify: ``tokens`` (B, T) post-padded ids and their ``lengths`` (B,) in, ``logits``
 (B, K) out. tag: ``words`` (B, T), ``lengths`` (B,) and, where the model reads them,
-``chars`` (B, T, C) and ``bigrams`` (B, T + 1) in, ``emissions`` (B, T, K) out (the CRF's
-Viterbi decoding is left to the runner). Batch and time stay dynamic; the lengths are the
-ONNX recurrent operators' ``sequence_lens``. translate and speech have no ONNX export yet:
-refused with a one-line error, as is a checkpoint of no rnnkit recipe.
+``chars`` (B, T, C) and ``bigrams`` (B, T + 1) in, ``emissions`` (B, T, K) and ``tags``
+(B, T) out (the CRF's Viterbi path, an ONNX Loop over time; 0 past each length). Batch and
+time stay dynamic; the lengths are the ONNX recurrent operators' ``sequence_lens``. translate
+and speech have no ONNX export yet: refused with a one-line error, as is a checkpoint of no
+rnnkit recipe.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import warnings
 from pathlib import Path
 
 import torch
@@ -111,7 +114,7 @@ def _classify(args: argparse.Namespace) -> tuple:
 def _tag(args: argparse.Namespace) -> tuple:
     from ..tasks.tag import load_tagger
 
-    model = TagEmissions(load_tagger(args.checkpoint).model)
+    model = TagExport(load_tagger(args.checkpoint).model)
     example, names = [torch.ones(2, 8, dtype=torch.int64), _LENGTHS], ["words", "lengths"]
     if model.tagger.chars is not None:
         example.append(torch.ones(2, 8, 6, dtype=torch.int64))
@@ -119,7 +122,7 @@ def _tag(args: argparse.Namespace) -> tuple:
     if model.tagger.bigrams is not None:
         example.append(torch.ones(2, 9, dtype=torch.int64))
         names.append("bigrams")
-    return model, tuple(example), names, ["emissions"]
+    return model, tuple(example), names, ["emissions", "tags"]
 
 
 _NOT_YET = {
@@ -129,18 +132,55 @@ _NOT_YET = {
 _RECIPES = {"textgen": _textgen, "forecast": _forecast, "classify": _classify, "tag": _tag}
 
 
-class TagEmissions(nn.Module):
-    """A tagger's emissions from tensors (its forward takes a TagBatch): ``(words, lengths[,
-    chars][, bigrams])`` -> (B, T, K)."""
+class TagExport(nn.Module):
+    """A tagger from tensors (its forward takes a TagBatch): ``(words, lengths[, chars][,
+    bigrams])`` -> emissions (B, T, K) and the best tags (B, T) as ``decode`` gives them (the
+    CRF's Viterbi path, 0 past each length; without a CRF each token's argmax)."""
 
     def __init__(self, tagger: nn.Module):
         super().__init__()
         self.tagger = tagger
 
-    def forward(self, words: Tensor, lengths: Tensor, *extra: Tensor) -> Tensor:
+    def forward(self, words: Tensor, lengths: Tensor, *extra: Tensor) -> tuple[Tensor, Tensor]:
         from ..tasks.tag.data import TagBatch
 
         rest = list(extra)
         chars = rest.pop(0) if self.tagger.chars is not None else None
         bigrams = rest.pop(0) if self.tagger.bigrams is not None else None
-        return self.tagger(TagBatch(words, chars, bigrams, lengths, None))
+        emissions = self.tagger(TagBatch(words, chars, bigrams, lengths, None))
+        if self.tagger.crf is None:
+            return emissions, emissions.argmax(dim=2)
+        return emissions, _scripted_viterbi()(emissions, lengths, *self.tagger.crf.scores())
+
+
+@functools.cache
+def _scripted_viterbi():
+    """``viterbi`` compiled by TorchScript, once (a module attribute would not deep-copy)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's notes on its own maintenance
+        return torch.jit.script(viterbi)
+
+
+def viterbi(
+    emissions: Tensor, lengths: Tensor, start: Tensor, trans: Tensor, end: Tensor
+) -> Tensor:
+    """CRF.decode's best path (B, T), 0 past each length, as a TorchScript function: its loops
+    over time become ONNX ``Loop``s of dynamic length (traced, they would be unrolled to the
+    example's T). ``start`` (K,), ``trans`` (K, K) (previous tag, next), ``end`` (K,) as
+    ``CRF.scores()`` gives them."""
+    B, T, K = emissions.shape[0], emissions.shape[1], emissions.shape[2]
+    mask = torch.arange(T).unsqueeze(0) < lengths.unsqueeze(1)  # (B, T)
+    delta = start + emissions[:, 0]  # (B, K): best score of a prefix ending in k
+    keep = torch.arange(K).unsqueeze(0).expand(B, K)  # the backpointer of a padding step
+    pointers = [keep]
+    for t in range(1, T):
+        best, arg = (delta.unsqueeze(2) + trans).max(dim=1)  # (B, K) over the previous tag
+        on = mask[:, t].unsqueeze(1)
+        delta = torch.where(on, best + emissions[:, t], delta)
+        pointers.append(torch.where(on, arg, keep))
+    tag = (delta + end).argmax(dim=1)  # (B,) the best last tag
+    path = [tag]
+    for i in range(T - 1):  # back along the pointers (no list.reverse: ONNX drops it)
+        tag = pointers[T - 1 - i].gather(1, tag.unsqueeze(1)).squeeze(1)
+        path.append(tag)
+    return torch.stack(path, dim=1).flip(1).masked_fill(~mask, 0)
