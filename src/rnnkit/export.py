@@ -37,7 +37,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from .errors import RnnkitError
 from .layers import GRU, LSTM, RNN, RNNBase
 
-__all__ = ["flat_tensors", "onnx_copy", "to_onnx"]
+__all__ = ["flat_tensors", "onnx_copy", "quantize_dynamic", "to_onnx"]
 
 _TWINS = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}
 
@@ -207,3 +207,24 @@ def _check(file: str, names: list[str], example: list[Tensor], expected: list[Te
         if err > 1e-4:
             raise RnnkitError(f"the exported ONNX model's output {k} differs from the model's "
                               f"by {err:.2g} (relative): not written")  # fmt: skip
+
+
+def quantize_dynamic(model: nn.Module, linear: bool = True) -> nn.Module:
+    """A copy of ``model`` for CPU inference with int8 weights: each rnnkit LSTM / GRU becomes
+    its torch.nn twin (as for ONNX), which ``torch.ao.quantization.quantize_dynamic`` turns
+    into torch's dynamically quantized layer (weights int8 per tensor, each step's activations
+    quantized on the fly), as are the ``nn.Linear`` layers where ``linear``. The copy takes the
+    same inputs (``lengths=`` too) in eval mode; RnnkitError names a recurrent layer that has
+    no quantized form (RNN, the extra cells, LSTM ``proj_size``, zoneout)."""
+    for name, module in model.named_modules():
+        if isinstance(module, RNNBase) and (
+            type(module) not in (LSTM, GRU) or module.proj_size or module.zoneout != (0.0, 0.0)
+        ):
+            raise RnnkitError(
+                f"cannot quantize {name or 'the model'} ({type(module).__name__}): torch's "
+                "dynamic int8 quantization has LSTM (without proj_size) and GRU layers only"
+            )
+    kinds = {nn.LSTM, nn.GRU} | ({nn.Linear} if linear else set())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch.ao.quantization's note on its move to torchao
+        return torch.ao.quantization.quantize_dynamic(onnx_copy(model), kinds, dtype=torch.qint8)
