@@ -67,17 +67,19 @@ _FLAGS = {
 
 
 def capability() -> str:
-    """The SIMD capability the native code is built for. By default AVX2 where torch detects
-    AVX2 or AVX-512 (the AVX-512 build passes every test but measured no faster on the AMD Zen 4
-    we have: equal within noise at B32-B64 H256-512, slower at B1 H64, its register blocking not
-    yet tuned for 16 lanes), else DEFAULT (portable). The environment variable
-    RNNKIT_CPU_CAPABILITY asks for any capability up to the CPU's (AVX512, AVX2, DEFAULT): the
-    AVX-512 build by choice, the lower ones to test them on any machine."""
+    """The SIMD capability the native code is built for: the one torch detects (AVX512, AVX2,
+    else DEFAULT, portable), as torch dispatches its own kernels. The AVX-512 build's blocking
+    uses its 32 registers (6 x 4 accumulator blocks) and narrower blocks for a gate block's last
+    vectors; on the AMD Zen 4 we measured (512-bit ops as 2 x 256) it is equal to or up to 10%
+    faster than the AVX2 build per product, one thread; Intel cores with two 512-bit FMA units
+    have twice AVX2's peak. The environment variable RNNKIT_CPU_CAPABILITY asks for any
+    capability up to the CPU's (AVX512, AVX2, DEFAULT): the lower ones test them on any
+    machine, or stand in where one measures faster."""
     detected = torch.backends.cpu.get_cpu_capability()
     detected = detected if detected in CAPABILITIES else "DEFAULT"
     asked = os.environ.get("RNNKIT_CPU_CAPABILITY", "").upper()
     if not asked:
-        return "AVX2" if detected == "AVX512" else detected
+        return detected
     if asked not in CAPABILITIES:
         raise ValueError(
             f"RNNKIT_CPU_CAPABILITY must be one of {', '.join(CAPABILITIES)}; got {asked!r}"

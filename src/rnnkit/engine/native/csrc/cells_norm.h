@@ -22,15 +22,6 @@ inline Vec<T> head(const Vec<T>& v, int64_t count) {
   return count == Vec<T>::size() ? v : Vec<T>::set(Vec<T>(T(0)), v, count);
 }
 
-template <typename T>
-inline T lane_sum(const Vec<T>& v) {
-  __at_align__ T lanes[Vec<T>::size()];
-  v.store(lanes);
-  T s = 0;
-  for (int64_t k = 0; k < Vec<T>::size(); ++k) s += lanes[k];
-  return s;
-}
-
 // (mean, 1 / sqrt(var + eps)) of v (K), in two passes as layer_norm_rows: var = mean((v − μ)²).
 template <typename T>
 inline std::pair<T, T> row_moments(int64_t K, const T* v) {

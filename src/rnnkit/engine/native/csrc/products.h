@@ -120,24 +120,40 @@ inline void micro_at(int64_t K, const Operand<T>& A, const T* v, int64_t ld_v, b
   }
 }
 
-// R rows across all M columns: blocks of C vectors, then single (last: partial) vectors.
+// Vector registers the blocked kernels may fill with accumulators: AVX-512 has 32, AVX2 16.
+#if defined(CPU_CAPABILITY_AVX512)
+constexpr int kVectorRegisters = 32;
+#else
+constexpr int kVectorRegisters = 16;
+#endif
+// Row blocks of more than 6 rows: kRowBlock rows times kColumnBlock vectors of accumulators
+// (AVX2: 6 x 2 of 16 registers; AVX-512: 6 x 4 of 32), the rest for A's vectors and a broadcast.
+constexpr int kRowBlock = 6;
+constexpr int kColumnBlock = kVectorRegisters == 32 ? 4 : 2;
+
+// R rows across columns [col, M): blocks of C vectors, then of C / 2, ... down to single vectors
+// (the last one partial). Narrower blocks for what is left keep several accumulator chains in
+// flight where a block holds fewer vectors than C (AVX-512's 16 lanes: a block of H = 64
+// columns is 4 vectors, which a width of 8 alone would run one vector, one chain, at a time).
 template <typename T, int R, int C>
 void row_block(int64_t K, int64_t M, const Operand<T>& A, const T* v, int64_t ld_v,
-               bool accumulate, T* out, int64_t ld_out) {
+               bool accumulate, T* out, int64_t ld_out, int64_t col = 0) {
   constexpr int64_t W = Vec<T>::size();
-  int64_t col = 0;
   for (; col + C * W <= M; col += C * W) {
     micro<T, R, C, true>(K, A, v, ld_v, accumulate, out, ld_out, col, W);
   }
-  for (; col < M; col += W) {
-    micro_at<T, R, 1>(K, A, v, ld_v, accumulate, out, ld_out, col, std::min(W, M - col));
+  if constexpr (C > 1) {
+    row_block<T, R, C / 2>(K, M, A, v, ld_v, accumulate, out, ld_out, col);
+  } else if (col < M) {
+    micro_at<T, R, 1>(K, A, v, ld_v, accumulate, out, ld_out, col, M - col);
   }
 }
 
-// All n rows at one column block of C vectors: blocks of 6 rows, then the remainder.
+// All n rows at one column block of C vectors: blocks of kRowBlock rows, then the remainder.
 template <typename T, int C>
 void column_block(int64_t n, int64_t K, const Operand<T>& A, const T* v, int64_t ld_v,
                   bool accumulate, T* out, int64_t ld_out, int64_t col, int64_t last) {
+  static_assert(kRowBlock == 6, "the remainder switch below covers 1-5 rows");
   int64_t i = 0;
   for (; n - i >= 6; i += 6) {
     micro_at<T, 6, C>(K, A, v + i * ld_v, ld_v, accumulate, out + i * ld_out, ld_out, col, last);
@@ -154,29 +170,39 @@ void column_block(int64_t n, int64_t K, const Operand<T>& A, const T* v, int64_t
   }
 }
 
+// Columns [col, M) for all n rows: column blocks of C vectors outside (each (K, C vectors)
+// panel of A stays in cache for all row blocks), then narrower ones, then the last vector.
+template <typename T, int C>
+void column_blocks(int64_t n, int64_t K, int64_t M, const Operand<T>& A, const T* v, int64_t ld_v,
+                   bool accumulate, T* out, int64_t ld_out, int64_t col = 0) {
+  constexpr int64_t W = Vec<T>::size();
+  for (; col + C * W <= M; col += C * W) {
+    column_block<T, C>(n, K, A, v, ld_v, accumulate, out, ld_out, col, W);
+  }
+  if constexpr (C > 1) {
+    column_blocks<T, C / 2>(n, K, M, A, v, ld_v, accumulate, out, ld_out, col);
+  } else if (col < M) {
+    column_block<T, 1>(n, K, A, v, ld_v, accumulate, out, ld_out, col, M - col);
+  }
+}
+
 // out (n, M) = [out +] v (n, K) · A (K, M). Up to 6 rows: one row block, its column blocks as
-// wide as 12 accumulators allow. More rows: column blocks of 2 vectors outside, so each
-// (K, 2 vectors) panel of A stays in cache for all row blocks.
+// wide as the accumulator registers allow (AVX2 about 8-12 of 16, AVX-512 up to 24 of 32).
+// More rows: column_blocks.
 template <typename T>
 void rows_times_matrix(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v,
                        const Operand<T>& A, bool accumulate, T* out, int64_t ld_out) {
-  constexpr int64_t W = Vec<T>::size();
+  constexpr bool wide = kVectorRegisters == 32;
   switch (n) {
     case 1: return row_block<T, 1, 8>(K, M, A, v, ld_v, accumulate, out, ld_out);
-    case 2: return row_block<T, 2, 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
-    case 3: return row_block<T, 3, 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
-    case 4: return row_block<T, 4, 3>(K, M, A, v, ld_v, accumulate, out, ld_out);
-    case 5: return row_block<T, 5, 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
-    case 6: return row_block<T, 6, 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 2: return row_block<T, 2, wide ? 8 : 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 3: return row_block<T, 3, wide ? 4 : 4>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 4: return row_block<T, 4, wide ? 4 : 3>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 5: return row_block<T, 5, wide ? 4 : 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
+    case 6: return row_block<T, 6, wide ? 4 : 2>(K, M, A, v, ld_v, accumulate, out, ld_out);
     default: break;
   }
-  int64_t col = 0;
-  for (; col + 2 * W <= M; col += 2 * W) {
-    column_block<T, 2>(n, K, A, v, ld_v, accumulate, out, ld_out, col, W);
-  }
-  for (; col < M; col += W) {
-    column_block<T, 1>(n, K, A, v, ld_v, accumulate, out, ld_out, col, std::min(W, M - col));
-  }
+  column_blocks<T, kColumnBlock>(n, K, M, A, v, ld_v, accumulate, out, ld_out);
 }
 
 // out[r][m] (+)= v[r]·W[m] for R rows and Q consecutive outputs m: dot products along the
@@ -201,10 +227,7 @@ inline void dot_micro(int64_t K, const T* v, int64_t ld_v, const T* W, bool accu
   }
   for (int r = 0; r < R; ++r) {
     for (int q = 0; q < Q; ++q) {
-      __at_align__ T lanes[L];
-      acc[r][q].store(lanes);
-      T s = 0;
-      for (int64_t l = 0; l < L; ++l) s += lanes[l];
+      const T s = lane_sum(acc[r][q]);
       out[r * ld_out + q] = accumulate ? out[r * ld_out + q] + s : s;
     }
   }
