@@ -1,5 +1,5 @@
 """Recordings, transcripts and splits; connected utterances; SpecAugment; the model's frame
-subsampling."""
+subsampling; the blank's initial bias."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from speech_helpers import RATE, chirp, write_digits, write_transcripts
 from rnnkit.errors import RnnkitError
 from rnnkit.tasks.speech import (
     Alphabet,
+    SpeechConfig,
     SpeechModel,
     StepUtterances,
     group_utterances,
@@ -120,3 +121,14 @@ def test_subsampling_splits_the_stack_and_shortens_the_output(layers, sub, group
     assert torch.allclose(lp.exp().sum(-1), torch.ones(3, lp.shape[1]), atol=1e-5)
     with pytest.raises(ValueError, match="needs at least 3 --layers"):
         layer_groups(2, 4)
+
+
+@pytest.mark.parametrize(
+    ("bidirectional", "given", "bias"), [(False, None, 6.0), (True, None, 0.0), (False, 1.5, 1.5)]
+)
+def test_the_blank_starts_preferred_in_a_unidirectional_model(bidirectional, given, bias):
+    cfg = SpeechConfig(bidirectional=bidirectional, blank_bias=given)
+    assert cfg.initial_blank_bias() == bias
+    model = SpeechModel(6, 4, "gru", 5, 2, bidirectional, 2, blank_bias=bias)
+    assert model.head.bias[0].item() == bias
+    assert model.head.bias[1:].abs().max().item() < 1  # the symbols' biases as initialized

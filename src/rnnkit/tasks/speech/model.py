@@ -62,6 +62,7 @@ class SpeechModel(nn.Module):
         dropout: float = 0.0,
         normalize: str = "utterance",
         augment: tuple[int, int, int] = (0, 0, 0),
+        blank_bias: float = 0.0,
     ) -> None:
         super().__init__()
         if normalize not in NORMALIZATIONS:
@@ -79,6 +80,8 @@ class SpeechModel(nn.Module):
         self.groups = nn.ModuleList(groups)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(width, n_outputs)
+        with torch.no_grad():
+            self.head.bias[0] = blank_bias  # the blank's initial logit (id 0)
 
     def set_statistics(self, mean: Tensor, std: Tensor) -> None:
         """The global normalization's per-feature mean and deviation (F,)."""

@@ -49,6 +49,7 @@ def build_model(cfg: SpeechConfig, n_features: int) -> SpeechModel:
     return SpeechModel(
         n_features, len(Alphabet(cfg.alphabet)), cfg.cell, cfg.hidden, cfg.layers,
         cfg.bidirectional, cfg.subsample, cfg.dropout, cfg.normalize, augment,
+        cfg.initial_blank_bias(),
     )  # fmt: skip
 
 
