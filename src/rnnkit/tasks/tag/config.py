@@ -62,9 +62,9 @@ class TagConfig:
                          "in 8)")  # fmt: skip
     word_dropout: float = opt(0.0, "training: replace each token by <unk> with this probability")
     rare_dropout: float = opt(0.0, "training: replace a token seen c times in training by <unk> "
-                              "with probability A / (A + c) (Kiperwasser & Goldberg 2016 use "
-                              "0.25): rare words teach the <unk> embedding that unseen words "
-                              "get; 0: off")  # fmt: skip
+                              "with probability R / (R + c), R this value (Kiperwasser & "
+                              "Goldberg 2016 use 0.25): rare words teach the <unk> embedding "
+                              "that unseen words get; 0: off")  # fmt: skip
     batch_size: int = opt(64, "sentences per step, global over all processes")
     bucket: bool = opt(True, "batch sentences of similar length together")
     val_split: float = opt(0.05, "fraction of the non-test sentences held out for validation")
