@@ -130,7 +130,9 @@ class SpeechConfig:
 
 TRAIN_DEFAULTS = dataclasses.replace(
     TrainConfig(),
-    steps=800,  # see the README's measurements: within 15 minutes on 2 cores
+    # 800 steps: 323-331 s of CPU at --threads 1 (AMD EPYC Zen 4, 2026-12-07), so about 6 min
+    # on an idle core, within 15 minutes on 2 cores (12.5 min wall on a machine at load 6-7)
+    steps=800,
     lr=2e-3,  # Adam; warm-up then cosine decay to 2e-4
     warmup=100,
     eval_every=200,
