@@ -14,7 +14,8 @@ Subsampling ``2**k`` keeps every other frame after each of the first k layers (t
 recurrence has seen the dropped frames): a layer above runs 2x, 4x fewer steps. ``T'`` is
 ``ceil(T / 2**k)``. ``stream`` runs a unidirectional model on a chunk of frames with the state
 the previous chunk left (hidden states, and how many frames each subsampling point has seen),
-giving exactly the rows the whole utterance gives.
+giving exactly the rows the whole utterance gives. ``blank_bias`` is the blank logit's initial
+bias (``SpeechConfig.initial_blank_bias`` says why a unidirectional model needs one).
 """
 
 from __future__ import annotations
