@@ -31,23 +31,6 @@ CELLS = {
 }
 
 
-@pytest.fixture
-def forced_team():
-    """forced_team(threads, split): every sweep a team can run is shared among `threads`
-    threads, as a units team (split 1) or a row team (split 2); undone after the test."""
-    ext, threads = build.load(), torch.get_num_threads()
-
-    def force(n: int, split: int) -> None:
-        torch.set_num_threads(n)
-        ext.use_team(True)
-        ext.set_team_split(split)
-
-    yield force
-    ext.use_team(False)
-    ext.set_team_split(0)
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(params=[(2, 1), (3, 1), (2, 2), (3, 2)], ids=["units2", "units3", "rows2", "rows3"])
 def team(request, forced_team):
     """Each kind of team, with 2 and 3 threads."""

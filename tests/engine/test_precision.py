@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import cifg_step, weighted_sum
+from helpers import cifg_step, max_rel_err, weighted_sum
 from rnnkit.engine import backends, precision
 from rnnkit.engine.native import compiler_available
 
@@ -62,3 +62,51 @@ def test_gemm_dtype_is_scoped_to_the_block():
     with precision.lowered_gemms(torch.bfloat16):
         assert precision.gemm_dtype() is torch.bfloat16
     assert precision.gemm_dtype() is None
+
+
+def _bf16(t: torch.Tensor) -> torch.Tensor:
+    """t rounded to bfloat16 (to nearest even), in float64."""
+    return t.to(torch.bfloat16).double()
+
+
+@pytest.mark.skipif(
+    not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="the CPU has no native bfloat16"
+)
+@pytest.mark.parametrize("split", [0, 1, 2])  # alone, a units team, a row team
+@pytest.mark.parametrize(("H", "B"), [(17, 3), (40, 7), (64, 13)])  # odd K, partial vectors
+def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, forced_team):
+    """Under autocast the per-step products h·W_hhᵀ and dG·W_hh run in bfloat16 with float32
+    sums (csrc/bf16.h): an Elman sweep equals a float64 loop whose operands are rounded to
+    bfloat16 each step, forward and backward, to float32 summation."""
+    from rnnkit.engine.native import ops
+
+    torch.manual_seed(0)
+    ext, cell = ops._native(rnnkit.RNN(4, H).cell.name)
+    T = 6
+    gx, W, h0 = torch.randn(T * B, H), torch.randn(H, H) / H**0.5, torch.randn(B, H)
+    dy, dh_n = torch.randn(T * B, H), torch.randn(B, H)
+    sizes = [B] * T
+    if split:
+        forced_team(2, split)
+    assert ext.set_bf16_products(True)
+    try:
+        y, *_ = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)
+        dG, *_ = ext.backward_sweep(cell, None, None, None, None, y, h0, None, W, None, [],
+                                    dy, dh_n, None, sizes, False)  # fmt: skip
+    finally:
+        ext.set_bf16_products(False)
+    # each step from the sweep's own float32 state (so both round the same values to bfloat16)
+    ys, dGs = y.double().split(B), dG.double().split(B)
+    prev = [h0.double(), *ys[:-1]]
+    want_y = [
+        torch.tanh(gx[t * B : (t + 1) * B].double() + _bf16(prev[t]) @ _bf16(W).t())
+        for t in range(T)
+    ]  # h_t = tanh(gx_t + bf16(h_{t-1})·bf16(W)ᵀ)
+    nxt = [*(_bf16(d) @ _bf16(W) for d in dGs[1:]), dh_n.double()]
+    want_dG = [
+        (dy[t * B : (t + 1) * B].double() + nxt[t]) * (1 - ys[t] ** 2) for t in range(T)
+    ]  # dG_t = (dy_t + bf16(dG_{t+1})·bf16(W)) ⊙ (1 - h_t²)
+    assert max_rel_err(y, torch.cat(want_y)) <= 1e-5
+    assert max_rel_err(dG, torch.cat(want_dG)) <= 1e-5
+    plain = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)[0]
+    assert (plain - y).abs().max() > 1e-4, "the products did not run in bfloat16"

@@ -4,9 +4,11 @@ Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` on a CPU with native bfloa
 (AVX512-BF16 or AMX, as oneDNN reports it), the products of a training scan over all T·B rows
 run in bfloat16: the input projection X·W_ihᵀ, and in the backward dX = dG·W_ih,
 dW_ih = dGᵀ·X and dW_hh = dG_hᵀ·H_prev. Each accumulates in float32 inside the GEMM; its result
-is rounded to bfloat16 and widened back, as autocast's own linear layers round theirs. The time
-loop, its state, the per-step products h·W_hhᵀ and all pointwise math stay float32, and so do
-the weights and their gradients' dtype. Where the CPU has no native bfloat16, or autocast asks
+is rounded to bfloat16 and widened back, as autocast's own linear layers round theirs. Where the
+CPU has AVX512-BF16, the native sweeps' per-step products h·W_hhᵀ and dG·W_hh run in bfloat16
+too, with float32 sums (csrc/bf16.h: W_hh rounded once per sweep, the rows once per step). The
+time loop's state and all pointwise math stay float32, and so do the weights and their
+gradients' dtype. Where the CPU has no native bfloat16, or autocast asks
 for float16, every GEMM stays float32: the same results as outside autocast, and no slower.
 
 ``gemm_dtype()`` is the dtype the current call's big GEMMs run in (None: the tensors' own).

@@ -18,7 +18,10 @@ declined by the dispatcher (backends.py), which never passes them here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from types import ModuleType
 
 import torch
 from torch import Tensor
@@ -137,6 +140,20 @@ def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params, gemm):
     return normed, gx, (mean, rstd)
 
 
+@contextmanager
+def _step_products(ext: ModuleType, gemm: torch.dtype | None) -> Iterator[None]:
+    """The sweep's per-step products h·W_hhᵀ (and dG·W_hh) in bfloat16 with float32 sums where
+    ``gemm`` is bfloat16 (autocast, precision.py) and the CPU has AVX512-BF16; else float32."""
+    if gemm is not torch.bfloat16:
+        yield
+        return
+    ext.set_bf16_products(True)
+    try:
+        yield
+    finally:
+        ext.set_bf16_products(False)
+
+
 class _NativeScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, cell, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *rest):
@@ -149,10 +166,11 @@ class _NativeScan(torch.autograd.Function):
         c0 = extra0[0] if extra0 else None
         step_params = [params[k] for k in spec.step_params]
         # gx becomes the post-activation gates; S is c (LSTM family) or gh_n (GRU) per row
-        y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-            native_cell(cell, spec, ext), gx, W_hh, b_hh if not spec.fold_b_hh else None, W_hr,
-            h0, c0, step_params, layout.batch_sizes, reverse,
-        )  # fmt: skip
+        with _step_products(ext, ctx.gemm):
+            y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
+                native_cell(cell, spec, ext), gx, W_hh, b_hh if not spec.fold_b_hh else None,
+                W_hr, h0, c0, step_params, layout.batch_sizes, reverse,
+            )  # fmt: skip
         ctx.cell, ctx.spec, ctx.layout, ctx.reverse = cell, spec, layout, reverse
         ctx.has_bias, ctx.n_extra = b_ih is not None, n_extra
         act = gx if spec.gates_saved else None  # RNN: the saved output y is all it needs
@@ -173,11 +191,12 @@ class _NativeScan(torch.autograd.Function):
         spec = ctx.spec
         dc_n = dextra_n[0] if dextra_n else None
         ext = load()
-        dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
-            native_cell(ctx.cell, spec, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr,
-            [params[k] for k in spec.step_params], dy, dh_n, dc_n,
-            ctx.layout.batch_sizes, ctx.reverse,
-        )  # fmt: skip
+        with _step_products(ext, ctx.gemm):
+            dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
+                native_cell(ctx.cell, spec, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr,
+                [params[k] for k in spec.step_params], dy, dh_n, dc_n,
+                ctx.layout.batch_sizes, ctx.reverse,
+            )  # fmt: skip
         # (cell, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0, *params)
         need = ctx.needs_input_grad
         need_params = need[11 + ctx.n_extra :]

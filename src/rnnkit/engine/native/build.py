@@ -38,6 +38,7 @@ _CSRC = Path(__file__).parent / "csrc"
 _SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "custom.cpp", "bind.cpp")
 _HEADERS = (
     "activations.h",
+    "bf16.h",
     "blas.h",
     "cells.h",
     "cells_norm.h",

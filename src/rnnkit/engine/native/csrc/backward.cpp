@@ -167,7 +167,7 @@ std::vector<at::Tensor> backward_sweep(
     auto rows = [&](int64_t t, int64_t lo, int64_t hi) { backward_step(b, steps, t, lo, hi); };
     if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, true, rows);
     auto member = [&](int m, SpinBarrier& bar) {
-      const Units u = team_units(H, team.nt, m, Vec<T>::size());
+      const Units u = team_units(H, team.nt, m, b.W_hh.lanes());
       for (int64_t k = steps.T() - 1; k >= 0; --k) {
         backward_step_team(b, steps, steps.at(k), u, bar);
       }
@@ -202,6 +202,11 @@ Cell make_cell(int64_t kernel, int64_t gates, bool has_c, bool split, bool diago
 }
 
 void use_aten_gemm(bool on) { force_aten_gemm() = on; }
+
+bool set_bf16_products(bool on) {
+  bf16_products() = on && cpu_has_bf16();
+  return bf16_products();
+}
 
 void use_team(bool on) { force_team() = on; }
 

@@ -103,7 +103,7 @@ void forward_steps(const Fwd<T>& f, const Steps& steps, Team team) {
   auto rows = [&](int64_t t, int64_t lo, int64_t hi) { forward_step(f, lo, hi, steps.offsets[t]); };
   if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, false, rows);
   auto member = [&](int k, SpinBarrier& bar) {
-    const Units u = team_units(f.H, team.nt, k, Vec<T>::size());
+    const Units u = team_units(f.H, team.nt, k, f.W_hh.lanes());
     for (int64_t s = 0; s < steps.T(); ++s) {
       const int64_t t = steps.at(s);
       forward_step_team(f, steps.sizes[t], steps.offsets[t], u, bar);

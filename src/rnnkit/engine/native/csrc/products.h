@@ -24,12 +24,14 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/empty.h>
 
 #include "activations.h"
+#include "bf16.h"
 #include "blas.h"
 
 namespace rnnkit {
@@ -290,6 +292,9 @@ struct Weight {
   int64_t rows = 0, cols = 0;
   const T* pk = nullptr;
   int64_t block = 0;
+  Bf16Panels pb;  // bfloat16 panels instead of pk (float, under autocast: bf16.h), or none
+  // the lanes a team member's columns start at a multiple of (those of the panels it reads)
+  int64_t lanes() const { return pb.p ? kBf16Lanes : Vec<T>::size(); }
   // BLAS instead of the blocked kernel: nothing packed and a product big enough to pay for the
   // call, or one so big that BLAS's threads pay (only outside a team: a member's BLAS runs on
   // its own thread, where the packed kernel is faster)
@@ -319,6 +324,9 @@ void times_panels(int64_t n, int64_t K, int64_t M, const T* v, int64_t ld_v, con
 template <typename T>
 void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accumulate, T* out,
               int64_t ld_out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (W.pb.p) return bf16_times_blocks(n, W.cols, W.rows, v, ld_v, W.pb, accumulate, out, ld_out);
+  }
   if (W.blas(n)) {
     gemm<T>(true, false, W.rows, n, W.cols, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
   } else if (W.pk) {
@@ -336,6 +344,9 @@ void times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accu
 template <typename T>
 void times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, bool accumulate, T* out,
              int64_t ld_out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (W.pb.p) return bf16_times_blocks(n, W.rows, W.cols, v, ld_v, W.pb, accumulate, out, ld_out);
+  }
   if (W.blas(n)) {
     gemm<T>(false, false, W.cols, n, W.rows, W.w, W.cols, v, ld_v, T(accumulate), out, ld_out);
   } else if (W.pk) {
@@ -358,6 +369,15 @@ Weight<T> packed_weight(const at::Tensor& W, bool transposed, int64_t block, boo
   Weight<T> w{W.data_ptr<T>(), rows, cols, nullptr, transposed ? block : cols};
   if (!pack) return w;
   const int64_t K = transposed ? cols : rows, M = transposed ? rows : cols;
+  if constexpr (std::is_same_v<T, float>) {
+    if (bf16_products() && cpu_has_bf16()) {  // under autocast: bfloat16 panels (bf16.h)
+      buf = at::empty({bf16_packed_size(K, M, w.block)}, W.options().dtype(at::kShort));
+      auto* pb = reinterpret_cast<uint16_t*>(buf.data_ptr<int16_t>());
+      bf16_pack_panels(K, M, w.block, w.w, transposed ? 1 : cols, transposed ? cols : 1, pb);
+      w.pb = {pb, K, w.block};
+      return w;
+    }
+  }
   buf = at::empty({packed_size<T>(K, M, w.block)}, W.options());
   pack_panels(K, M, w.block, w.w, transposed ? 1 : cols, transposed ? cols : 1, buf.data_ptr<T>());
   w.pk = buf.data_ptr<T>();

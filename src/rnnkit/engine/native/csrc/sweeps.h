@@ -232,6 +232,11 @@ std::vector<at::Tensor> custom_backward_sweep(
 
 void use_aten_gemm(bool on);
 
+// Under autocast to bfloat16 (set around a training sweep, on its calling thread): the per-step
+// products in bfloat16 with float32 sums where the CPU has AVX512-BF16 (bf16.h); returns
+// whether they will.
+bool set_bf16_products(bool on);
+
 // Tests: share every sweep the team can run among the torch threads, whatever its size.
 void use_team(bool on);
 // Tests and benchmarks: which team every sweep takes: 0 plan_team's choice, 1 a units team,

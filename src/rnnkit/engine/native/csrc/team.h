@@ -166,6 +166,9 @@ void member_times_wt(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, in
                      int64_t m, bool accumulate, T* out, int64_t ld_out) {
   const int64_t k = W.cols;
   const T* rows = W.w + col * k;  // W's rows for these columns of Wᵀ
+  if constexpr (std::is_same_v<T, float>) {
+    if (W.pb.p) return bf16_times_panels(n, k, m, v, ld_v, W.pb, col, accumulate, out, ld_out);
+  }
   if (W.pk) {
     rows_times_matrix(n, k, m, v, ld_v, W.panels_from(k, col), accumulate, out, ld_out);
   } else if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {
@@ -181,6 +184,9 @@ template <typename T>
 void member_times_w(int64_t n, const T* v, int64_t ld_v, const Weight<T>& W, int64_t col,
                     int64_t m, bool accumulate, T* out, int64_t ld_out) {
   const int64_t k = W.rows;
+  if constexpr (std::is_same_v<T, float>) {
+    if (W.pb.p) return bf16_times_panels(n, k, m, v, ld_v, W.pb, col, accumulate, out, ld_out);
+  }
   if (W.pk) {
     rows_times_matrix(n, k, m, v, ld_v, W.panels_from(k, col), accumulate, out, ld_out);
   } else if (n * k * m >= kTeamBlasMacs && have_blas<T>()) {

@@ -1,0 +1,25 @@
+"""Fixtures of the engine tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from rnnkit.engine.native import build
+
+
+@pytest.fixture
+def forced_team():
+    """forced_team(threads, split): every sweep a team can run is shared among `threads`
+    threads, as a units team (split 1) or a row team (split 2); undone after the test."""
+    ext, threads = build.load(), torch.get_num_threads()
+
+    def force(n: int, split: int) -> None:
+        torch.set_num_threads(n)
+        ext.use_team(True)
+        ext.set_team_split(split)
+
+    yield force
+    ext.use_team(False)
+    ext.set_team_split(0)
+    torch.set_num_threads(threads)
