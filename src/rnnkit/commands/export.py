@@ -6,6 +6,7 @@
 
     rnnkit export onnx --checkpoint runs/classify --output classify.onnx
     rnnkit export onnx --checkpoint runs/tag --output tag.onnx
+    rnnkit export onnx --checkpoint runs/speech --output speech.onnx
 
 textgen: token ids (B, T) in, logits (B, T, V) and the final state out; with ``--stream`` the
 graph takes the state too (one chunk, often one token, at a time: feed each call's state to
@@ -13,10 +14,12 @@ the next). forecast: a window (B, L, 1) of scaled values in, the scaled forecast
 out. classify: ``tokens`` (B, T) post-padded ids and their ``lengths`` (B,) in, ``logits``
 (B, K) out. tag: ``words`` (B, T), ``lengths`` (B,) and, where the model reads them,
 ``chars`` (B, T, C) and ``bigrams`` (B, T + 1) in, ``emissions`` (B, T, K) and ``tags``
-(B, T) out (the CRF's Viterbi path, an ONNX Loop over time; 0 past each length). Batch and
-time stay dynamic; the lengths are the ONNX recurrent operators' ``sequence_lens``. translate
-and speech have no ONNX export yet: refused with a one-line error, as is a checkpoint of no
-rnnkit recipe.
+(B, T) out (the CRF's Viterbi path, an ONNX Loop over time; 0 past each length). speech:
+raw feature frames ``feats`` (B, T, F) (the recognizer's ``features`` of the audio) and their
+``lengths`` in, CTC ``log_probs`` (B, T', C) (id 0 the blank) and ``out_lengths`` (B,) out
+(decoding is left to the runner). Batch and time stay dynamic; the lengths are the ONNX
+recurrent operators' ``sequence_lens``. translate has no ONNX export yet: refused with a
+one-line error, as is a checkpoint of no rnnkit recipe.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def _onnx(args: argparse.Namespace) -> int:
         why = _NOT_YET.get(task, "no exporter for it")
         raise RnnkitError(
             f"{task} models have no ONNX export yet ({why}); export textgen, forecast, "
-            "classify or tag checkpoints"
+            "classify, tag or speech checkpoints"
         )
     model, example, names, outputs = _RECIPES[task](args)
     names += [f"state{k}" for k in range(len(flat_tensors(example)) - len(names))]
@@ -125,11 +128,19 @@ def _tag(args: argparse.Namespace) -> tuple:
     return model, tuple(example), names, ["emissions", "tags"]
 
 
-_NOT_YET = {
-    "translate": "its decoder runs a search loop of data-dependent length",
-    "speech": "its acoustic model has not been tried with the exporter",
-}
-_RECIPES = {"textgen": _textgen, "forecast": _forecast, "classify": _classify, "tag": _tag}
+def _speech(args: argparse.Namespace) -> tuple:
+    from ..tasks.speech.recognizer import load_recognizer
+
+    recognizer = load_recognizer(args.checkpoint)
+    seeded = torch.Generator().manual_seed(0)  # frames that vary: the check compares something
+    frames = torch.randn(2, 40, recognizer.features.dim, generator=seeded)
+    example, outputs = (frames, torch.tensor([40, 27])), ["log_probs", "out_lengths"]
+    return recognizer.model, example, ["feats", "lengths"], outputs
+
+
+_NOT_YET = {"translate": "its decoder runs a search loop of data-dependent length"}
+_RECIPES = {"textgen": _textgen, "forecast": _forecast, "classify": _classify, "tag": _tag,
+            "speech": _speech}  # fmt: skip
 
 
 class TagExport(nn.Module):
