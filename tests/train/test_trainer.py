@@ -90,3 +90,33 @@ def test_resume_in_process_continues_bit_for_bit(tmp_path):
     assert steps == [
         json.loads(line)["step"] for line in (tmp_path / "full" / "metrics.jsonl").open()
     ]
+
+
+class _AutocastProbe(ToyTask):
+    """ToyTask that records, per training step and evaluation, whether autocast was on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[str, bool, torch.dtype]] = []
+
+    def train_step(self, model, step, carry):
+        self.seen.append(("train", torch.is_autocast_enabled("cpu"), model(self.x[0]).dtype))
+        return super().train_step(model, step, carry)
+
+    def evaluate(self, model):
+        self.seen.append(("eval", torch.is_autocast_enabled("cpu"), model(self.x[0]).dtype))
+        return super().evaluate(model)
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_precision_bfloat16_runs_training_steps_under_autocast_and_evaluates_in_float32(
+    tmp_path, precision
+):
+    task = _AutocastProbe()
+    model, metrics, _ = _fit(tmp_path, task=task, precision=precision)
+    low = precision == "bfloat16"
+    train = [s for s in task.seen if s[0] == "train"]
+    assert train and all(s[1:] == (low, torch.bfloat16 if low else torch.float32) for s in train)
+    assert all(s[1:] == (False, torch.float32) for s in task.seen if s[0] == "eval")
+    assert model.weight.dtype == torch.float32
+    assert metrics["loss"] < 0.05  # it still learns y = x·w

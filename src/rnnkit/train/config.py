@@ -59,5 +59,12 @@ class TrainConfig:
     threads: int = opt(0, "torch CPU threads per process; 0 = cores / processes on this node")
     device: str = opt("auto", "device", choices=("auto", "cpu", "cuda"))
     backend: str = opt("auto", f"rnnkit scan backend, one of: {', '.join(BACKENDS)}")
+    precision: str = opt(
+        "float32",
+        "training steps' arithmetic: bfloat16 runs them under torch.autocast (rnnkit's big and "
+        "per-step products in bfloat16 where the CPU has it, state and sums float32); "
+        "evaluation stays float32",
+        choices=("float32", "bfloat16"),
+    )
     progress: bool = opt(True, "show a progress bar on a terminal")
     plot: bool = opt(True, "draw curves.png (matplotlib) at the end")

@@ -46,7 +46,7 @@ __all__ = [
 # TrainConfig fields that may differ when a run is resumed; all other options must match
 RESUMABLE = frozenset(
     {"steps", "epochs", "out", "resume", "threads", "device", "backend", "progress", "plot"}
-    | {"log_every", "eval_every", "save_every", "patience"}
+    | {"log_every", "eval_every", "save_every", "patience", "precision"}
 )
 
 
@@ -61,6 +61,8 @@ def check_backend(name: str) -> None:
 def check_train_options(tcfg: TrainConfig) -> None:
     """Errors for generic options a recipe cannot run with (before any work)."""
     check_backend(tcfg.backend)
+    if tcfg.precision not in ("float32", "bfloat16"):
+        raise RnnkitError(f"--precision must be float32 or bfloat16; got {tcfg.precision}")
     for name in ("eval_every", "save_every", "log_every"):
         if getattr(tcfg, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(tcfg, name)}")

@@ -91,6 +91,7 @@ class Trainer:
         log=print,
     ) -> None:
         self.model, self.task, self.config = model, task, config
+        self._bf16 = config.precision == "bfloat16"  # training steps under autocast
         self.env = env or DistEnv()
         self.run_config, self.extra, self.log = run_config or {}, extra or {}, log
         self.out = Path(config.out)
@@ -145,7 +146,8 @@ class Trainer:
         stop = False
         while state.step < total and not stop:
             net.train()
-            result = self.task.train_step(net, state.step, state.carry)
+            with torch.autocast(env.device.type, torch.bfloat16, enabled=self._bf16):
+                result = self.task.train_step(net, state.step, state.carry)
             optimizer_step(result.loss, optimizer, params, cfg.clip_norm)
             scheduler.step()
             state.carry, state.step = result.carry, state.step + 1
