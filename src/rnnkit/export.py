@@ -1,6 +1,8 @@
-"""ONNX export of models with rnnkit layers: the standard ONNX RNN / LSTM / GRU operators.
+"""ONNX export of models with rnnkit layers (the standard ONNX RNN / LSTM / GRU operators), and
+their int8 copies for CPU inference.
 
     rnnkit.export.to_onnx(model, (tokens,), "model.onnx")
+    quantized = rnnkit.export.quantize_dynamic(model)
 
 ``to_onnx`` exports a copy of the model in which each ``rnnkit.RNN / LSTM / GRU`` is replaced
 by its torch.nn twin with the same weights (the same math: tested equal), which torch's
@@ -19,6 +21,9 @@ are one more input of the ONNX model.
 Not exported yet (each refused by name with the module's path): LSTM ``proj_size`` (torch's
 exporter has no form for it), zoneout, and the cells ONNX has no operator for (LayerNormLSTM,
 LayerNormGRU, PeepholeLSTM, IndRNN, MinGRU, MinLSTM, cells of your own).
+
+``quantize_dynamic`` swaps in the same twins and hands them to torch's dynamic int8
+quantization (docs/deploy.md has its measured speed and accuracy).
 """
 
 from __future__ import annotations
