@@ -32,7 +32,7 @@ from .native import StackWeights
 from .noise import NO_STACK_NOISE, sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
-from .stack import StackCall, StackWeightsSource
+from .stack import StackCall, StackSpec, StackWeightsSource
 from .traced import Traced
 
 __all__ = ["PLAN", "LayerByLayer", "NativeStack", "TorchKernel"]
@@ -75,8 +75,27 @@ class TorchKernel:
         return out[0], (out[1] if len(out) == 2 else tuple(out[1:]))
 
 
+# (id(spec), B and T rounded, dtype, grad, threads, GEMM dtype) -> (spec, its bucket key): the
+# key string costs a few microseconds to build, a fair share of a streaming call's ~15 us
+_buckets: dict[tuple, tuple[StackSpec, str]] = {}
+
+
 def _bucket(call: StackCall) -> str:
     """The plan's key of a call: what its speed depends on, B and T rounded up to a power of 2."""
+    spec, c = call.spec, call.checked
+    memo = (id(spec), _pow2(c.B), _pow2(c.T), c.x.dtype, call.grad, torch.get_num_threads(),
+            gemm_dtype())  # fmt: skip
+    entry = _buckets.get(memo)
+    if entry is not None and entry[0] is spec:  # (an id is reused only once spec is gone)
+        return entry[1]
+    if len(_buckets) > 4096:  # many short-lived layers: start over
+        _buckets.clear()
+    key = _bucket_key(call)
+    _buckets[memo] = (spec, key)
+    return key
+
+
+def _bucket_key(call: StackCall) -> str:
     spec, c = call.spec, call.checked
     return "|".join((
         spec.cell.name, f"L{spec.num_layers}", f"D{spec.num_directions}", f"P{spec.proj_size}",
