@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import (
+    build,
     classify,
     diagnose,
     export,
@@ -33,7 +34,9 @@ from .errors import RnnkitError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # in the order --help lists them
-COMMANDS = (textgen, forecast, classify, tag, translate, speech, synth, diagnose, export, plan)
+COMMANDS = (
+    textgen, forecast, classify, tag, translate, speech, synth, diagnose, export, plan, build
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,65 @@
+"""``rnnkit build``: compile the native loops now, not at their first use.
+
+    rnnkit build           # this CPU's build (AVX-512, AVX2 or portable); says where it is
+    rnnkit build --all     # also every lower capability this CPU can run (an image or a
+                           # shared cache used from several CPU kinds)
+
+The engine compiles its C++ loops on first use (about a minute) into torch's extensions cache,
+one build per source version, compiler flags, CPU capability and torch, reused by every copy
+of rnnkit with the same sources. Run this where a first call must not wait: after
+``pip install``, or in a container image. (Not at install time itself: pip would build
+against a torch of its own choosing in an isolated environment.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from ..engine.native import build
+from ..errors import RnnkitError
+from .flags import HelpFormatter
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers) -> None:
+    """Add ``build`` to ``subparsers``."""
+    about = "compile the native RNN loops now (else at first use), for this CPU or all it can run"
+    p = subparsers.add_parser("build", help=about, description=about, formatter_class=HelpFormatter)
+    also = "also each lower capability this CPU runs (AVX2, DEFAULT)"
+    p.add_argument("--all", action="store_true", help=also)
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
+        raise RnnkitError("rnnkit build: RNNKIT_NATIVE=0 turns the native loops off; unset it")
+    mine = build.capability()
+    caps = build.CAPABILITIES[: build.CAPABILITIES.index(mine) + 1] if args.all else (mine,)
+    for cap in reversed(caps):
+        started = time.perf_counter()
+        env = {**os.environ, "RNNKIT_CPU_CAPABILITY": cap}
+        done = subprocess.run(  # a process each: a process loads one build
+            [sys.executable, "-c", _BUILD], env=env, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            why = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
+            raise RnnkitError(f"rnnkit build: the {cap} build failed: {why[-1]}")
+        took = time.perf_counter() - started
+        print(f"{cap}: {done.stdout.strip()} ({took:.1f} s)")
+    return 0
+
+
+# prints the library of the build this process's capability asks for, building it if needed
+_BUILD = """
+from rnnkit.engine.native import build
+try:
+    build.load()
+except NotImplementedError as exc:
+    raise SystemExit(str(exc))
+print(build._finished())
+"""
