@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from ..engine.native import build
+from ..engine import native_build as build
 from ..errors import RnnkitError
 from .flags import HelpFormatter
 

@@ -15,6 +15,7 @@ from . import (
 from .backends import BACKENDS, get_backend, scan, set_backend, use_backend
 from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
+from .native import build as native_build  # the C++ loops' build (rnnkit build)
 from .noise import NO_STACK_NOISE, StackNoise
 from .parallel_scan import DEFAULT_CHUNK, SCAN_MODES
 from .stack import StackSpec, StackWeightsSource, run_stack
@@ -45,6 +46,7 @@ __all__ = [
     "engine_path",
     "fmt_shape",
     "get_backend",
+    "native_build",
     "run_stack",
     "scan",
     "set_backend",
