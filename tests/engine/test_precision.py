@@ -88,7 +88,8 @@ def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, fo
     sizes = [B] * T
     if split:
         forced_team(2, split)
-    assert ext.set_bf16_products(True)
+    if not ext.set_bf16_products(True):
+        pytest.skip("the CPU has no AVX512-BF16 (oneDNN may still run bfloat16 GEMMs)")
     try:
         y, *_ = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)
         dG, *_ = ext.backward_sweep(cell, None, None, None, None, y, h0, None, W, None, [],

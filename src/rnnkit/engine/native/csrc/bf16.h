@@ -15,7 +15,10 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__)
+// GCC 10 and clang 12 know avx512bf16 (its intrinsics and __builtin_cpu_supports name); with
+// an older compiler the float32 kernels run the products (cpu_has_bf16() is false)
+#if defined(__x86_64__) && \
+    (defined(__clang__) ? __clang_major__ >= 12 : (defined(__GNUC__) && __GNUC__ >= 10))
 #include <immintrin.h>
 #define RNNKIT_HAVE_BF16_KERNEL 1
 #define RNNKIT_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
