@@ -10,7 +10,7 @@ import torch
 
 import rnnkit
 from helpers import cifg_step, max_rel_err, weighted_sum
-from rnnkit.engine import backends, precision
+from rnnkit.engine import autotune, backends, precision
 from rnnkit.engine.native import compiler_available
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
@@ -51,7 +51,7 @@ def test_bfloat16_gemms_stay_within_rounding_of_float32(name):
 
 
 def test_only_bfloat16_autocast_on_a_cpu_with_it_lowers():
-    native = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    native = autotune.native_bf16()
     assert precision.lowers_to("cpu", torch.bfloat16) == (torch.bfloat16 if native else None)
     assert precision.lowers_to("cpu", torch.float16) is None
     assert precision.lowers_to("cuda", torch.bfloat16) is None
@@ -69,9 +69,7 @@ def _bf16(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.bfloat16).double()
 
 
-@pytest.mark.skipif(
-    not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="the CPU has no native bfloat16"
-)
+@pytest.mark.skipif(not autotune.native_bf16(), reason="the CPU has no native bfloat16")
 @pytest.mark.parametrize("split", [0, 1, 2])  # alone, a units team, a row team
 @pytest.mark.parametrize(("H", "B"), [(17, 3), (40, 7), (64, 13)])  # odd K, partial vectors
 def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, forced_team):
@@ -89,7 +87,7 @@ def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, fo
     if split:
         forced_team(2, split)
     if not ext.set_bf16_products(True):
-        pytest.skip("the CPU has no AVX512-BF16 (oneDNN may still run bfloat16 GEMMs)")
+        pytest.skip("the CPU has AMX but no AVX512-BF16")
     try:
         y, *_ = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)
         dG, *_ = ext.backward_sweep(cell, None, None, None, None, y, h0, None, W, None, [],
@@ -111,3 +109,21 @@ def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, fo
     assert max_rel_err(dG, torch.cat(want_dG)) <= 1e-5
     plain = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)[0]
     assert (plain - y).abs().max() > 1e-4, "the products did not run in bfloat16"
+
+
+def test_native_bfloat16_needs_the_cpu_flags_where_they_are_known(monkeypatch):
+    """oneDNN calls an AVX-512 CPU without AVX512-BF16 / AMX bfloat16-capable (it converts,
+    slower than float32): rnnkit keeps float32 GEMMs there."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    monkeypatch.setattr(autotune.platform, "machine", lambda: "x86_64")
+    for flags, native in [
+        (["avx2", "avx512f", "avx512bw"], False),
+        (["avx512f", "avx512_bf16"], True),
+        (["amx_tile", "amx_bf16"], True),
+        ([], True),  # flags unknown (no /proc/cpuinfo): oneDNN's word
+    ]:
+        monkeypatch.setattr(autotune, "_cpu", lambda flags=flags: ("cpu", flags))
+        monkeypatch.setattr(autotune, "_bf16", None)
+        assert autotune.native_bf16() is native
+        assert precision.lowers_to("cpu", torch.bfloat16) == (torch.bfloat16 if native else None)
+    monkeypatch.setattr(autotune, "_bf16", None)

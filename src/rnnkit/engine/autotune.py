@@ -41,6 +41,7 @@ __all__ = [
     "enabled",
     "entries",
     "machine",
+    "native_bf16",
     "reset",
 ]
 
@@ -81,6 +82,22 @@ def _cpu() -> tuple[str, list[str]]:
     except OSError:
         pass
     return model, [f for f in SIMD_FLAGS if f in flags]
+
+
+def native_bf16() -> bool:
+    """Whether the CPU multiplies bfloat16 natively: oneDNN says it can run bfloat16 and, on
+    x86 where the flags are known, the CPU has AVX512-BF16 or AMX-BF16 (oneDNN also accepts an
+    AVX-512 CPU without them, where it converts: several times slower than float32)."""
+    global _bf16
+    if _bf16 is None:
+        flags = _cpu()[1]
+        x86 = platform.machine().lower() in ("x86_64", "amd64")
+        native = "avx512_bf16" in flags or "amx_bf16" in flags
+        _bf16 = torch.ops.mkldnn._is_mkldnn_bf16_supported() and (native or not (x86 and flags))
+    return _bf16
+
+
+_bf16: bool | None = None
 
 
 def _caches() -> dict[str, str]:

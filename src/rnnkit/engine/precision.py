@@ -1,7 +1,7 @@
 """Lower-precision GEMMs under autocast: the big products in bfloat16, the recurrence in float32.
 
 Under ``torch.autocast("cpu", dtype=torch.bfloat16)`` on a CPU with native bfloat16 arithmetic
-(AVX512-BF16 or AMX, as oneDNN reports it), the products of a training scan over all T·B rows
+(AVX512-BF16 or AMX: autotune.native_bf16), the products of a training scan over all T·B rows
 run in bfloat16: the input projection X·W_ihᵀ, and in the backward dX = dG·W_ih,
 dW_ih = dGᵀ·X and dW_hh = dG_hᵀ·H_prev. Each accumulates in float32 inside the GEMM; its result
 is rounded to bfloat16 and widened back, as autocast's own linear layers round theirs. Where the
@@ -23,6 +23,8 @@ from contextvars import ContextVar
 import torch
 from torch import Tensor
 
+from . import autotune
+
 __all__ = ["addmm", "gemm_dtype", "low", "lowered_gemms", "lowers_to", "mm"]
 
 _gemm: ContextVar[torch.dtype | None] = ContextVar("rnnkit_gemm_dtype", default=None)
@@ -33,7 +35,7 @@ def lowers_to(device_type: str, autocast_dtype: torch.dtype) -> torch.dtype | No
     ``device_type``: bfloat16 on a CPU with native bfloat16, else None (float32 GEMMs)."""
     if device_type != "cpu" or autocast_dtype != torch.bfloat16:
         return None
-    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else None
+    return torch.bfloat16 if autotune.native_bf16() else None
 
 
 def gemm_dtype() -> torch.dtype | None:
