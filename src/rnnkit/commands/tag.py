@@ -6,7 +6,8 @@ recipe's ``TRAIN_DEFAULTS``), so every flag is a config field and a typo is an a
     rnnkit tag train                                  # People's Daily NER, characters, BiLSTM-CRF
     rnnkit tag train --task segment                   # the same corpus: word segmentation
     rnnkit tag train --data en_ewt-ud-train.conllu --val-data en_ewt-ud-dev.conllu \\
-        --test-data en_ewt-ud-test.conllu             # UPOS tags of a UD treebank
+        --test-data en_ewt-ud-test.conllu --lower --char-hidden 100 --rare-dropout 0.25 \\
+        --epochs 30                                   # UPOS tags of a UD treebank (95.4%)
     rnnkit tag predict --checkpoint runs/tag "中共中央总书记江泽民发表讲话"
     rnnkit tag evaluate --checkpoint runs/tag --data test.conllu
 """
