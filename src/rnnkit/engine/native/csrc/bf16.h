@@ -163,16 +163,20 @@ RNNKIT_BF16 inline void bf16_rows_of(int64_t n, int64_t K, const float* v, int64
   }
 }
 
-// out (n, m) [+]= v (n, K) · A[:, col : col + m] from A's bfloat16 panels (col and, unless it
-// reaches the block's end, m multiples of 16 within one block).
-RNNKIT_BF16 inline void bf16_times_panels(int64_t n, int64_t K, int64_t m, const float* v,
-                                          int64_t ld_v, const Bf16Panels& A, int64_t col,
-                                          bool accumulate, float* out, int64_t ld_out) {
+// The rows of v (n, K) as bfloat16 pairs, in this thread's buffer (valid until its next call).
+RNNKIT_BF16 inline const uint32_t* bf16_rows(int64_t n, int64_t K, const float* v, int64_t ld_v) {
   thread_local std::vector<uint16_t> rows;
-  const int64_t K2 = (K + 1) / 2;
-  rows.resize(n * K2 * 2);
+  rows.resize(n * ((K + 1) / 2) * 2);
   bf16_rows_of(n, K, v, ld_v, rows.data());
-  const auto* r32 = reinterpret_cast<const uint32_t*>(rows.data());
+  return reinterpret_cast<const uint32_t*>(rows.data());
+}
+
+// out (n, m) [+]= rows (n, K2 pairs) · A[:, col : col + m] from A's bfloat16 panels (col and,
+// unless it reaches the block's end, m multiples of 16 within one block).
+RNNKIT_BF16 inline void bf16_rows_times_panels(int64_t n, int64_t K2, int64_t m,
+                                               const uint32_t* r32, const Bf16Panels& A,
+                                               int64_t col, bool accumulate, float* out,
+                                               int64_t ld_out) {
   const uint16_t* a = A.from(col);
   const int64_t panel = K2 * kBf16Lanes * 2;
   int64_t c = 0;  // columns in blocks of 4 vectors (each panel block in cache for all rows)
@@ -185,12 +189,21 @@ RNNKIT_BF16 inline void bf16_times_panels(int64_t n, int64_t K, int64_t m, const
   }
 }
 
-// out (n, M) [+]= v (n, K) · A (K, M) over all of A's column blocks
+// out (n, m) [+]= v (n, K) · A[:, col : col + m]: the rows rounded, then the product above
+RNNKIT_BF16 inline void bf16_times_panels(int64_t n, int64_t K, int64_t m, const float* v,
+                                          int64_t ld_v, const Bf16Panels& A, int64_t col,
+                                          bool accumulate, float* out, int64_t ld_out) {
+  const uint32_t* r32 = bf16_rows(n, K, v, ld_v);
+  bf16_rows_times_panels(n, (K + 1) / 2, m, r32, A, col, accumulate, out, ld_out);
+}
+
+// out (n, M) [+]= v (n, K) · A (K, M) over all of A's column blocks (the rows rounded once)
 RNNKIT_BF16 inline void bf16_times_blocks(int64_t n, int64_t K, int64_t M, const float* v,
                                           int64_t ld_v, const Bf16Panels& A, bool accumulate,
                                           float* out, int64_t ld_out) {
+  const uint32_t* r32 = bf16_rows(n, K, v, ld_v);
   for (int64_t b0 = 0; b0 < M; b0 += A.block) {
-    bf16_times_panels(n, K, A.block, v, ld_v, A, b0, accumulate, out + b0, ld_out);
+    bf16_rows_times_panels(n, (K + 1) / 2, A.block, r32, A, b0, accumulate, out + b0, ld_out);
   }
 }
 #else
