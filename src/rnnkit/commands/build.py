@@ -36,8 +36,6 @@ def add_parser(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if os.environ.get("RNNKIT_NATIVE", "1") == "0":
-        raise RnnkitError("rnnkit build: RNNKIT_NATIVE=0 turns the native loops off; unset it")
     mine = build.capability()
     caps = build.CAPABILITIES[: build.CAPABILITIES.index(mine) + 1] if args.all else (mine,)
     for cap in reversed(caps):
