@@ -76,6 +76,18 @@ def _flat(out):
     return [y, *(state if isinstance(state, tuple) else (state,))]
 
 
+def _assert_equals_reference(layer, x, states, path: str) -> None:
+    """No-grad ``layer(x, state)`` for each state runs on ``path`` and equals the reference."""
+    for state in states:
+        with torch.no_grad():
+            got = _flat(layer(x, state))
+            assert backends.last_path == path
+            with rnnkit.use_backend("reference"):
+                want = _flat(layer(x, state))
+        for a, b in zip(got, want):
+            assert_close(a, b)
+
+
 GRID = list(
     itertools.product(LAYERS, [1, 2], [False, True], ["tbi", "batch_first", "unbatched"], [0, 1])
 )
@@ -195,14 +207,7 @@ def test_float32_lstm_from_batch_8_runs_torch_kernel(monkeypatch, options):
     B = backends.TORCH_LSTM_INFER_MIN_BATCH
     x = torch.randn(6, B, I)
     hx = _states(layer, B, torch.float32)
-    for state in (None, hx):
-        with torch.no_grad():
-            got = _flat(layer(x, state))
-            assert backends.last_path == "torch"
-            with rnnkit.use_backend("reference"):
-                want = _flat(layer(x, state))
-        for a, b in zip(got, want):
-            assert_close(a, b)
+    _assert_equals_reference(layer, x, (None, hx), "torch")
     with torch.no_grad():  # smaller batches and hidden sizes, and float64, stay on our loop
         layer(x[:, : B - 1])
         assert backends.last_path == "native"
@@ -290,14 +295,7 @@ def test_both_directions_at_once_equal_one_after_the_other(monkeypatch, name, th
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        for state in (None, _states(layer, 3, torch.float64)):
-            with torch.no_grad():
-                got = _flat(layer(x, state))
-                assert backends.last_path == "native"
-                with rnnkit.use_backend("reference"):
-                    want = _flat(layer(x, state))
-            for a, b in zip(got, want):
-                assert_close(a, b)
+        _assert_equals_reference(layer, x, (None, _states(layer, 3, torch.float64)), "native")
     finally:
         torch.set_num_threads(previous)
     assert bool(chosen) == (threads == 2) and all(k.endswith("|directions") for k in chosen)
