@@ -93,6 +93,32 @@ def test_teacher_forcing_below_one_feeds_guesses_and_draws_from_torch_rng():
     assert torch.allclose(forced[:, 0], own[:, 0]) and not torch.allclose(forced, own)
 
 
+@pytest.mark.parametrize("attention", ["luong-dot", "luong-general", "none"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "mingru"])
+def test_teacher_forcing_in_one_call_equals_stepping_float64(attention, cell):
+    model = _model(attention, cell, input_feeding=False).double()
+    src, lengths, tgt = _batch()
+    assert model.decoder.steps_at_once()
+    memory, state = model.start(src, lengths)
+    stepped = []
+    for t in range(tgt.shape[1]):
+        logits, state, _ = model.decoder.step(tgt[:, t], state, memory)
+        stepped.append(logits)
+    at_once = model(src, lengths, tgt)  # one call of the decoder's stack
+    torch.testing.assert_close(at_once, torch.stack(stepped, 1), rtol=1e-10, atol=1e-12)
+    grads = torch.autograd.grad(at_once.square().sum(), list(model.decoder.parameters()))
+    steps = torch.autograd.grad(torch.stack(stepped, 1).square().sum(),
+                                list(model.decoder.parameters()))  # fmt: skip
+    for a, b in zip(grads, steps, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_only_steps_without_a_dependence_on_the_last_one_run_at_once():
+    assert not _model("luong-general", input_feeding=True).decoder.steps_at_once()
+    assert not _model("bahdanau", input_feeding=False).decoder.steps_at_once()
+    assert _model("none", input_feeding=True).decoder.steps_at_once()  # feeding needs luong
+
+
 @pytest.mark.parametrize("cell", sorted(LAYERS))
 def test_every_registered_cell_encodes_decodes_and_learns_a_step(cell):
     torch.manual_seed(0)

@@ -60,12 +60,17 @@ class Attention(nn.Module):
         return Memory(values, keys, mask)
 
     def forward(self, query: Tensor, memory: Memory) -> tuple[Tensor, Tensor]:
-        """query (N, H) -> (context (N, H), weights (N, S))."""
+        """query (N, H) -> (context (N, H), weights (N, S)); or the queries of every target
+        step at once, (N, T, H) -> ((N, T, H), (N, T, S)) (luong kinds only)."""
+        steps = query.dim() == 3
+        q = query if steps else query[:, None]  # (N, T, H)
         if self.kind == "bahdanau":
-            scores = self.v(torch.tanh(memory.keys + self.W_q(query)[:, None])).squeeze(2)
+            if steps:
+                raise ValueError("bahdanau attention reads one step at a time")
+            scores = self.v(torch.tanh(memory.keys + self.W_q(query)[:, None])).squeeze(2)[:, None]
         else:
-            scores = torch.bmm(memory.keys, query[:, :, None]).squeeze(2)  # (N, S)
-        scores = scores.masked_fill(~memory.mask, float("-inf"))
-        weights = torch.softmax(scores, dim=1)  # exactly 0 where masked
-        context = torch.bmm(weights[:, None], memory.values).squeeze(1)  # (N, H)
-        return context, weights
+            scores = torch.bmm(q, memory.keys.transpose(1, 2))  # (N, T, S)
+        scores = scores.masked_fill(~memory.mask[:, None], float("-inf"))
+        weights = torch.softmax(scores, dim=2)  # exactly 0 where masked
+        context = torch.bmm(weights, memory.values)  # (N, T, H)
+        return (context, weights) if steps else (context[:, 0], weights[:, 0])

@@ -16,7 +16,10 @@ encoder's cell lacks (an LSTM decoder after a GRU encoder: c) start at zero.
 ``Seq2Seq(src, src_lengths, tgt_in, teacher_forcing)`` is the training forward: logits
 (B, T, V) for every target position; a step's input is the true previous token with
 probability ``teacher_forcing``, else the model's own last guess (drawn per row from torch's
-RNG, which checkpoints hold).
+RNG, which checkpoints hold). With full teacher forcing and no dependence of a step's input
+on the step before (luong attention without input feeding, or none), the decoder runs the
+whole target in one call of its stack (``Decoder.teacher_forced``): the same function as
+stepping, without a Python step per token.
 """
 
 from __future__ import annotations
@@ -130,6 +133,23 @@ class Decoder(nn.Module):
         logits = self.out(self.drop(a))
         return logits, DecoderState(_as_tuple(hx), a if self.feeding else None), weights
 
+    def steps_at_once(self) -> bool:
+        """True where no step's input depends on the step before (no input feeding, no
+        bahdanau context): the true targets then run through the stack in one call."""
+        return not self.feeding and self.kind != "bahdanau"
+
+    def teacher_forced(self, y: Tensor, state: DecoderState, memory: Memory) -> Tensor:
+        """y (N, T) the true previous tokens -> logits (N, T, V): ``step`` over every
+        position at once (one call of the stack, attention for all steps in two batched
+        products); only where ``steps_at_once()``."""
+        out, _ = self.rnn(self.drop(self.embed(y)), _as_hx(state.hx))  # (N, T, H)
+        if self.attention is None:
+            a = out
+        else:
+            context, _ = self.attention(out, memory)  # (N, T, H)
+            a = torch.tanh(self.combine(torch.cat([context, out], dim=2)))
+        return self.out(self.drop(a))
+
 
 class Seq2Seq(nn.Module):
     """Encoder + decoder (see the module docstring); sizes as ``TranslateConfig`` names them."""
@@ -162,6 +182,8 @@ class Seq2Seq(nn.Module):
     ) -> Tensor:
         """src (B, S), lengths (B,), tgt_in (B, T) starting with <bos> -> logits (B, T, V)."""
         memory, state = self.start(src, lengths)
+        if teacher_forcing >= 1.0 and self.decoder.steps_at_once():
+            return self.decoder.teacher_forced(tgt_in, state, memory)
         y, steps = tgt_in[:, 0], []
         for t in range(tgt_in.shape[1]):
             logits, state, _ = self.decoder.step(y, state, memory)
