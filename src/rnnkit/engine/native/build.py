@@ -162,7 +162,23 @@ def _build() -> ModuleType:
         flush=True,
     )
     directory.mkdir(parents=True, exist_ok=True)
-    module = jit_load(
+    # a sanitizer runtime preloaded into this Python (tools/sanitize.py) is not the compiler's:
+    # GCC's cc1plus crashed (SIGSEGV) with libtsan preloaded
+    preload = os.environ.pop("LD_PRELOAD", None)
+    try:
+        module = _jit_build(jit_load, name, directory, cflags, sanitize)
+    finally:
+        if preload is not None:
+            os.environ["LD_PRELOAD"] = preload
+    tmp = directory / f"{BUILT}.{os.getpid()}.tmp"
+    tmp.write_text(f"{name}\n{' '.join(cflags)}\n")
+    os.replace(tmp, directory / BUILT)  # the mark appears whole, after the library
+    return module
+
+
+def _jit_build(jit_load, name: str, directory: Path, cflags: list[str], sanitize: str):
+    """torch's JIT build of the extension ``name`` into ``directory``; the module it loads."""
+    return jit_load(
         name=name,
         build_directory=str(directory),
         sources=[str(_CSRC / s) for s in _SOURCES],
@@ -173,10 +189,6 @@ def _build() -> ModuleType:
         extra_include_paths=[str(_CSRC)],
         verbose=False,
     )
-    tmp = directory / f"{BUILT}.{os.getpid()}.tmp"
-    tmp.write_text(f"{name}\n{' '.join(cflags)}\n")
-    os.replace(tmp, directory / BUILT)  # the mark appears whole, after the library
-    return module
 
 
 BUILT = "BUILT"  # the mark of a finished build in its directory

@@ -28,6 +28,16 @@ void dgemm_(const char* transa, const char* transb, const int* m, const int* n, 
 
 namespace rnnkit {
 
+// ThreadSanitizer builds (RNNKIT_NATIVE_SANITIZE=thread): libgomp is not instrumented, so TSan
+// cannot see an OpenMP region's fork and join and would report every hand-off across one. There
+// a team runs on std::threads (team.h) and nothing else of ours forks (may_use_threads,
+// for_rows): what TSan checks is the teams' partition of the work and their barrier.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kThreadSanitizer = true;
+#else
+constexpr bool kThreadSanitizer = false;
+#endif
+
 // Set by use_aten_gemm(): route every product through ATen (tests exercise the fallback).
 inline bool& force_aten_gemm() {
   static bool force = false;

@@ -40,7 +40,7 @@ namespace rnnkit {
 // parallel region (a team member runs on its own thread).
 inline bool may_use_threads() {
 #ifdef _OPENMP
-  return !omp_in_parallel() && omp_get_max_threads() > 1;
+  return !kThreadSanitizer && !omp_in_parallel() && omp_get_max_threads() > 1;
 #else
   return false;
 #endif

@@ -19,6 +19,8 @@
 #include <optional>
 #include <vector>
 
+#include "blas.h"
+
 namespace rnnkit {
 
 // The row kernels written by hand for speed (cells.h, cells_norm.h). Which kernel runs a cell
@@ -106,7 +108,7 @@ struct Steps {
 template <typename F>
 void for_rows(int64_t n, int64_t work_per_row, const F& f) {
   constexpr int64_t kMinParallelWork = int64_t{1} << 15;
-  if (n < 2 || n * work_per_row < kMinParallelWork) {
+  if (kThreadSanitizer || n < 2 || n * work_per_row < kMinParallelWork) {
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
   }

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 #include "blas.h"
 #include "cells.h"
@@ -215,6 +216,14 @@ inline Units team_units(int64_t H, int nt, int k, int64_t lanes) {
 // of the region sees the same count, so no member waits for one that never comes.
 template <typename Body, typename Solo>
 void run_team(int nt, const Body& body, const Solo& solo) {
+  if constexpr (kThreadSanitizer) {  // see blas.h: the same members on threads TSan can see
+    SpinBarrier barrier(nt);
+    std::vector<std::thread> members;
+    for (int k = 1; k < nt; ++k) members.emplace_back([&, k] { body(k, barrier); });
+    body(0, barrier);
+    for (auto& member : members) member.join();
+    return;
+  }
 #ifdef _OPENMP
   SpinBarrier barrier(nt);
 #pragma omp parallel
