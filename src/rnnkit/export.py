@@ -1,5 +1,5 @@
-"""ONNX export of models with rnnkit layers (the standard ONNX RNN / LSTM / GRU operators), and
-their int8 copies for CPU inference.
+"""ONNX export of models with rnnkit layers (the standard ONNX RNN / LSTM / GRU operators, or a
+``Loop`` over time of the cell's step), and their int8 copies for CPU inference.
 
     rnnkit.export.to_onnx(model, (tokens,), "model.onnx")
     quantized = rnnkit.export.quantize_dynamic(model)
@@ -18,9 +18,13 @@ with its ``sequence_lens`` input (each sequence stops at its own length; the rev
 starts at its last true step; the lengths are sorted by a TopK in the graph), so the lengths
 are one more input of the ONNX model.
 
-Not exported yet (each refused by name with the module's path): LSTM ``proj_size`` (torch's
-exporter has no form for it), zoneout, and the cells ONNX has no operator for (LayerNormLSTM,
-LayerNormGRU, PeepholeLSTM, IndRNN, MinGRU, MinLSTM, cells of your own).
+The layers ONNX has no operator for (LayerNormLSTM, LayerNormGRU, PeepholeLSTM, IndRNN,
+MinGRU, MinLSTM, ``rnnkit.Recurrent`` of a cell of your own), LSTM ``proj_size`` and zoneout
+(its eval-mode mix) become a ``LoopStack`` (rnnkit/export_loop.py): an ONNX ``Loop`` over time
+per layer-direction whose body is the cell's own step, lengths as a mask, batch and time
+dynamic. Refused by name with the module's path: a layer that overrides ``forward``, a step
+that reads a tensor's value in Python (a trace would freeze the branch); an operator ONNX has
+no form for is refused in one line (torch's exporter's message).
 
 ``quantize_dynamic`` swaps in the same twins and hands them to torch's dynamic int8
 quantization (docs/deploy.md has its measured speed and accuracy).
@@ -40,25 +44,21 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .errors import RnnkitError
+from .export_loop import LoopStack, exportable_layer_norm
 from .layers import GRU, LSTM, RNN, RNNBase
 
 __all__ = ["flat_tensors", "onnx_copy", "quantize_dynamic", "to_onnx"]
 
 _TWINS = {RNN: nn.RNN, LSTM: nn.LSTM, GRU: nn.GRU}
+_OPSET = 20  # ONNX opset of the files written (torch's exporter's default in torch 2.13)
 
 
 def _twin(name: str, layer: RNNBase) -> nn.Module:
-    """torch.nn's layer with ``layer``'s options and weights; RnnkitError where it has none."""
+    """torch.nn's layer with ``layer``'s options and weights, or where it has none (the other
+    cells, LSTM ``proj_size``, zoneout) a LoopStack; RnnkitError where neither can be made."""
     kind = type(layer)
-    if kind not in _TWINS:
-        raise RnnkitError(
-            f"cannot export {name or 'the model'} ({kind.__name__}) to ONNX: ONNX has operators "
-            "for RNN, LSTM and GRU only (a Scan of this cell's step is not implemented yet)"
-        )
-    if layer.proj_size:
-        raise RnnkitError(f"cannot export {name} to ONNX: LSTM proj_size has no ONNX form yet")
-    if layer.zoneout != (0.0, 0.0):
-        raise RnnkitError(f"cannot export {name} to ONNX: zoneout has no ONNX form")
+    if kind not in _TWINS or layer.proj_size or layer.zoneout != (0.0, 0.0):
+        return LoopStack(name, layer)  # a Loop over time of the cell's step
     options = {
         "num_layers": layer.num_layers, "bias": layer.bias, "batch_first": layer.batch_first,
         "dropout": layer.dropout, "bidirectional": layer.bidirectional,
@@ -107,7 +107,7 @@ class _Twin(nn.Module):
 
 def onnx_copy(model: nn.Module) -> nn.Module:
     """A copy of ``model`` in eval mode with every rnnkit recurrent layer replaced by its
-    torch.nn twin (RnnkitError naming the first one that has none)."""
+    torch.nn twin or a LoopStack (RnnkitError naming the first one that can be neither)."""
     if isinstance(model, RNNBase):
         return _twin("", model).eval()
     twin = copy.deepcopy(model).eval()
@@ -161,18 +161,28 @@ def to_onnx(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's notes on its own internals
-            torch.onnx.export(
-                twin, example, tmp, dynamo=False, input_names=names, output_names=out_names,
-                dynamic_axes=_dynamic_axes(names, flat_inputs),
-            )  # fmt: skip
+        _export(twin, example, tmp, names, out_names, _dynamic_axes(names, flat_inputs))
         if check:
             _check(tmp, names, flat_inputs, outputs)
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
     return path
+
+
+def _export(twin: nn.Module, example: tuple, file: str, names, out_names, axes) -> None:
+    """torch's TorchScript-based exporter on ``twin``; its failure (an operator ONNX has no
+    form for, say in a cell of one's own) as an RnnkitError of one line."""
+    with warnings.catch_warnings(), exportable_layer_norm(_OPSET):
+        warnings.simplefilter("ignore")  # the exporter's notes on its own internals
+        try:
+            torch.onnx.export(
+                twin, example, file, dynamo=False, input_names=names, output_names=out_names,
+                dynamic_axes=axes, opset_version=_OPSET,
+            )  # fmt: skip
+        except torch.onnx.OnnxExporterError as exc:
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise RnnkitError(f"cannot export the model to ONNX: {why}") from None
 
 
 def _eval_outputs(model: nn.Module, example: tuple):
