@@ -92,19 +92,18 @@ def test_every_registry_cell_exports_and_onnxruntime_equals_the_layer(cell, case
     _assert_runtime_equals_eager(model, path, inputs_at, op)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {"proj_size": 2},
-        {"proj_size": 3, "num_layers": 2, "bidirectional": True},
-        {"zoneout": (0.2, 0.1), "num_layers": 2},
-    ],
-    ids=["proj", "proj_2L_bi", "zoneout_2L"],
-)
-@pytest.mark.parametrize("cls", [rnnkit.LSTM, rnnkit.GRU, rnnkit.RNN], ids=lambda c: c.__name__)
-def test_lstm_projection_and_zoneout_export_as_a_loop(cls, options, tmp_path):
-    if "proj_size" in options and cls is not rnnkit.LSTM:
-        pytest.skip("proj_size is the LSTM's")
+PROJECTION_ZONEOUT = {
+    "lstm_proj": (rnnkit.LSTM, {"proj_size": 2}),
+    "lstm_proj_2L_bi": (rnnkit.LSTM, {"proj_size": 3, "num_layers": 2, "bidirectional": True}),
+    "lstm_zoneout_2L": (rnnkit.LSTM, {"zoneout": (0.2, 0.1), "num_layers": 2}),
+    "gru_zoneout_bi": (rnnkit.GRU, {"zoneout": 0.3, "bidirectional": True}),
+    "rnn_zoneout": (rnnkit.RNN, {"zoneout": 0.2}),
+}
+
+
+@pytest.mark.parametrize("case", PROJECTION_ZONEOUT)
+def test_lstm_projection_and_zoneout_export_as_a_loop(case, tmp_path):
+    cls, options = PROJECTION_ZONEOUT[case]
     torch.manual_seed(0)
     layer = cls(3, 4, batch_first=True, **options)
     model = Net(layer, with_lengths=True).eval()
@@ -191,3 +190,40 @@ def test_an_operator_onnx_lacks_is_refused_in_one_line(tmp_path):
         to_onnx(layer, (torch.randn(5, 2, 3),), tmp_path / "m.onnx")
     assert "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_command_exports_a_textgen_run_of_an_extra_cell_whole_and_streaming(tmp_path):
+    from rnnkit.cli import main
+    from rnnkit.data import load_shakespeare
+    from rnnkit.tasks.textgen import load_model
+
+    corpus, run = tmp_path / "plays.txt", tmp_path / "run"
+    corpus.write_text(load_shakespeare()[:5000], encoding="utf-8")
+    threads, backend = torch.get_num_threads(), rnnkit.get_backend()
+    argv = ["textgen", "train", "--data", str(corpus), "--out", str(run), "--steps", "2",
+            "--cell", "layernorm_gru", "--layers", "2", "--hidden", "8", "--embed", "4",
+            "--seq-len", "8", "--batch-size", "2", "--eval-tokens", "50", "--no-plot",
+            "--no-progress", "--threads", "1", "--backend", "reference"]  # fmt: skip
+    try:
+        assert main(argv) == 0
+    finally:
+        torch.set_num_threads(threads)
+        rnnkit.set_backend(backend)
+    model = load_model(run)[0].eval()
+    tokens = torch.randint(0, model.embed.num_embeddings, (3, 7))
+    with torch.no_grad():
+        want, _ = model(tokens)
+    whole, step = tmp_path / "lm.onnx", tmp_path / "step.onnx"
+    assert main(["export", "onnx", "--checkpoint", str(run), "--output", str(whole)]) == 0
+    assert "Loop" in {n.op_type for n in onnx.load(str(whole)).graph.node}
+    session = onnxruntime.InferenceSession(str(whole), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"tokens": tokens.numpy()})[0]
+    assert max_rel_err(torch.from_numpy(got), want) <= 1e-5
+    assert main(["export", "onnx", "--checkpoint", str(run), "--output", str(step),
+                 "--stream"]) == 0  # fmt: skip
+    session = onnxruntime.InferenceSession(str(step), providers=["CPUExecutionProvider"])
+    state = [torch.zeros(2, 3, 8).numpy()]  # (layers, B, H): generation starts from zeros
+    for t in range(tokens.shape[1]):
+        logits, *state = session.run(None, {"tokens": tokens[:, t : t + 1].numpy(),
+                                            "state0": state[0]})  # fmt: skip
+        assert max_rel_err(torch.from_numpy(logits[:, 0]), want[:, t]) <= 1e-5
