@@ -7,13 +7,15 @@ by name, and nothing is written."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 import rnnkit
 from helpers import max_rel_err
 from rnnkit.errors import RnnkitError
-from rnnkit.export import to_onnx
+from rnnkit.export import onnx_copy, to_onnx
 from rnnkit.layers.registry import LAYERS, make_layer
 
 onnx = pytest.importorskip("onnx")
@@ -227,3 +229,19 @@ def test_the_command_exports_a_textgen_run_of_an_extra_cell_whole_and_streaming(
         logits, *state = session.run(None, {"tokens": tokens[:, t : t + 1].numpy(),
                                             "state0": state[0]})  # fmt: skip
         assert max_rel_err(torch.from_numpy(logits[:, 0]), want[:, t]) <= 1e-5
+
+
+def test_an_onnx_copy_deep_copies_and_exports_again(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(rnnkit.LayerNormGRU(3, 4, bias=False, batch_first=True))
+    twin = copy.deepcopy(onnx_copy(model))  # no reference to the rnnkit layer left in it
+    assert not any(isinstance(m, rnnkit.RNNBase) for m in twin.modules())
+    x = torch.randn(2, 5, 3)
+    path = to_onnx(twin, (x,), tmp_path / "m.onnx")
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = torch.randn(3, 8, 3)
+    got = session.run(None, {"input0": x.numpy()})
+    with torch.no_grad():
+        want = model(x)
+    for a, b in zip(got, want):
+        assert max_rel_err(torch.from_numpy(a), b) <= 1e-5

@@ -149,12 +149,28 @@ class LoopStack(nn.Module):
                 "so its math is not its cell's step"
             )
         cell = layer.cell.math if isinstance(layer.cell, MinCell) else layer.cell
-        self.name, self.layer, self.cell = name or "the model", layer, cell
+        self.name, self.kind, self.cell = name or "the model", kind, cell
+        self.batch_first, self.num_layers = layer.batch_first, layer.num_layers
+        self.num_directions = layer.num_directions
         self.widths = tuple(layer.stack_spec().state_widths)
-        D = layer.num_directions
-        self._sweeps = [
-            _scripted_sweep(_traced(name, layer, cell, k)) for k in range(layer.num_layers * D)
-        ]
+        LD = layer.num_layers * layer.num_directions
+        self._inputs = [self._keep_input_weights(layer, k) for k in range(LD)]
+        self._sweeps = _Shared(_scripted_sweep(_traced(name, layer, cell, k)) for k in range(LD))
+
+    def _keep_input_weights(self, layer: RNNBase, k: int) -> list[str | None]:
+        """Buffers of what the input projection of layer-direction ``k`` reads (W_ih, b_ih
+        and, where the cell has ``prepare_input``, its parameters); their names (None: absent).
+        A snapshot: the LoopStack holds no reference to ``layer``."""
+        w, params = layer.layer_weights(k)
+        named = [("weight_ih", w.W_ih), ("bias_ih", w.b_ih)]
+        if self.cell.prepare_input is not None:
+            named += [(spec.name, p) for spec, p in zip(self.cell.params, params)]
+        names = []
+        for role, t in named:
+            names.append(None if t is None else f"{role}_{k}")
+            if t is not None:
+                self.register_buffer(f"{role}_{k}", t.detach().clone())
+        return names
 
     def _states(self, hx, B: int, like: Tensor) -> list[Tensor]:
         """The (L·D, B, S) initial states, h and the extra states side by side (zeros where
@@ -171,27 +187,27 @@ class LoopStack(nn.Module):
 
     def _projection(self, k: int, x: Tensor) -> Tensor:
         """gx (T, B, G) of layer-direction ``k`` for all steps: x·W_ihᵀ + b_ih, prepare_input."""
-        w, params = self.layer.layer_weights(k)
-        gx = F.linear(x, w.W_ih, w.b_ih)  # (T, B, G)
+        W_ih, b_ih, *params = (None if n is None else getattr(self, n) for n in self._inputs[k])
+        gx = F.linear(x, W_ih, b_ih)  # (T, B, G)
         if self.cell.prepare_input is None:
             return gx
         # (T·B, G) rows as ONNX's Flatten, whose G shape inference keeps static (a Reshape to
         # traced sizes would lose it, and a layer norm needs its normalized shape static)
-        rows = self.cell.prepare_input(gx.flatten(0, 1), params)
+        rows = self.cell.prepare_input(gx.flatten(0, 1), tuple(params))
         return rows.view(x.shape[0], x.shape[1], rows.shape[1])
 
     def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None, mode=None):
         """``input`` (T, B, I), (B, T, I) with batch_first, or (T, I); ``lengths`` (B,)."""
         if isinstance(input, PackedSequence):
             raise RnnkitError(
-                f"cannot export {self.name} ({type(self.layer).__name__}) to ONNX with a "
+                f"cannot export {self.name} ({self.kind}) to ONNX with a "
                 "PackedSequence input: pass the padded batch and lengths= instead"
             )
         unbatched = input.dim() == 2
         if unbatched:
             input = input.unsqueeze(1)
             hx = None if hx is None else tuple(s.unsqueeze(1) for s in _as_tuple(hx))
-        x = input.transpose(0, 1) if self.layer.batch_first and not unbatched else input
+        x = input.transpose(0, 1) if self.batch_first and not unbatched else input
         T, B = x.shape[0], x.shape[1]
         steps = torch.arange(T, device=x.device).unsqueeze(1)  # (T, 1)
         if lengths is None:
@@ -200,8 +216,8 @@ class LoopStack(nn.Module):
             mask = steps < torch.as_tensor(lengths).to(x.device).unsqueeze(0)  # (T, B)
         mask = mask.unsqueeze(2)  # (T, B, 1)
         states, finals = self._states(hx, B, x), []
-        D = self.layer.num_directions
-        for layer in range(self.layer.num_layers):
+        D = self.num_directions
+        for layer in range(self.num_layers):
             ys = []
             for d in range(D):
                 k = layer * D + d
@@ -215,10 +231,18 @@ class LoopStack(nn.Module):
                 finals.append(state)
             x = ys[0] if D == 1 else torch.cat(ys, dim=2)  # (T, B, D·P)
         parts = [torch.stack(p) for p in zip(*(s.split(self.widths, 1) for s in finals))]
-        output = x.transpose(0, 1) if self.layer.batch_first and not unbatched else x
+        output = x.transpose(0, 1) if self.batch_first and not unbatched else x
         if unbatched:
             output, parts = output.squeeze(1), [p.squeeze(1) for p in parts]
         return output, (parts[0] if len(parts) == 1 else tuple(parts))
+
+
+class _Shared(list):
+    """The scripted sweeps, shared by a deep copy (TorchScript functions cannot be copied;
+    they hold the weights as constants, so a copy computes the same)."""
+
+    def __deepcopy__(self, memo) -> _Shared:
+        return self
 
 
 def _as_tuple(hx) -> tuple:
