@@ -18,8 +18,9 @@ out. classify: ``tokens`` (B, T) post-padded ids and their ``lengths`` (B,) in, 
 raw feature frames ``feats`` (B, T, F) (the recognizer's ``features`` of the audio) and their
 ``lengths`` in, CTC ``log_probs`` (B, T', C) (id 0 the blank) and ``out_lengths`` (B,) out
 (decoding is left to the runner). Batch and time stay dynamic; the lengths are the ONNX
-recurrent operators' ``sequence_lens``. translate has no ONNX export yet: refused with a
-one-line error, as is a checkpoint of no rnnkit recipe.
+recurrent operators' ``sequence_lens`` (every other ``--cell``: an ONNX ``Loop`` over time of
+its step, the lengths a mask). translate has no ONNX export yet: refused with a one-line
+error, as is a checkpoint of no rnnkit recipe.
 """
 
 from __future__ import annotations
