@@ -6,10 +6,11 @@ exporter (``torch.onnx.export(dynamo=False)``) writes with a dynamic time axis: 
 layer-direction, the input projection of all steps at once (``x·W_ihᵀ + b_ih``, then the cell's
 ``prepare_input``), then one TorchScript function whose ``for t in range(T)`` becomes an ONNX
 ``Loop`` (traced, a Python loop would be unrolled to the example's T). Its body is the cell's
-step (``rnnkit.cells``: the same math the engine runs) traced once with the layer's weights,
-with the hidden projection, LSTM ``proj_size`` and zoneout's eval-mode mix
-``h_t = lerp(h_cell, h_{t-1}, p)`` around it. The state of a step is one tensor (B, S), h and
-the extra states (an LSTM's c) side by side, so every cell's loop has the same signature.
+step (``rnnkit.cells``: the same math the engine runs) traced once, the weights its inputs
+(so they are the file's initializers), with the hidden projection, LSTM ``proj_size`` and
+zoneout's eval-mode mix ``h_t = lerp(h_cell, h_{t-1}, p)`` around it. The state of a step is
+one tensor (B, S), h and the extra states (an LSTM's c) side by side, so every cell's loop
+has the same signature.
 
 Lengths: a mask (T, B, 1) of the true steps; where it is off the state is kept and the output
 is zero, so each sequence's final state is its state at its last true step. The reverse
@@ -17,9 +18,11 @@ direction runs the flipped time axis: its state stays the initial one until each
 last true step. Batch and time stay dynamic. Dropout, recurrent dropout and input dropout act
 in training mode only and are left out (the export is of the eval-mode model).
 
-A step is traced on two batches of different sizes and values; a step whose Python control
-flow depends on its inputs' values (so one trace cannot stand for it) is refused by name, as
-is a layer that overrides ``forward`` (its math is not the cell's step).
+A step is traced on one batch and checked against the Python step on a batch of another size
+and other values; a step that reads a tensor's value in Python (a branch the trace would
+freeze), or whose trace computes otherwise, is refused by name, as is a layer that overrides
+``forward`` (its math is not the cell's step). Each export compiles TorchScript functions that
+stay in the process (about 1 MB per export, whatever the weights).
 """
 
 from __future__ import annotations
@@ -45,24 +48,23 @@ __all__ = ["LoopStack", "exportable_layer_norm", "step_function"]
 _FORWARDS = (RNNBase.forward, MinRNNBase.forward)  # the layers whose math is the cell's step
 
 
-def _detached(t: Tensor | None) -> Tensor | None:
-    return None if t is None else t.detach()
+_IN_ROLES = ("weight_ih", "bias_ih")  # what the input projection reads (and prepare_input)
+_STEP_ROLES = ("weight_hh", "bias_hh", "weight_hr")  # what the step reads (and the cell's own)
 
 
 def step_function(
-    cell: CellMath, layer: RNNBase, k: int
-) -> Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]:
-    """Layer-direction ``k``'s step ``(gx_t (B, G), state (B, S)) -> (h_t (B, P), state')``,
-    its weights held as constants: gx_t is the input projection of step t (after
-    ``prepare_input``), the state h (B, P) and the extra states (B, H) side by side."""
-    w, params = layer.layer_weights(k)
-    W_hh, b_hh, W_hr = _detached(w.W_hh), _detached(w.b_hh), _detached(w.W_hr)
-    params = tuple(_detached(p) for p in params)
-    widths = list(layer.stack_spec().state_widths)
-    zh, zc = layer.zoneout
+    cell: CellMath, widths: tuple[int, ...], zoneout: tuple[float, float], present: tuple
+) -> Callable[[Tensor, Tensor, list[Tensor]], tuple[Tensor, Tensor]]:
+    """One step ``(gx_t (B, G), state (B, S), weights) -> (h_t (B, P), state')``: gx_t is the
+    input projection of step t (after ``prepare_input``), the state h (B, P) and the extra
+    states (B, H) side by side. ``weights``: W_ih (unused here: a traced list input must not be
+    empty), then those of (W_hh, b_hh, W_hr, *the cell's parameters) that ``present`` marks."""
+    zh, zc = zoneout
 
-    def step(gx: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        h_prev, *rest = state.split(widths, dim=1)
+    def step(gx: Tensor, state: Tensor, weights: list[Tensor]) -> tuple[Tensor, Tensor]:
+        given = iter(weights[1:])
+        W_hh, b_hh, W_hr, *params = (next(given) if p else None for p in present)
+        h_prev, *rest = state.split(list(widths), dim=1)
         extra_prev = tuple(rest)
         gh = None
         if W_hh is not None and cell.diagonal_hidden:  # IndRNN: gh = h_prev ⊙ w_hh + b_hh
@@ -71,7 +73,7 @@ def step_function(
             gh = F.linear(h_prev, W_hh, b_hh)  # (B, G)
         if gh is not None and not cell.split_hidden:
             gx, gh = gx + gh, None  # the cell takes all pre-activations in gx
-        h_raw, extra, _ = cell.step(gx, gh, h_prev, extra_prev, params)
+        h_raw, extra, _ = cell.step(gx, gh, h_prev, extra_prev, tuple(params))
         h = h_raw if W_hr is None else F.linear(h_raw, W_hr)  # (B, P)
         if zh:  # zoneout in eval mode: its expectation, a fixed mix with the old value
             h = torch.lerp(h, h_prev, zh)
@@ -82,35 +84,35 @@ def step_function(
     return step
 
 
-def _traced(name: str, layer: RNNBase, cell: CellMath, k: int):
-    """The step of layer-direction ``k`` traced (a TorchScript function); RnnkitError where the
-    trace of one batch does not stand for another."""
-    step = step_function(cell, layer, k)
-    weight = layer._parameters["weight_ih_l0"]
-    G, S = cell.gates * layer.hidden_size, sum(layer.stack_spec().state_widths)
-    seeded = torch.Generator().manual_seed(k)
+def _traced(where: str, step: Callable, weights: list[Tensor], G: int, S: int):
+    """``step`` traced (a TorchScript function) on one batch and checked against ``step`` on a
+    batch of another size and other values; RnnkitError (``where``: the layer, for the
+    message) where one trace cannot stand for all. (torch.jit.trace's own check keeps a copy
+    of its inputs, the weights, for the life of the process.)"""
+    seeded = torch.Generator().manual_seed(0)
 
-    def example(B: int) -> tuple[Tensor, Tensor]:
-        return tuple(torch.randn(B, n, generator=seeded).to(weight) for n in (G, S))
+    def example(B: int) -> tuple:
+        x, state = (torch.randn(B, n, generator=seeded).to(weights[0]) for n in (G, S))
+        return x, state, weights
 
-    traced, why = None, ""
+    why, other = "", example(5)
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")  # the tracer's notes, kept (not shown)
         try:
-            traced = torch.jit.trace(step, example(3), check_inputs=[example(5)])
-        except torch.jit.TracingCheckError:
-            why = "its traces of two batches differ"
+            traced = torch.jit.trace(step, example(3), check_trace=False)
+            same = all(torch.allclose(a, b) for a, b in zip(traced(*other), step(*other)))
+            why = "" if same else "its trace computes otherwise on a batch of another size"
         except Exception as exc:  # an op or an argument the tracer cannot record
             why = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
     frozen = [n for n in notes if "Converting a tensor to a Python" in str(n.message)]
     if frozen:  # a Python branch, loop or size on a tensor's value: the trace freezes it
         why = "it reads a tensor's value in Python (a branch, a loop, a size), which a trace "
         why += f"freezes, at {Path(frozen[0].filename).name}:{frozen[0].lineno}"
-    elif traced is not None:
+    if not why:
         return traced
     raise RnnkitError(
-        f"cannot export {name or 'the model'} ({type(layer).__name__}) to ONNX: its cell's "
-        f"step could not be traced for a Loop over time ({why})"
+        f"cannot export {where} to ONNX: its cell's step could not be traced for a Loop over "
+        f"time ({why})"
     )
 
 
@@ -118,12 +120,14 @@ def _scripted_sweep(step):
     """A TorchScript loop over time around ``step`` (a traced step): its ``for`` becomes an ONNX
     ``Loop`` of dynamic trip count. A closure, so each layer-direction gets its own step."""
 
-    def sweep(gx: Tensor, mask: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+    def sweep(
+        gx: Tensor, mask: Tensor, state: Tensor, weights: list[Tensor]
+    ) -> tuple[Tensor, Tensor]:
         """gx (T, B, G), mask (T, B, 1) of the true steps, state (B, S) -> y (T, B, P) (0 where
         the mask is off), the state after the last true step."""
         ys: list[Tensor] = []
         for t in range(gx.shape[0]):
-            h, new = step(gx[t], state)
+            h, new = step(gx[t], state, weights)
             on = mask[t]
             state = torch.where(on, new, state)
             ys.append(torch.where(on, h, torch.zeros_like(h)))
@@ -138,39 +142,51 @@ class LoopStack(nn.Module):
     """``layer`` (an rnnkit stack layer) as torch ops and one TorchScript time loop per
     layer-direction, for ONNX export; called as the layer is: ``(input, hx=None,
     lengths=None)`` -> ``(output, h_n)`` or ``(output, (h_n, *extra_n))``, eval-mode numbers.
-    ``name`` is the layer's path in the model (for messages)."""
+    ``name`` is the layer's path in the model (for messages). It holds a copy of the layer's
+    weights as buffers (``weight_ih_{k}``, ... for layer-direction k), no reference to it."""
 
     def __init__(self, name: str, layer: RNNBase):
         super().__init__()
-        kind = type(layer).__name__
+        self.name, self.kind = name or "the model", type(layer).__name__
+        where = f"{self.name} ({self.kind})"
         if type(layer).forward not in _FORWARDS:
             raise RnnkitError(
-                f"cannot export {name or 'the model'} ({kind}) to ONNX: it overrides forward, "
-                "so its math is not its cell's step"
+                f"cannot export {where} to ONNX: it overrides forward, so its math is not its "
+                "cell's step"
             )
         cell = layer.cell.math if isinstance(layer.cell, MinCell) else layer.cell
-        self.name, self.kind, self.cell = name or "the model", kind, cell
-        self.batch_first, self.num_layers = layer.batch_first, layer.num_layers
-        self.num_directions = layer.num_directions
+        self.cell, self.batch_first = cell, layer.batch_first
+        self.num_layers, self.num_directions = layer.num_layers, layer.num_directions
         self.widths = tuple(layer.stack_spec().state_widths)
-        LD = layer.num_layers * layer.num_directions
-        self._inputs = [self._keep_input_weights(layer, k) for k in range(LD)]
-        self._sweeps = _Shared(_scripted_sweep(_traced(name, layer, cell, k)) for k in range(LD))
+        self._roles = _IN_ROLES + _STEP_ROLES + tuple(spec.name for spec in cell.params)
+        self._names: list[tuple[str | None, ...]] = []
+        sweeps = []
+        for k in range(layer.num_layers * layer.num_directions):
+            w, params = layer.layer_weights(k)
+            self._keep(k, (w.W_ih, w.b_ih, w.W_hh, w.b_hh, w.W_hr, *params))
+            present = tuple(n is not None for n in self._names[k][len(_IN_ROLES) :])
+            step = step_function(cell, self.widths, layer.zoneout, present)
+            G, S = cell.gates * layer.hidden_size, sum(self.widths)
+            sweeps.append(_scripted_sweep(_traced(where, step, self._step_weights(k), G, S)))
+        self._sweeps = _Shared(sweeps)
 
-    def _keep_input_weights(self, layer: RNNBase, k: int) -> list[str | None]:
-        """Buffers of what the input projection of layer-direction ``k`` reads (W_ih, b_ih
-        and, where the cell has ``prepare_input``, its parameters); their names (None: absent).
-        A snapshot: the LoopStack holds no reference to ``layer``."""
-        w, params = layer.layer_weights(k)
-        named = [("weight_ih", w.W_ih), ("bias_ih", w.b_ih)]
-        if self.cell.prepare_input is not None:
-            named += [(spec.name, p) for spec, p in zip(self.cell.params, params)]
+    def _keep(self, k: int, tensors: tuple) -> None:
+        """Layer-direction ``k``'s weights, in ``_roles`` order, as buffers ``{role}_{k}``."""
         names = []
-        for role, t in named:
+        for role, t in zip(self._roles, tensors):
             names.append(None if t is None else f"{role}_{k}")
             if t is not None:
                 self.register_buffer(f"{role}_{k}", t.detach().clone())
-        return names
+        self._names.append(tuple(names))
+
+    def _weights(self, k: int) -> list[Tensor | None]:
+        """Layer-direction ``k``'s weights in ``_roles`` order (None: the layer has none)."""
+        return [None if n is None else getattr(self, n) for n in self._names[k]]
+
+    def _step_weights(self, k: int) -> list[Tensor]:
+        """What the step of layer-direction ``k`` takes: W_ih, then its present weights."""
+        W_ih, _, *rest = self._weights(k)
+        return [W_ih, *(t for t in rest if t is not None)]
 
     def _states(self, hx, B: int, like: Tensor) -> list[Tensor]:
         """The (L·D, B, S) initial states, h and the extra states side by side (zeros where
@@ -187,13 +203,14 @@ class LoopStack(nn.Module):
 
     def _projection(self, k: int, x: Tensor) -> Tensor:
         """gx (T, B, G) of layer-direction ``k`` for all steps: x·W_ihᵀ + b_ih, prepare_input."""
-        W_ih, b_ih, *params = (None if n is None else getattr(self, n) for n in self._inputs[k])
+        W_ih, b_ih, *_ = self._weights(k)
+        params = tuple(self._weights(k)[len(_IN_ROLES) + len(_STEP_ROLES) :])
         gx = F.linear(x, W_ih, b_ih)  # (T, B, G)
         if self.cell.prepare_input is None:
             return gx
         # (T·B, G) rows as ONNX's Flatten, whose G shape inference keeps static (a Reshape to
         # traced sizes would lose it, and a layer norm needs its normalized shape static)
-        rows = self.cell.prepare_input(gx.flatten(0, 1), tuple(params))
+        rows = self.cell.prepare_input(gx.flatten(0, 1), params)
         return rows.view(x.shape[0], x.shape[1], rows.shape[1])
 
     def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None, mode=None):
@@ -221,12 +238,12 @@ class LoopStack(nn.Module):
             ys = []
             for d in range(D):
                 k = layer * D + d
-                gx = self._projection(k, x)
+                gx, weights = self._projection(k, x), self._step_weights(k)
                 if d == 1:  # the reverse direction: the flipped time axis, flipped back
-                    y, state = self._sweeps[k](gx.flip(0), mask.flip(0), states[k])
+                    y, state = self._sweeps[k](gx.flip(0), mask.flip(0), states[k], weights)
                     y = y.flip(0)
                 else:
-                    y, state = self._sweeps[k](gx, mask, states[k])
+                    y, state = self._sweeps[k](gx, mask, states[k], weights)
                 ys.append(y)
                 finals.append(state)
             x = ys[0] if D == 1 else torch.cat(ys, dim=2)  # (T, B, D·P)
@@ -238,8 +255,8 @@ class LoopStack(nn.Module):
 
 
 class _Shared(list):
-    """The scripted sweeps, shared by a deep copy (TorchScript functions cannot be copied;
-    they hold the weights as constants, so a copy computes the same)."""
+    """The scripted sweeps, shared by a deep copy (TorchScript functions cannot be copied; they
+    take the weights as arguments, so a copy runs its own)."""
 
     def __deepcopy__(self, memo) -> _Shared:
         return self
