@@ -162,6 +162,11 @@ def _branching_step(gx, gh, h_prev, extra_prev, params):
     return (h if float(h.sum()) > 0 else -h), (), ()
 
 
+def _size_branch_step(gx, gh, h_prev, extra_prev, params):
+    """A step whose Python branch reads the batch size: frozen at the traced batch's."""
+    return (torch.tanh(gx) if h_prev.shape[0] > 4 else torch.sigmoid(gx)), (), ()
+
+
 class OwnForward(rnnkit.GRU):
     def forward(self, input, hx=None, lengths=None):
         y, h = super().forward(input, hx, lengths)
@@ -173,9 +178,11 @@ class OwnForward(rnnkit.GRU):
     [
         (rnnkit.Recurrent(rnnkit.define_cell("branchy", 1, _branching_step), 3, 4),
          r"rnn \(Recurrent\).*reads a tensor.s value"),
+        (rnnkit.Recurrent(rnnkit.define_cell("sized", 1, _size_branch_step), 3, 4),
+         r"rnn \(Recurrent\).*step could not be traced"),
         (OwnForward(3, 4), r"rnn \(OwnForward\).*overrides forward"),
     ],
-    ids=["value_branch", "own_forward"],
+    ids=["value_branch", "size_branch", "own_forward"],
 )  # fmt: skip
 def test_what_cannot_be_a_loop_is_refused_by_name_and_nothing_is_written(layer, says, tmp_path):
     with pytest.raises(RnnkitError, match=says):

@@ -46,8 +46,6 @@ from .layers import MinRNNBase, RNNBase
 __all__ = ["LoopStack", "exportable_layer_norm", "step_function"]
 
 _FORWARDS = (RNNBase.forward, MinRNNBase.forward)  # the layers whose math is the cell's step
-
-
 _IN_ROLES = ("weight_ih", "bias_ih")  # what the input projection reads (and prepare_input)
 _STEP_ROLES = ("weight_hh", "bias_hh", "weight_hr")  # what the step reads (and the cell's own)
 
@@ -214,7 +212,9 @@ class LoopStack(nn.Module):
         return rows.view(x.shape[0], x.shape[1], rows.shape[1])
 
     def forward(self, input: Tensor, hx=None, lengths: Tensor | None = None, mode=None):
-        """``input`` (T, B, I), (B, T, I) with batch_first, or (T, I); ``lengths`` (B,)."""
+        """``input`` (T, B, I), (B, T, I) with batch_first, or (T, I); ``hx`` as the layer takes
+        it; ``lengths`` (B,). ``mode`` (MinGRU / MinLSTM's scan mode) is taken and ignored: the
+        loop runs step by step, which gives the scan's numbers."""
         if isinstance(input, PackedSequence):
             raise RnnkitError(
                 f"cannot export {self.name} ({self.kind}) to ONNX with a "
