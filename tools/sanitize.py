@@ -37,10 +37,13 @@ REPORT = re.compile(r"^(?:WARNING: ThreadSanitizer|ERROR: AddressSanitizer)", re
 
 
 def runtime(kind: str) -> str:
-    """The sanitizer runtime library the C++ compiler links (libtsan.so / libasan.so)."""
-    lib = {"thread": "libtsan.so", "address": "libasan.so"}[kind]
-    path = subprocess.run(["c++", f"-print-file-name={lib}"], capture_output=True, text=True)
-    return path.stdout.strip()
+    """What to preload: the sanitizer runtime the C++ compiler links (libtsan.so /
+    libasan.so); for ASan libstdc++ too, which Python does not link: loaded later, its
+    __cxa_throw escaped ASan's interceptor, which then failed a CHECK at torch's first throw."""
+    libs = {"thread": ["libtsan.so"], "address": ["libasan.so", "libstdc++.so"]}[kind]
+    paths = [subprocess.run(["c++", f"-print-file-name={lib}"], capture_output=True,
+                            text=True).stdout.strip() for lib in libs]  # fmt: skip
+    return " ".join(paths)
 
 
 def reports(folder: Path) -> tuple[list[str], list[str]]:
