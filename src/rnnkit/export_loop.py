@@ -201,8 +201,9 @@ class LoopStack(nn.Module):
 
     def _projection(self, k: int, x: Tensor) -> Tensor:
         """gx (T, B, G) of layer-direction ``k`` for all steps: x·W_ihᵀ + b_ih, prepare_input."""
-        W_ih, b_ih, *_ = self._weights(k)
-        params = tuple(self._weights(k)[len(_IN_ROLES) + len(_STEP_ROLES) :])
+        weights = self._weights(k)
+        W_ih, b_ih = weights[: len(_IN_ROLES)]
+        params = tuple(weights[len(_IN_ROLES) + len(_STEP_ROLES) :])
         gx = F.linear(x, W_ih, b_ih)  # (T, B, G)
         if self.cell.prepare_input is None:
             return gx

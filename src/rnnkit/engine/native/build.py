@@ -147,8 +147,6 @@ def _finished(target: tuple[str, Path, list[str], str] | None = None) -> Path | 
 
 
 def _build() -> ModuleType:
-    from torch.utils.cpp_extension import load as jit_load
-
     target = _target()
     name, directory, cflags, sanitize = target
     library = _finished(target)
@@ -166,7 +164,7 @@ def _build() -> ModuleType:
     # GCC's cc1plus crashed (SIGSEGV) with libtsan preloaded
     preload = os.environ.pop("LD_PRELOAD", None)
     try:
-        module = _jit_build(jit_load, name, directory, cflags, sanitize)
+        module = _jit_build(name, directory, cflags, sanitize)
     finally:
         if preload is not None:
             os.environ["LD_PRELOAD"] = preload
@@ -176,8 +174,10 @@ def _build() -> ModuleType:
     return module
 
 
-def _jit_build(jit_load, name: str, directory: Path, cflags: list[str], sanitize: str):
+def _jit_build(name: str, directory: Path, cflags: list[str], sanitize: str) -> ModuleType:
     """torch's JIT build of the extension ``name`` into ``directory``; the module it loads."""
+    from torch.utils.cpp_extension import load as jit_load
+
     return jit_load(
         name=name,
         build_directory=str(directory),

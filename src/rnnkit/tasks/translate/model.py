@@ -129,7 +129,7 @@ class Decoder(nn.Module):
         else:
             if self.kind != "bahdanau":
                 context, weights = self.attention(h, memory)
-            a = torch.tanh(self.combine(torch.cat([context, h], dim=1)))  # (N, H)
+            a = self._attentional(context, h)  # (N, H)
         logits = self.out(self.drop(a))
         return logits, DecoderState(_as_tuple(hx), a if self.feeding else None), weights
 
@@ -147,8 +147,12 @@ class Decoder(nn.Module):
             a = out
         else:
             context, _ = self.attention(out, memory)  # (N, T, H)
-            a = torch.tanh(self.combine(torch.cat([context, out], dim=2)))
+            a = self._attentional(context, out)
         return self.out(self.drop(a))
+
+    def _attentional(self, context: Tensor, h: Tensor) -> Tensor:
+        """a = tanh(W_c [c; h]) of contexts and hidden states (..., H) -> (..., H)."""
+        return torch.tanh(self.combine(torch.cat([context, h], dim=-1)))
 
 
 class Seq2Seq(nn.Module):
