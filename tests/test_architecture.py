@@ -20,7 +20,16 @@ ALLOWED = {
     "data": set(),
     "train": {"engine"},  # its face only: BACKENDS, set_backend
     "tasks": {"layers", "data", "train", "diagnostics"},
-    "commands": {"tasks", "train", "diagnostics", "cli", "layers", "engine", "export"},
+    "commands": {
+        "tasks",
+        "train",
+        "diagnostics",
+        "cli",
+        "layers",
+        "engine",
+        "export",
+        "export_translate",
+    },
 }
 LEAVES = {"errors", "atomic"}
 
