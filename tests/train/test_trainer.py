@@ -9,7 +9,9 @@ import pytest
 import torch
 from torch import nn
 
+from rnnkit.engine import autotune
 from rnnkit.train import BEST, LAST, StepResult, TrainConfig, Trainer, load_checkpoint
+from rnnkit.train.config import training_dtype
 
 
 class ToyTask:
@@ -44,14 +46,14 @@ class ToyTask:
             return {"loss": ((model(self.x[0]).squeeze(-1) - self.y[0]) ** 2).mean().item()}
 
 
-def _fit(tmp_path, name="run", task=None, resume=None, **overrides):
+def _fit(tmp_path, name="run", task=None, resume=None, log=lambda _: None, **overrides):
     torch.manual_seed(0)
     model = nn.Linear(4, 1)
     cfg = TrainConfig(
         steps=40, lr=0.3, warmup=2, eval_every=10, save_every=5, log_every=5, plot=False
     )
     cfg = dataclasses.replace(cfg, out=str(tmp_path / name), **overrides)
-    trainer = Trainer(model, task or ToyTask(), cfg, run_config={"toy": 1}, log=lambda _: None)
+    trainer = Trainer(model, task or ToyTask(), cfg, run_config={"toy": 1}, log=log)
     metrics = trainer.fit(resume=resume)
     return model, metrics, tmp_path / name
 
@@ -120,3 +122,22 @@ def test_precision_bfloat16_runs_training_steps_under_autocast_and_evaluates_in_
     assert all(s[1:] == (False, torch.float32) for s in task.seen if s[0] == "eval")
     assert model.weight.dtype == torch.float32
     assert metrics["loss"] < 0.05  # it still learns y = x·w
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_auto_trains_in_bfloat16_only_where_the_cpu_has_it_native(
+    tmp_path, monkeypatch, native
+):
+    monkeypatch.setattr(autotune, "native_bf16", lambda: native)
+    assert training_dtype("auto") == (torch.bfloat16 if native else torch.float32)
+    assert training_dtype("bfloat16") == torch.bfloat16  # asked for: emulated where not native
+    assert training_dtype("float32") == torch.float32
+    task, said = _AutocastProbe(), []
+    _fit(tmp_path, task=task, precision="auto", log=said.append)
+    train = [s for s in task.seen if s[0] == "train"]
+    assert train and all(s[1] == native for s in train)
+    kind = "bfloat16" if native else "float32"
+    assert [m for m in said if m.startswith("--precision auto")] == [
+        f"--precision auto: training steps in {kind} "
+        + ("(native here)" if native else "(no native bfloat16)")
+    ]

@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..engine import BACKENDS
+import torch
 
-__all__ = ["TrainConfig", "opt"]
+from ..engine import BACKENDS, autotune
+
+__all__ = ["PRECISIONS", "TrainConfig", "opt", "training_dtype"]
+
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 def opt(default: Any, help: str, **metadata: Any) -> Any:
@@ -62,9 +66,23 @@ class TrainConfig:
     precision: str = opt(
         "float32",
         "training steps' arithmetic: bfloat16 runs them under torch.autocast (rnnkit's big and "
-        "per-step products in bfloat16 where the CPU has it, state and sums float32); "
-        "evaluation stays float32",
-        choices=("float32", "bfloat16"),
+        "per-step products in bfloat16 where the CPU has it, state and sums float32); auto: "
+        "bfloat16 where the CPU has native bfloat16 arithmetic (AVX512-BF16 or AMX), else "
+        "float32; evaluation stays float32",
+        choices=PRECISIONS,
     )
     progress: bool = opt(True, "show a progress bar on a terminal")
     plot: bool = opt(True, "draw curves.png (matplotlib) at the end")
+
+
+def training_dtype(precision: str, device_type: str = "cpu") -> torch.dtype:
+    """The dtype training steps autocast to for ``--precision`` on ``device_type``: ``auto``
+    is bfloat16 on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX) or a CUDA device
+    that supports it, float32 elsewhere (emulated bfloat16 is slower there and gains nothing)."""
+    if precision == "auto":
+        if device_type == "cuda":
+            native = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        else:
+            native = device_type == "cpu" and autotune.native_bf16()
+        return torch.bfloat16 if native else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32

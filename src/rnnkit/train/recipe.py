@@ -24,7 +24,7 @@ from torch import nn
 
 from ..errors import CheckpointError, RnnkitError
 from .checkpoint import load_checkpoint
-from .config import TrainConfig
+from .config import PRECISIONS, TrainConfig
 from .distributed import DistEnv, init_distributed
 from .runs import open_run, release, resumable
 from .trainer import BEST, LAST, Task, Trainer
@@ -61,8 +61,10 @@ def check_backend(name: str) -> None:
 def check_train_options(tcfg: TrainConfig) -> None:
     """Errors for generic options a recipe cannot run with (before any work)."""
     check_backend(tcfg.backend)
-    if tcfg.precision not in ("float32", "bfloat16"):
-        raise RnnkitError(f"--precision must be float32 or bfloat16; got {tcfg.precision}")
+    if tcfg.precision not in PRECISIONS:
+        raise RnnkitError(
+            f"--precision must be one of {', '.join(PRECISIONS)}; got {tcfg.precision}"
+        )
     for name in ("eval_every", "save_every", "log_every"):
         if getattr(tcfg, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(tcfg, name)}")

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from ..errors import CheckpointError, RnnkitError
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig
+from .config import TrainConfig, training_dtype
 from .distributed import DistEnv
 from .history import MetricsLog, plot_curves
 from .optim import build_optimizer, build_scheduler, optimizer_step
@@ -91,8 +91,9 @@ class Trainer:
         log=print,
     ) -> None:
         self.model, self.task, self.config = model, task, config
-        self._bf16 = config.precision == "bfloat16"  # training steps under autocast
         self.env = env or DistEnv()
+        # training steps under autocast
+        self._bf16 = training_dtype(config.precision, self.env.device.type) == torch.bfloat16
         self.run_config, self.extra, self.log = run_config or {}, extra or {}, log
         self.out = Path(config.out)
         self.metrics = MetricsLog(self.out / "metrics.jsonl")
@@ -131,6 +132,9 @@ class Trainer:
         if env.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
             self.metrics.truncate_after(state.step)
+            if cfg.precision == "auto":
+                kind = "bfloat16 (native here)" if self._bf16 else "float32 (no native bfloat16)"
+                self._say(f"--precision auto: training steps in {kind}")
         self._loop(net, optimizer, scheduler, state, total)
         if env.is_main and cfg.plot:
             labels = getattr(self.task, "labels", None)  # metric name -> axis label
