@@ -16,8 +16,14 @@ every contender runs once, so slow drifts of a shared machine hit all of them al
 - ``loop``: the user's version, a Python loop of autograd ops per step (cell_loops.py), with the
   rnnkit layer's weights copied in; before timing, its output is asserted equal to the layer's
   (float64 copies, first 50 steps: ``f64 Δ`` = max |Δ| / max |output|);
+- ``compiled``: that loop module under ``torch.compile`` (``--compile``, inductor by default;
+  compiled_loop.py), what users try first: its steady-state time, timed in the same rounds after
+  the first call, which compiles it (its seconds are the ``compile s`` column); rows with T above
+  ``--compile-max-steps`` are not compiled (Dynamo unrolls the loop: minutes of compilation), and
+  a compilation that fails is named in the column, the run goes on;
 - ``torch LSTM``: torch.nn.LSTM(I, H), the speed the issue asks to stay within 1.5x of.
-Ratios: loop / auto (goal >= 5) and auto / torch LSTM (goal <= 1.5). It prints a table and writes
+Ratios: loop / auto (goal >= 5), compiled / auto (how many times the compiled loop's time
+rnnkit's is) and auto / torch LSTM (goal <= 1.5). It prints a table and writes
 ``<out-dir>/<name>.json`` and ``.md`` atomically (default benchmarks/results/new_cells), with
 the load average before and after: timings on a shared machine move, compare within one run.
 """
@@ -44,6 +50,7 @@ from torch import Tensor, nn  # noqa: E402
 
 import rnnkit  # noqa: E402
 from cell_loops import LOOPS, cifg_cell  # noqa: E402
+from compiled_loop import BACKENDS, compile_loop  # noqa: E402
 from grid import Config, parse_config  # noqa: E402
 from report import machine_info, write_atomic, write_json  # noqa: E402
 from rnnkit.engine import backends  # noqa: E402
@@ -51,7 +58,7 @@ from timing import gemm_peak, time_once  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 CONFIGS = ("32,100,128,256", "16,500,64,128", "1,1000,32,64", "64,200,256,512")
-CONTENDERS = ("auto", "fused", "loop", "torch_lstm")
+CONTENDERS = ("auto", "fused", "loop", "compiled", "torch_lstm")
 LOOP_GOAL, LSTM_GOAL = 5.0, 1.5  # loop / auto at least; auto / torch LSTM at most
 CHECK_RTOL = 1e-9  # loop vs rnnkit output: max |Δ| / max |output|, in float64,
 CHECK_STEPS = 50  # over the first 50 steps (see check_loop)
@@ -66,6 +73,8 @@ class Options:
     repeats: int = 3  # timed rounds; the median is reported
     warmup: int = 1  # untimed runs of each contender first
     threads: int = 2  # torch.set_num_threads for the whole run (1 on a busy machine)
+    compile: str = "inductor"  # torch.compile backend of the compiled loop ("off": not run)
+    compile_max_steps: int = 200  # rows with a longer T leave the compiled loop out
     peak_n: int = 1024  # the sgemm size of the recorded peak (tests pass a small one)
     out_dir: str = str(RESULTS)  # where <name>.json and <name>.md go
     name: str = "new_cells"  # file name stem of the results
@@ -142,10 +151,14 @@ def bench(cell: str, cfg: Config, opts: Options, peak_gflops: float) -> dict:
     lstm = nn.LSTM(cfg.I, cfg.H)
     x = torch.randn(cfg.T, cfg.B, cfg.I, requires_grad=True)
     diff = check_loop(layer, loop, x)
+    compiled, compile_info = compile_loop(
+        loop, x, lambda m: fwd_bwd(m, x, None), opts.compile, opts.compile_max_steps
+    )
     steps = {
         "auto": fwd_bwd(layer, x, "auto"),
         "fused": fwd_bwd(layer, x, "fused"),
         "loop": fwd_bwd(loop, x, None),
+        **({"compiled": compiled} if compiled else {}),
         "torch_lstm": fwd_bwd(lstm, x, None),
     }
     cpu = torch.device("cpu")
@@ -160,6 +173,7 @@ def bench(cell: str, cfg: Config, opts: Options, peak_gflops: float) -> dict:
             if name == "auto":
                 engine = backends.last_path  # the engine "auto" took for this float32 layer
     ms = {name: statistics.median(ts) for name, ts in times.items()}
+    ms.setdefault("compiled", None)
     return {
         "cell": cell,
         "config": cfg.label,
@@ -168,6 +182,8 @@ def bench(cell: str, cfg: Config, opts: Options, peak_gflops: float) -> dict:
         **{f"{name}_ms": ms[name] for name in CONTENDERS},
         "loop_over_auto": ms["loop"] / ms["auto"],
         "loop_over_fused": ms["loop"] / ms["fused"],
+        "compiled_over_auto": ms["compiled"] and ms["compiled"] / ms["auto"],
+        **compile_info,
         "auto_over_lstm": ms["auto"] / ms["torch_lstm"],
         "fused_over_lstm": ms["fused"] / ms["torch_lstm"],
         "floor_ms": (floor := gemm_floor_ms(layer, cfg, peak_gflops)),
@@ -177,9 +193,16 @@ def bench(cell: str, cfg: Config, opts: Options, peak_gflops: float) -> dict:
     }
 
 
-COLUMNS = ("cell", "config", "auto→", "auto ms", "fused ms", "loop ms", "torch LSTM ms",
-           "GEMM floor ms", "loop/auto", "loop/floor", "loop/fused", "auto/LSTM", "goals",
-           "f64 Δ")  # fmt: skip
+COLUMNS = ("cell", "config", "auto→", "auto ms", "fused ms", "loop ms", "compiled ms",
+           "compile s", "torch LSTM ms", "GEMM floor ms", "loop/auto", "compiled/auto",
+           "loop/floor", "loop/fused", "auto/LSTM", "goals", "f64 Δ")  # fmt: skip
+
+
+def compiled_cells(r: dict) -> list[str]:
+    """The compiled loop's ms, compile s and compiled/auto; where it did not run, its status."""
+    if r["compiled_ms"] is None:
+        return [r["compile_status"], "-", "-"]
+    return [f"{r['compiled_ms']:.2f}", f"{r['compile_s']:.1f}", f"{r['compiled_over_auto']:.1f}"]
 
 
 def table_cells(r: dict) -> list[str]:
@@ -187,19 +210,20 @@ def table_cells(r: dict) -> list[str]:
     if five == "no" and r["loop_over_floor"] < LOOP_GOAL:
         five = "out of reach"  # even GEMMs at peak and nothing else would not make it 5x
     goals = f"5x {five}, 1.5x " + ("yes" if r["auto_over_lstm"] <= LSTM_GOAL else "no")
+    compiled_ms, compile_s, compiled_over_auto = compiled_cells(r)
     return [
         r["cell"], r["config"], r["engine"], f"{r['auto_ms']:.2f}", f"{r['fused_ms']:.2f}",
-        f"{r['loop_ms']:.2f}", f"{r['torch_lstm_ms']:.2f}", f"{r['floor_ms']:.2f}",
-        f"{r['loop_over_auto']:.1f}", f"{r['loop_over_floor']:.1f}",
-        f"{r['loop_over_fused']:.1f}", f"{r['auto_over_lstm']:.2f}", goals,
-        f"{r['max_rel_diff_f64']:.1e}",
+        f"{r['loop_ms']:.2f}", compiled_ms, compile_s, f"{r['torch_lstm_ms']:.2f}",
+        f"{r['floor_ms']:.2f}", f"{r['loop_over_auto']:.1f}", compiled_over_auto,
+        f"{r['loop_over_floor']:.1f}", f"{r['loop_over_fused']:.1f}",
+        f"{r['auto_over_lstm']:.2f}", goals, f"{r['max_rel_diff_f64']:.1e}",
     ]  # fmt: skip
 
 
 def markdown(rows: list[dict], machine: dict, command: str) -> str:
     load = f"{machine['loadavg_start']} -> {machine['loadavg_end']}"
     head = [
-        "# Cells torch.nn lacks: rnnkit vs a Python loop vs torch.nn.LSTM",
+        "# Cells torch.nn lacks: rnnkit vs a Python loop (eager and compiled) vs torch.nn.LSTM",
         "",
         f"`{command}`",
         "",
@@ -208,11 +232,15 @@ def markdown(rows: list[dict], machine: dict, command: str) -> str:
         f"({machine['rnnkit_git']}); sgemm peak {machine['peak_gflops']} GFLOP/s",
         f"- load average (1, 5, 15 min) start -> end: {load}; `uptime` at start: "
         f"{machine['uptime_start']}",
+        f"- cpu flags: {' '.join(machine['cpu_flags'])}; torch capability "
+        f"{machine['torch_capability']}; rnnkit native build {machine['native_build']}",
         "- forward + backward of output.sum(), float32, one layer, median ms of "
         f"{machine['repeats']} rounds; goals: loop/auto >= {LOOP_GOAL:g}, "
         f"auto/LSTM <= {LSTM_GOAL:g}; GEMM floor: the layer's GEMMs at the sgemm peak, so "
         'loop/floor is the largest loop/auto any engine could reach here ("out of reach": '
-        "below 5)",
+        "below 5); compiled: the loop under torch.compile (backend "
+        f"{machine['compile']}), steady state after the first call, which compiles it "
+        "(compile s); compiled/auto: how many times rnnkit's time the compiled loop takes",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -257,6 +285,18 @@ def parse_args(argv: list[str] | None) -> Options:
     p.add_argument("--repeats", type=_positive, default=d.repeats, help="default 3")
     p.add_argument("--warmup", type=int, default=d.warmup, help="untimed runs (default 1)")
     p.add_argument("--threads", type=_positive, default=d.threads, help="default 2")
+    p.add_argument(
+        "--compile",
+        choices=BACKENDS,
+        default=d.compile,
+        help="torch.compile backend of the compiled loop (default inductor)",
+    )
+    p.add_argument(
+        "--compile-max-steps",
+        type=_positive,
+        default=d.compile_max_steps,
+        help="compile the loop only where T is at most this (default 200)",
+    )
     p.add_argument("--peak-n", type=_positive, default=d.peak_n, help="sgemm n for the peak (1024)")
     p.add_argument("--out-dir", default=d.out_dir, help="default benchmarks/results")
     p.add_argument("--name", default=d.name, help="results file stem (default new_cells)")
@@ -307,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         gc.unfreeze()
         torch.set_num_threads(threads_before)
-    conditions |= {"loadavg_end": _loadavg(), "repeats": opts.repeats}
+    conditions |= {"loadavg_end": _loadavg(), "repeats": opts.repeats, "compile": opts.compile}
     machine = machine_info(torch.device("cpu"), opts.threads, peak) | conditions
     command = " ".join(["python benchmarks/new_cells.py", *argv])
     payload = {

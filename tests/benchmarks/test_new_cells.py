@@ -1,5 +1,7 @@
 """Smoke tests of benchmarks/new_cells.py on a tiny config: it runs every cell, checks each
-user-style loop against the rnnkit layer, and writes sane JSON and markdown. No timing asserts."""
+user-style loop against the rnnkit layer, times the loop under torch.compile (Dynamo's "eager"
+backend here: the same plumbing as inductor without minutes of C++ compilation), and writes
+sane JSON and markdown. No timing asserts."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 import torch
 
 NEW_CELLS_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "new_cells.py"
+BACKEND = "eager"  # torch.compile backend of the tiny runs
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,7 @@ def new_cells():
 def tiny(new_cells, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     argv = ["--config", "3,4,5,6", "--repeats", "1", "--warmup", "0", "--threads", "1"]
+    argv += ["--compile", BACKEND]
     argv += ["--peak-n", "64", "--out-dir", str(out), "--name", "tiny"]
     threads = torch.get_num_threads()
     assert new_cells.main(argv) == 0
@@ -43,16 +47,23 @@ def test_every_cell_has_a_checked_row_with_positive_times(new_cells, tiny):
     for row in rows:
         assert row["config"] == "B3 T4 I5 H6" and row["engine"] in ("native", "fused")
         assert row["max_rel_diff_f64"] < 1e-9, "the loop and the rnnkit layer should agree"
-        for field in ("auto_ms", "fused_ms", "loop_ms", "torch_lstm_ms", "loop_over_auto"):
+        fields = ("auto_ms", "fused_ms", "loop_ms", "compiled_ms", "torch_lstm_ms",
+                  "loop_over_auto", "compiled_over_auto", "compile_s")  # fmt: skip
+        for field in fields:
             assert isinstance(row[field], float) and math.isfinite(row[field]) and row[field] > 0
+        assert row["compile_status"] == "ok" and row["compiled_rel_diff"] < 1e-5
+        assert row["compiled_over_auto"] == row["compiled_ms"] / row["auto_ms"]
 
 
 def test_machine_load_and_markdown_are_written(tiny):
     out, payload = tiny
     machine = payload["machine"]
     assert machine["threads"] == 1 and len(machine["loadavg_start"]) == 3
+    assert machine["compile"] == BACKEND and isinstance(machine["cpu_flags"], list)
     md = (out / "tiny.md").read_text()
     assert "| cell |" in md and md.count("\n| layernorm_lstm |") == 1
+    assert "| compiled ms | compile s |" in md and "| compiled/auto |" in md
+    assert "- cpu flags: " in md and f"(backend {BACKEND})" in md
     assert not list(out.glob("*.tmp")), "temp files must be replaced, not left behind"
 
 
@@ -91,3 +102,46 @@ def test_goal_says_out_of_reach_where_the_gemm_floor_forbids_5x(new_cells, tiny)
     row = dict(payload["rows"][0], loop_over_auto=2.0, auto_over_lstm=1.0)
     assert "5x out of reach" in new_cells.table_cells(dict(row, loop_over_floor=3.0))[-2]
     assert "5x no," in new_cells.table_cells(dict(row, loop_over_floor=9.0))[-2]
+
+
+def _options(new_cells, **kw):
+    return new_cells.Options(repeats=1, warmup=0, compile=BACKEND, **kw)
+
+
+def test_rows_longer_than_compile_max_steps_leave_the_compiled_loop_out(new_cells):
+    cfg = new_cells.Config(B=2, T=3, I=3, H=4)
+    row = new_cells.bench("indrnn", cfg, _options(new_cells, compile_max_steps=2), 1.0)
+    assert row["compiled_ms"] is None and row["compiled_over_auto"] is None
+    assert row["compile_status"] == "skipped (T 3 > --compile-max-steps 2)"
+    cells = dict(zip(new_cells.COLUMNS, new_cells.table_cells(row)))
+    assert cells["compiled ms"] == row["compile_status"]
+    assert cells["compile s"] == cells["compiled/auto"] == "-"
+    off = new_cells.bench("indrnn", cfg, new_cells.Options(repeats=1, warmup=0, compile="off"), 1.0)
+    assert off["compile_status"] == "off" and off["compiled_ms"] is None
+
+
+def test_a_compilation_that_fails_is_reported_not_raised(new_cells):
+    compile_loop = sys.modules["compiled_loop"].compile_loop
+
+    def broken(graph, example_inputs):  # a torch.compile backend that cannot compile
+        raise RuntimeError("no compiler here\nmore detail")
+
+    layer = new_cells.make_layer("cifg_lstm", 3, 4)
+    loop = new_cells.LOOPS["cifg_lstm"].from_layer(layer)
+    x = torch.randn(3, 2, 3, requires_grad=True)
+    step, info = compile_loop(loop, x, lambda m: new_cells.fwd_bwd(m, x, None), broken, 10)
+    assert step is None and info["compile_s"] is None
+    assert (
+        info["compile_status"].startswith("failed (")
+        and "no compiler here" in info["compile_status"]
+    )
+    assert "more detail" not in info["compile_status"], "one line in the table"
+
+
+def test_compile_options_are_checked(new_cells, capsys):
+    assert new_cells.parse_args(["--compile", "off"]).compile == "off"
+    assert new_cells.parse_args(["--compile-max-steps", "50"]).compile_max_steps == 50
+    with pytest.raises(SystemExit):
+        new_cells.parse_args(["--compile", "tvm"])
+    with pytest.raises(SystemExit):
+        new_cells.parse_args(["--compile-max-steps", "0"])
