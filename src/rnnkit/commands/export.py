@@ -7,6 +7,7 @@
     rnnkit export onnx --checkpoint runs/classify --output classify.onnx
     rnnkit export onnx --checkpoint runs/tag --output tag.onnx
     rnnkit export onnx --checkpoint runs/speech --output speech.onnx
+    rnnkit export onnx --checkpoint runs/translate --output g2p.onnx
 
 textgen: token ids (B, T) in, logits (B, T, V) and the final state out; with ``--stream`` the
 graph takes the state too (one chunk, often one token, at a time: feed each call's state to
@@ -19,8 +20,13 @@ raw feature frames ``feats`` (B, T, F) (the recognizer's ``features`` of the aud
 ``lengths`` in, CTC ``log_probs`` (B, T', C) (id 0 the blank) and ``out_lengths`` (B,) out
 (decoding is left to the runner). Batch and time stay dynamic; the lengths are the ONNX
 recurrent operators' ``sequence_lens`` (every other ``--cell``: an ONNX ``Loop`` over time of
-its step, the lengths a mask). translate has no ONNX export yet: refused with a one-line
-error, as is a checkpoint of no rnnkit recipe.
+its step, the lengths a mask). translate: two graphs beside the --output name, g2p.onnx ->
+g2p.encoder.onnx (``src`` (B, S) ids and ``lengths`` in; ``memory`` (B, S, H), the
+attention's ``keys`` where it projects them, the decoder's first state ``h``, ``c``, ``feed``
+out) and g2p.decoder.onnx, one decoder step (``tokens`` (B,), the state, ``memory``, ``keys``,
+``lengths`` in; ``log_probs`` (B, V), ``next_h``, ``next_c``, ``next_feed``, ``attention``
+(B, S) out): the search loop stays in the runner (docs/deploy.md has a greedy one). A
+checkpoint of no rnnkit recipe is refused with a one-line error.
 """
 
 from __future__ import annotations
@@ -75,11 +81,16 @@ def _onnx(args: argparse.Namespace) -> int:
     task = _task(args.checkpoint)
     if args.stream and task != "textgen":
         raise RnnkitError(f"--stream exports textgen models; {args.checkpoint} is a {task} model")
+    if task == "translate":
+        from ..export_translate import export_translator
+
+        encoder, decoder = export_translator(args.checkpoint, args.output)
+        print(f"wrote {encoder} and {decoder} (translate: the encoder and one decoder step)")
+        return 0
     if task not in _RECIPES:
-        why = _NOT_YET.get(task, "no exporter for it")
         raise RnnkitError(
-            f"{task} models have no ONNX export yet ({why}); export textgen, forecast, "
-            "classify, tag or speech checkpoints"
+            f"{task} models have no ONNX export; export textgen, forecast, classify, tag, "
+            "speech or translate checkpoints"
         )
     model, example, names, outputs = _RECIPES[task](args)
     names += [f"state{k}" for k in range(len(flat_tensors(example)) - len(names))]
@@ -139,7 +150,6 @@ def _speech(args: argparse.Namespace) -> tuple:
     return recognizer.model, example, ["feats", "lengths"], outputs
 
 
-_NOT_YET = {"translate": "its decoder runs a search loop of data-dependent length"}
 _RECIPES = {"textgen": _textgen, "forecast": _forecast, "classify": _classify, "tag": _tag,
             "speech": _speech}  # fmt: skip
 

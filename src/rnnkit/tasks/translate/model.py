@@ -172,6 +172,11 @@ class Seq2Seq(nn.Module):
     def start(self, src: Tensor, lengths: Tensor) -> tuple[Memory, DecoderState]:
         """Encode src (B, S) with lengths (B,): (the memory, the decoder's first state)."""
         src = src[:, : int(lengths.max())]  # padding past the longest source changes nothing
+        return self.encode(src, lengths)
+
+    def encode(self, src: Tensor, lengths: Tensor) -> tuple[Memory, DecoderState]:
+        """``start`` without cutting the padding past the longest source (a step whose size
+        depends on the lengths' values, which an exported graph cannot hold): memory (B, S)."""
         values, finals = self.encoder(src, lengths)
         lengths = lengths.to(values.device)
         if self.decoder.attention is not None:

@@ -1,0 +1,118 @@
+"""ONNX export of a translate model (an attentive encoder-decoder) as the two graphs seq2seq
+models ship in, and a greedy runner over them (numpy and onnxruntime only).
+
+    enc, dec = rnnkit.export_translate.export_translator("runs/translate", "g2p.onnx")
+    # -> g2p.encoder.onnx, g2p.decoder.onnx
+    ids, scores = greedy_onnx(encoder_session, decoder_session, src, lengths)
+
+The encoder graph takes the source ids and lengths and returns the memory and the decoder's
+first state; the decoder graph is one step: previous tokens, state, memory -> log-probabilities,
+next state, attention weights (their inputs and outputs: rnnkit/tasks/translate/graphs.py).
+Each is written by ``rnnkit.export.to_onnx``, so the recurrent layers become ONNX's own
+LSTM / GRU / RNN operators (the encoder's lengths their ``sequence_lens``) or a ``Loop`` of
+the cell's step, batch and source length stay dynamic, and onnxruntime's outputs are checked
+against the model's before anything is written. The search loop, of data-dependent length,
+stays in the runner: ``greedy_onnx`` here, or a beam search of one's own over the same step.
+
+This module sits beside rnnkit.export, above the recipes: it reads the translate recipe's
+model and checkpoints (``rnnkit export onnx`` calls it for translate runs).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from .errors import RnnkitError
+from .export import to_onnx
+from .tasks.translate import Seq2Seq, load_translator
+from .tasks.translate.graphs import DecoderStepGraph, EncoderGraph, examples
+from .tasks.translate.vocab import BOS, EOS, PAD
+
+__all__ = ["export_translator", "graph_paths", "greedy_onnx"]
+
+
+def graph_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The two files written for ``path``: ``model.onnx`` -> (``model.encoder.onnx``,
+    ``model.decoder.onnx``) beside it."""
+    path = Path(path)
+    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
+    return path.with_name(f"{stem}.encoder.onnx"), path.with_name(f"{stem}.decoder.onnx")
+
+
+def export_translator(
+    model: Seq2Seq | str | os.PathLike, path: str | os.PathLike, *, check: bool = True
+) -> tuple[Path, Path]:
+    """Write ``model`` (a ``Seq2Seq``, or a translate run directory / checkpoint file) as an
+    encoder graph and a decoder-step graph beside ``path`` (``graph_paths``); returns their
+    paths. ``check``: onnxruntime's outputs against the model's (where it is installed). Both
+    files or neither: a failure leaves what was there before."""
+    if not isinstance(model, nn.Module):
+        model = load_translator(model).model
+    if not isinstance(model, Seq2Seq):
+        raise RnnkitError(f"export_translator expected a Seq2Seq; got {type(model).__name__}")
+    targets = graph_paths(path)
+    if not targets[0].parent.is_dir():
+        raise RnnkitError(f"cannot write {path}: the directory {targets[0].parent} does not exist")
+    was_training = model.training
+    model.eval()
+    try:
+        graphs = (EncoderGraph(model), DecoderStepGraph(model))
+        written = _write_both(graphs, examples(model), targets, check)
+    finally:
+        model.train(was_training)
+    return written
+
+
+def _write_both(graphs, inputs, targets: tuple[Path, Path], check: bool) -> tuple[Path, Path]:
+    """Each graph to a temporary file beside its target, then both moved into place."""
+    temps = []
+    try:
+        for graph, example, target in zip(graphs, inputs, targets):
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+            to_onnx(graph, example, tmp, input_names=graph.input_names,
+                    output_names=graph.output_names, check=check)  # fmt: skip
+        for tmp, target in zip(temps, targets):
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+    return targets
+
+
+def greedy_onnx(
+    encoder, decoder, src: np.ndarray, lengths: np.ndarray, max_length: int | None = None
+) -> tuple[list[list[int]], np.ndarray]:
+    """Greedy decoding over the two graphs (onnxruntime ``InferenceSession``s of the files
+    ``export_translator`` writes) for src (B, S) int64 post-padded ids and lengths (B,) int64:
+    each row's token ids (without ``<eos>``) and its summed log-probability (B,), as
+    ``rnnkit.tasks.translate.greedy`` gives them. ``max_length``: most tokens a row writes
+    (default 2 x its source length + 10). Needs numpy and onnxruntime only."""
+    B = src.shape[0]
+    limits = np.full(B, max_length) if max_length else 2 * lengths + 10
+    values = dict(zip([o.name for o in encoder.get_outputs()],
+                      encoder.run(None, {"src": src, "lengths": lengths})))  # fmt: skip
+    values["lengths"] = lengths
+    wanted = [i.name for i in decoder.get_inputs()]
+    returned = [o.name for o in decoder.get_outputs()]
+    y = np.full(B, BOS, dtype=np.int64)
+    done, scores, steps = np.zeros(B, dtype=bool), np.zeros(B, dtype=np.float32), []
+    for t in range(int(limits.max())):
+        values["tokens"] = y
+        out = dict(zip(returned, decoder.run(None, {n: values[n] for n in wanted})))
+        y = out["log_probs"].argmax(axis=1)  # (B,)
+        scores += np.where(done, 0.0, out["log_probs"][np.arange(B), y])
+        steps.append(np.where(done, PAD, y))
+        values.update({n: out[f"next_{n}"] for n in wanted if f"next_{n}" in out})
+        done |= (y == EOS) | (limits <= t + 1)
+        if done.all():
+            break
+    ids = [[int(i) for i in row] for row in np.stack(steps, axis=1)]
+    return [row[: row.index(EOS)] if EOS in row else [i for i in row if i != PAD]
+            for row in ids], scores  # fmt: skip
