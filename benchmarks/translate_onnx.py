@@ -1,0 +1,106 @@
+"""Greedy decoding speed of a translate model in onnxruntime (the two graphs of
+``rnnkit.export_translate``, searched by ``greedy_onnx``) against eager rnnkit
+(``translate_texts``): sources per second at batch 1 and 64, one thread each, back to back.
+
+    python benchmarks/translate_onnx.py [runs/translate] [--sources 640] [--threads 1]
+
+With a run directory: its model and the first ``--sources`` distinct validation words of its
+split, decoded to their end. Without: random weights in the default model's shape (bi-LSTM
+192+192, LSTM decoder 384, luong-general, embed 64) on CMUdict words, every source decoded for
+``--max-length`` steps (8: a trained model writes about 7 phonemes and <eos> for a CMUdict
+word; random weights would run to the length limit). Both sides must write the same tokens.
+Prints sources/s by wall time and by the process's CPU time (a shared machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import onnxruntime
+import torch
+
+from rnnkit.export_translate import export_translator, greedy_onnx
+from rnnkit.tasks.translate import (
+    SeqVocab,
+    TranslateConfig,
+    build_model,
+    load_cmudict,
+    load_translator,
+    translate_texts,
+)
+from rnnkit.tasks.translate.vocab import encode_batch
+
+
+def _model(args):
+    """(model, source vocabulary, target vocabulary, source words, max_length)."""
+    if args.checkpoint:
+        t = load_translator(args.checkpoint)
+        from translate_decoding import sources  # the run's own split (benchmarks/)
+
+        return t.model, t.src_vocab, t.tgt_vocab, sources(t, args.sources), None
+    pairs = load_cmudict()
+    words = list(dict.fromkeys(s for s, _ in pairs))  # spread over the alphabet
+    words = words[:: max(1, len(words) // args.sources)]
+    src_vocab = SeqVocab.build([s for s, _ in pairs], "char")
+    tgt_vocab = SeqVocab.build([t for _, t in pairs], "space")
+    torch.manual_seed(0)
+    model = build_model(TranslateConfig(), len(src_vocab), len(tgt_vocab)).eval()
+    return model, src_vocab, tgt_vocab, words[: args.sources], args.max_length
+
+
+def _clocked(fn, *args):
+    """(result, wall seconds, process CPU seconds) of ``fn(*args)``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoint", nargs="?", help="run directory or .pt file (optional)")
+    parser.add_argument("--sources", type=int, default=640, help="sources decoded at batch 64")
+    parser.add_argument("--batch1-sources", type=int, default=128, help="sources at batch 1")
+    parser.add_argument("--max-length", type=int, default=8, help="steps (random weights only)")
+    parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, src_vocab, tgt_vocab, words, max_length = _model(args)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    with tempfile.TemporaryDirectory() as folder:
+        paths = export_translator(model, Path(folder) / "m.onnx")
+        encoder, decoder = (onnxruntime.InferenceSession(str(p), options,
+                            providers=["CPUExecutionProvider"]) for p in paths)  # fmt: skip
+
+    def eager(texts, batch):
+        out = translate_texts(model, src_vocab, tgt_vocab, texts, 1, 1, 1.0, max_length, batch)
+        return [best[0][0] for best in out]
+
+    def ort(texts, batch):  # translate_texts' batching: sources of similar length together
+        order, out = sorted(range(len(texts)), key=lambda i: len(src_vocab.encode(texts[i]))), {}
+        for start in range(0, len(order), batch):
+            chunk = order[start : start + batch]
+            src, lengths = encode_batch(src_vocab, [texts[i] for i in chunk], eos=False)
+            ids, _ = greedy_onnx(encoder, decoder, src.numpy(), lengths.numpy(), max_length)
+            out.update({i: tgt_vocab.decode(row) for i, row in zip(chunk, ids)})
+        return [out[i] for i in range(len(texts))]
+
+    for batch in (1, 64):
+        texts = words[: args.batch1_sources if batch == 1 else args.sources]
+        result = {"batch": batch, "sources": len(texts), "threads": args.threads}
+        outputs = {}
+        for name, run in (("eager", eager), ("onnxruntime", ort)):
+            run(texts[:batch], batch)  # warm-up
+            outputs[name], wall, cpu = _clocked(run, texts, batch)
+            result[f"{name}_per_s_wall"] = round(len(texts) / wall, 1)
+            result[f"{name}_per_s_cpu"] = round(len(texts) / cpu, 1)
+        result["same_outputs"] = outputs["eager"] == outputs["onnxruntime"]
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
