@@ -1,8 +1,8 @@
 """ONNX export of a translate model (an attentive encoder-decoder) as the two graphs seq2seq
 models ship in, and a greedy runner over them (numpy and onnxruntime only).
 
-    enc, dec = rnnkit.export_translate.export_translator("runs/translate", "g2p.onnx")
-    # -> g2p.encoder.onnx, g2p.decoder.onnx
+    enc, dec, vocab = rnnkit.export_translate.export_translator("runs/translate", "g2p.onnx")
+    # -> g2p.encoder.onnx, g2p.decoder.onnx, g2p.vocab.json (a model alone: the two graphs)
     ids, scores = greedy_onnx(encoder_session, decoder_session, src, lengths)
 
 The encoder graph takes the source ids and lengths and returns the memory and the decoder's
@@ -20,6 +20,7 @@ model and checkpoints (``rnnkit export onnx`` calls it for translate runs).
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -35,24 +36,31 @@ from .tasks.translate.vocab import BOS, EOS, PAD
 
 __all__ = ["export_translator", "graph_paths", "greedy_onnx"]
 
+PARTS = ("encoder.onnx", "decoder.onnx", "vocab.json")  # the names beside --output's stem
 
-def graph_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """The two files written for ``path``: ``model.onnx`` -> (``model.encoder.onnx``,
-    ``model.decoder.onnx``) beside it."""
+
+def graph_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
+    """The files written for ``path``: ``model.onnx`` -> (``model.encoder.onnx``,
+    ``model.decoder.onnx``, ``model.vocab.json``) beside it (the vocabularies: from a run)."""
     path = Path(path)
     stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.name
-    return path.with_name(f"{stem}.encoder.onnx"), path.with_name(f"{stem}.decoder.onnx")
+    encoder, decoder, vocab = (path.with_name(f"{stem}.{part}") for part in PARTS)
+    return encoder, decoder, vocab
 
 
 def export_translator(
     model: Seq2Seq | str | os.PathLike, path: str | os.PathLike, *, check: bool = True
 ) -> tuple[Path, Path]:
     """Write ``model`` (a ``Seq2Seq``, or a translate run directory / checkpoint file) as an
-    encoder graph and a decoder-step graph beside ``path`` (``graph_paths``); returns their
-    paths. ``check``: onnxruntime's outputs against the model's (where it is installed). Both
-    files or neither: a failure leaves what was there before."""
+    encoder graph and a decoder-step graph beside ``path`` (``graph_paths``), and for a run its
+    vocabularies as JSON (``{"source": {"level", "tokens"}, "target": ...}``, a token's id its
+    place in the list); returns the paths written. ``check``: onnxruntime's outputs against the
+    model's (where it is installed). All files or none: a failure leaves what was there."""
+    vocab = None
     if not isinstance(model, nn.Module):
-        model = load_translator(model).model
+        translator = load_translator(model)
+        model, vocab = translator.model, {"source": translator.src_vocab.to_dict(),
+                                          "target": translator.tgt_vocab.to_dict()}  # fmt: skip
     if not isinstance(model, Seq2Seq):
         raise RnnkitError(f"export_translator expected a Seq2Seq; got {type(model).__name__}")
     targets = graph_paths(path)
@@ -62,28 +70,34 @@ def export_translator(
     model.eval()
     try:
         graphs = (EncoderGraph(model), DecoderStepGraph(model))
-        written = _write_both(graphs, examples(model), targets, check)
+        return _write_all(graphs, examples(model), vocab, targets, check)
     finally:
         model.train(was_training)
-    return written
 
 
-def _write_both(graphs, inputs, targets: tuple[Path, Path], check: bool) -> tuple[Path, Path]:
-    """Each graph to a temporary file beside its target, then both moved into place."""
-    temps = []
+def _write_all(graphs, inputs, vocab, targets, check: bool) -> tuple[Path, ...]:
+    """Each graph (and ``vocab`` where given) to a temporary file beside its target, then all
+    moved into place."""
+    temps: list[Path] = []
+
+    def temporary(target: Path) -> str:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        temps.append(Path(tmp))
+        return tmp
+
     try:
         for graph, example, target in zip(graphs, inputs, targets):
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".onnx", dir=target.parent)
-            os.close(fd)
-            temps.append(Path(tmp))
-            to_onnx(graph, example, tmp, input_names=graph.input_names,
+            to_onnx(graph, example, temporary(target), input_names=graph.input_names,
                     output_names=graph.output_names, check=check)  # fmt: skip
+        if vocab is not None:
+            Path(temporary(targets[2])).write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
-    return targets
+    return targets[: len(temps)]
 
 
 def greedy_onnx(

@@ -25,8 +25,9 @@ g2p.encoder.onnx (``src`` (B, S) ids and ``lengths`` in; ``memory`` (B, S, H), t
 attention's ``keys`` where it projects them, the decoder's first state ``h``, ``c``, ``feed``
 out) and g2p.decoder.onnx, one decoder step (``tokens`` (B,), the state, ``memory``, ``keys``,
 ``lengths`` in; ``log_probs`` (B, V), ``next_h``, ``next_c``, ``next_feed``, ``attention``
-(B, S) out): the search loop stays in the runner (docs/deploy.md has a greedy one). A
-checkpoint of no rnnkit recipe is refused with a one-line error.
+(B, S) out): the search loop stays in the runner (docs/deploy.md has a greedy one); and
+g2p.vocab.json, the tokens of each side in id order. A checkpoint of no rnnkit recipe is
+refused with a one-line error.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ def _onnx(args: argparse.Namespace) -> int:
     if task == "translate":
         from ..export_translate import export_translator
 
-        encoder, decoder = export_translator(args.checkpoint, args.output)
-        print(f"wrote {encoder} and {decoder} (translate: the encoder and one decoder step)")
+        encoder, decoder, vocab = export_translator(args.checkpoint, args.output)
+        print(f"wrote {encoder}, {decoder} (translate: the encoder, one decoder step) and {vocab}")
         return 0
     if task not in _RECIPES:
         raise RnnkitError(

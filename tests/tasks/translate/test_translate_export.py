@@ -5,6 +5,8 @@ example did not have, with padding; ``rnnkit export onnx`` of a translate run; b
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -110,18 +112,21 @@ def test_the_cli_exports_a_translate_run(trained, tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", "onnx", "--checkpoint", str(trained), "--output", str(out)]) == 0
     assert "g2p.encoder.onnx" in capsys.readouterr().out
-    assert not out.exists()
-    translator = load_translator(trained)
-    sessions = _sessions([tmp_path / "g2p.encoder.onnx", tmp_path / "g2p.decoder.onnx"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "g2p.decoder.onnx", "g2p.encoder.onnx", "g2p.vocab.json"
+    ]  # fmt: skip
+    vocab = json.loads((tmp_path / "g2p.vocab.json").read_text("utf-8"))
+    assert vocab["source"]["level"] == "char"  # the ids by the JSON alone:
+    index = {token: i for i, token in enumerate(vocab["source"]["tokens"])}
     words = ["abc", "f", "deadbeef", "cab"]
-    src = [translator.src_vocab.encode(w) for w in words]
-    lengths = torch.tensor([len(s) for s in src])
-    padded = torch.zeros(len(src), int(lengths.max()) + 2, dtype=torch.int64)
-    for row, s in zip(padded, src):
-        row[: len(s)] = torch.tensor(s)
-    ids, _ = greedy_onnx(*sessions, padded.numpy(), lengths.numpy())
-    texts = [translator.tgt_vocab.decode(i) for i in ids]
-    assert texts == translator.translate(words, beam_size=1)
+    lengths = torch.tensor([len(w) for w in words])
+    src = torch.zeros(len(words), int(lengths.max()) + 2, dtype=torch.int64)  # padded past all
+    for row, word in zip(src, words):
+        row[: len(word)] = torch.tensor([index[c] for c in word])
+    sessions = _sessions([tmp_path / "g2p.encoder.onnx", tmp_path / "g2p.decoder.onnx"])
+    ids, _ = greedy_onnx(*sessions, src.numpy(), lengths.numpy())
+    texts = [" ".join(vocab["target"]["tokens"][i] for i in row) for row in ids]
+    assert texts == load_translator(trained).translate(words, beam_size=1)
 
 
 def test_export_translator_refuses_what_it_cannot_write(tmp_path, trained):

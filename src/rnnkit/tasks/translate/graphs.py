@@ -94,7 +94,7 @@ def examples(model: Seq2Seq) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
     the step's from the encoder's outputs for them (eval mode, no gradients)."""
     seeded = torch.Generator().manual_seed(0)
     V = model.encoder.embed.num_embeddings
-    src = torch.randint(4, max(V, 5), (2, 5), generator=seeded) % V  # (past the special ids)
+    src = torch.randint(min(4, V - 1), V, (2, 5), generator=seeded)  # past the special ids
     lengths = torch.tensor([5, 3])
     src[1, 3:] = 0  # <pad>
     encoder, step = EncoderGraph(model), DecoderStepGraph(model)
