@@ -145,3 +145,22 @@ def test_bad_input_is_one_line_and_writes_nothing(trained, tmp_path, capsys, ext
     cli_fails(capsys, ["export", "onnx", "--checkpoint", str(trained), "--output", str(out),
                        *extra], match)  # fmt: skip
     assert list(tmp_path.rglob("*.onnx")) == []
+
+
+def test_a_failed_export_leaves_what_was_there(trained, tmp_path, monkeypatch):
+    import rnnkit.export_translate as module
+
+    (tmp_path / "g2p.encoder.onnx").write_text("old")
+    real, calls = module.to_onnx, []
+
+    def second_fails(*args, **kwargs):  # the encoder is written, the decoder step fails
+        calls.append(1)
+        if len(calls) == 2:
+            raise RnnkitError("cannot export the model to ONNX: (a failure)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "to_onnx", second_fails)
+    with pytest.raises(RnnkitError, match="a failure"):
+        export_translator(trained, tmp_path / "g2p.onnx")
+    assert [p.name for p in tmp_path.iterdir()] == ["g2p.encoder.onnx"]
+    assert (tmp_path / "g2p.encoder.onnx").read_text() == "old"
