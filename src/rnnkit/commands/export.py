@@ -56,7 +56,10 @@ def add_parser(subparsers) -> None:
     p = commands.add_parser("onnx", help=about, description=__doc__, formatter_class=HelpFormatter)
     p.add_argument("--checkpoint", required=True, help="run directory or .pt file")
     p.add_argument(
-        "--output", type=Path, default=Path("model.onnx"), help="the .onnx file to write"
+        "--output",
+        type=Path,
+        default=Path("model.onnx"),
+        help="the .onnx file to write (translate: X.onnx names X.encoder.onnx, ...)",
     )
     p.add_argument(
         "--stream", action="store_true", help="textgen: the state in and out (step by step)"
