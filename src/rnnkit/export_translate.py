@@ -26,15 +26,16 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from torch import nn
+import torch
+from torch import Tensor, nn
 
 from .errors import RnnkitError
 from .export import to_onnx
-from .tasks.translate import Seq2Seq, load_translator
+from .tasks.translate import DecoderState, Seq2Seq, load_translator
 from .tasks.translate.graphs import DecoderStepGraph, EncoderGraph, examples
 from .tasks.translate.vocab import BOS, EOS, PAD
 
-__all__ = ["export_translator", "graph_paths", "greedy_onnx"]
+__all__ = ["OnnxSeq2Seq", "export_translator", "graph_paths", "greedy_onnx"]
 
 PARTS = ("encoder.onnx", "decoder.onnx", "vocab.json")  # the names beside --output's stem
 
@@ -130,3 +131,61 @@ def greedy_onnx(
     ids = [[int(i) for i in row] for row in np.stack(steps, axis=1)]
     return [row[: row.index(EOS)] if EOS in row else [i for i in row if i != PAD]
             for row in ids], scores  # fmt: skip
+
+
+class OnnxSeq2Seq:
+    """The two graphs (onnxruntime sessions, or the paths of the files) as the translate
+    recipe's searches see a ``Seq2Seq``, so they run on onnxruntime unchanged:
+    ``beam_search(OnnxSeq2Seq(encoder, decoder), src, lengths, beam_size=5)``, ``greedy(...)``
+    (torch tensors in and out; each step's ``log_probs`` stand for the logits, which the
+    search's log-softmax leaves as they are)."""
+
+    def __init__(self, encoder, decoder):
+        self.encoder, self.step_graph = (_session(g) for g in (encoder, decoder))
+        self.decoder = self  # the searches call model.decoder.step
+        self._wanted = [i.name for i in self.step_graph.get_inputs()]
+        self._returned = [o.name for o in self.step_graph.get_outputs()]
+        self._states = [n for n in self._wanted if f"next_{n}" in self._returned]
+
+    def start(self, src: Tensor, lengths: Tensor) -> tuple[_Rows, DecoderState]:
+        """src (B, S), lengths (B,) -> (what each step reads of the source, the first state)."""
+        feed = {"src": src.cpu().numpy(), "lengths": lengths.cpu().numpy()}
+        names = [o.name for o in self.encoder.get_outputs()]
+        out = {n: torch.from_numpy(v) for n, v in zip(names, self.encoder.run(None, feed))}
+        out["lengths"] = lengths.cpu()
+        reads = _Rows({n: out[n] for n in ("memory", "keys", "lengths") if n in self._wanted})
+        hx = tuple(out[n] for n in self._states if n != "feed")
+        return reads, DecoderState(hx, out.get("feed") if "feed" in self._states else None)
+
+    def step(
+        self, y: Tensor, state: DecoderState, memory: _Rows
+    ) -> tuple[Tensor, DecoderState, Tensor | None]:
+        """y (N,) -> (log-probabilities (N, V), the next state, attention (N, S) or None)."""
+        values = {**memory, **dict(zip(self._states, (*state.hx, state.feed))), "tokens": y}
+        feed = {n: values[n].numpy() for n in self._wanted}
+        out = dict(zip(self._returned, self.step_graph.run(None, feed)))
+        nxt = [torch.from_numpy(out[f"next_{n}"]) for n in self._states]
+        feed_next = nxt.pop() if "feed" in self._states else None
+        weights = torch.from_numpy(out["attention"]) if "attention" in out else None
+        return torch.from_numpy(out["log_probs"]), DecoderState(tuple(nxt), feed_next), weights
+
+    def bos(self, n: int, device: torch.device) -> Tensor:
+        """(n,) <bos> ids: the first decoder input."""
+        return torch.full((n,), BOS, dtype=torch.long)
+
+
+class _Rows(dict):
+    """The source as the step reads it (memory, keys, lengths by name), row-selectable as the
+    recipe's ``Memory`` (beam search repeats each source K times)."""
+
+    def select(self, index: Tensor) -> _Rows:
+        return _Rows({n: t.index_select(0, index) for n, t in self.items()})
+
+
+def _session(graph):
+    """An onnxruntime session of ``graph`` (a path; a session is returned as it is)."""
+    if not isinstance(graph, (str, os.PathLike)):
+        return graph
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])

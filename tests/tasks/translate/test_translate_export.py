@@ -1,7 +1,8 @@
 """ONNX export of translate models (rnnkit.export_translate): the encoder graph and the
-decoder-step graph run in onnxruntime, and greedy decoding over them (``greedy_onnx``) writes
-the eager model's tokens with its log-probabilities, at batch and source sizes the export
-example did not have, with padding; ``rnnkit export onnx`` of a translate run; bad input."""
+decoder-step graph run in onnxruntime, and greedy decoding over them (``greedy_onnx``) and the
+recipe's beam search on them (``OnnxSeq2Seq``) write the eager model's tokens with its
+log-probabilities, at batch and source sizes the export example did not have, with padding;
+``rnnkit export onnx`` of a translate run; bad input."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ import torch
 from helpers import cli_fails
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
-from rnnkit.tasks.translate import Seq2Seq, greedy, load_translator
+from rnnkit.tasks.translate import Seq2Seq, beam_search, greedy, load_translator
 from rnnkit.tasks.translate.vocab import EOS
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
-from rnnkit.export_translate import export_translator, greedy_onnx  # noqa: E402
+from rnnkit.export_translate import OnnxSeq2Seq, export_translator, greedy_onnx  # noqa: E402
 
 # attention, encoder cell, decoder cell, input feeding, layers, bidirectional encoder
 CASES = {
@@ -83,6 +84,10 @@ def test_onnx_greedy_equals_eager_greedy(case, tmp_path):
         hyps, _ = greedy(model, src, lengths, max_length)
         assert ids == [h.tokens for h in hyps]
         _close(scores, [h.log_prob for h in hyps])
+    onnx_beams = beam_search(OnnxSeq2Seq(encoder, decoder), src, lengths, 3, 2)  # the recipe's
+    beams = beam_search(model, src, lengths, 3, 2)
+    assert [[h.tokens for h in b] for b in onnx_beams] == [[h.tokens for h in b] for b in beams]
+    _close([h.score for b in onnx_beams for h in b], [h.score for b in beams for h in b])
 
 
 @pytest.mark.parametrize("case", ["luong_general_lstm_feeding_2L", "bahdanau_gru_2L"])
