@@ -4,6 +4,7 @@ models ship in, and a greedy runner over them (numpy and onnxruntime only).
     enc, dec, vocab = rnnkit.export_translate.export_translator("runs/translate", "g2p.onnx")
     # -> g2p.encoder.onnx, g2p.decoder.onnx, g2p.vocab.json (a model alone: the two graphs)
     ids, scores = greedy_onnx(encoder_session, decoder_session, src, lengths)
+    beam_search(OnnxSeq2Seq(encoder_path, decoder_path), src, lengths)  # the recipe's search
 
 The encoder graph takes the source ids and lengths and returns the memory and the decoder's
 first state; the decoder graph is one step: previous tokens, state, memory -> log-probabilities,
@@ -12,7 +13,8 @@ Each is written by ``rnnkit.export.to_onnx``, so the recurrent layers become ONN
 LSTM / GRU / RNN operators (the encoder's lengths their ``sequence_lens``) or a ``Loop`` of
 the cell's step, batch and source length stay dynamic, and onnxruntime's outputs are checked
 against the model's before anything is written. The search loop, of data-dependent length,
-stays in the runner: ``greedy_onnx`` here, or a beam search of one's own over the same step.
+stays in the runner: ``greedy_onnx`` here (numpy), or the recipe's own greedy and beam search
+driving the graphs through ``OnnxSeq2Seq``.
 
 This module sits beside rnnkit.export, above the recipes: it reads the translate recipe's
 model and checkpoints (``rnnkit export onnx`` calls it for translate runs).
