@@ -1,6 +1,7 @@
-"""Greedy decoding speed of a translate model in onnxruntime (the two graphs of
-``rnnkit.export_translate``, searched by ``greedy_onnx``) against eager rnnkit
-(``translate_texts``): sources per second at batch 1 and 64, one thread each, back to back.
+"""Decoding speed of a translate model in onnxruntime (the two graphs of
+``rnnkit.export_translate``: greedy by ``greedy_onnx``, beam 5 by the recipe's beam search
+through ``OnnxSeq2Seq``) against eager rnnkit (``translate_texts``): sources per second at
+batch 1 and 64, one thread each, back to back.
 
     python benchmarks/translate_onnx.py [runs/translate] [--sources 640] [--threads 1]
 
@@ -23,10 +24,11 @@ from pathlib import Path
 import onnxruntime
 import torch
 
-from rnnkit.export_translate import export_translator, greedy_onnx
+from rnnkit.export_translate import OnnxSeq2Seq, export_translator, greedy_onnx
 from rnnkit.tasks.translate import (
     SeqVocab,
     TranslateConfig,
+    beam_search,
     build_model,
     load_cmudict,
     load_translator,
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--batch1-sources", type=int, default=128, help="sources at batch 1")
     parser.add_argument("--max-length", type=int, default=8, help="steps (random weights only)")
     parser.add_argument("--threads", type=int, default=1, help="torch and onnxruntime threads")
+    parser.add_argument("--beam", type=int, default=5, help="the beam of the beam rows")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, src_vocab, tgt_vocab, words, max_length = _model(args)
@@ -76,26 +79,32 @@ def main() -> None:
         encoder, decoder = (onnxruntime.InferenceSession(str(p), options,
                             providers=["CPUExecutionProvider"]) for p in paths)  # fmt: skip
 
-    def eager(texts, batch):
-        out = translate_texts(model, src_vocab, tgt_vocab, texts, 1, 1, 1.0, max_length, batch)
+    def eager(texts, batch, beam):
+        rows = batch * beam
+        out = translate_texts(model, src_vocab, tgt_vocab, texts, beam, 1, 1.0, max_length, rows)
         return [best[0][0] for best in out]
 
-    def ort(texts, batch):  # translate_texts' batching: sources of similar length together
+    def ort(texts, batch, beam):  # translate_texts' batching: sources of similar length together
         order, out = sorted(range(len(texts)), key=lambda i: len(src_vocab.encode(texts[i]))), {}
         for start in range(0, len(order), batch):
             chunk = order[start : start + batch]
             src, lengths = encode_batch(src_vocab, [texts[i] for i in chunk], eos=False)
-            ids, _ = greedy_onnx(encoder, decoder, src.numpy(), lengths.numpy(), max_length)
+            if beam == 1:
+                ids, _ = greedy_onnx(encoder, decoder, src.numpy(), lengths.numpy(), max_length)
+            else:  # the recipe's beam search stepping the graphs
+                best = beam_search(searched, src, lengths, beam, 1, 1.0, max_length)
+                ids = [b[0].tokens for b in best]
             out.update({i: tgt_vocab.decode(row) for i, row in zip(chunk, ids)})
         return [out[i] for i in range(len(texts))]
 
-    for batch in (1, 64):
+    searched = OnnxSeq2Seq(encoder, decoder)
+    for beam, batch in ((1, 1), (1, 64), (args.beam, 1), (args.beam, 64)):
         texts = words[: args.batch1_sources if batch == 1 else args.sources]
-        result = {"batch": batch, "sources": len(texts), "threads": args.threads}
+        result = {"beam": beam, "batch": batch, "sources": len(texts), "threads": args.threads}
         outputs = {}
         for name, run in (("eager", eager), ("onnxruntime", ort)):
-            run(texts[:batch], batch)  # warm-up
-            outputs[name], wall, cpu = _clocked(run, texts, batch)
+            run(texts[:batch], batch, beam)  # warm-up
+            outputs[name], wall, cpu = _clocked(run, texts, batch, beam)
             result[f"{name}_per_s_wall"] = round(len(texts) / wall, 1)
             result[f"{name}_per_s_cpu"] = round(len(texts) / cpu, 1)
         result["same_outputs"] = outputs["eager"] == outputs["onnxruntime"]
