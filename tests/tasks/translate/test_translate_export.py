@@ -14,12 +14,12 @@ import torch
 from helpers import cli_fails
 from rnnkit.cli import main
 from rnnkit.errors import RnnkitError
+from rnnkit.export_translate import OnnxSeq2Seq, export_translator, graph_paths, greedy_onnx
 from rnnkit.tasks.translate import Seq2Seq, beam_search, greedy, load_translator
 from rnnkit.tasks.translate.vocab import EOS
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
-from rnnkit.export_translate import OnnxSeq2Seq, export_translator, greedy_onnx  # noqa: E402
 
 # attention, encoder cell, decoder cell, input feeding, layers, bidirectional encoder
 CASES = {
@@ -132,6 +132,12 @@ def test_the_cli_exports_a_translate_run(trained, tmp_path, capsys):
     ids, _ = greedy_onnx(*sessions, src.numpy(), lengths.numpy())
     texts = [" ".join(vocab["target"]["tokens"][i] for i in row) for row in ids]
     assert texts == load_translator(trained).translate(words, beam_size=1)
+
+
+def test_the_files_are_named_beside_the_output():
+    names = ["g2p.v2.encoder.onnx", "g2p.v2.decoder.onnx", "g2p.v2.vocab.json"]
+    assert [str(p) for p in graph_paths("out/g2p.v2.onnx")] == [f"out/{n}" for n in names]
+    assert graph_paths("model")[0].name == "model.encoder.onnx"
 
 
 def test_export_translator_refuses_what_it_cannot_write(tmp_path, trained):
