@@ -7,9 +7,12 @@ dW_ih = dGᵀ·X and dW_hh = dG_hᵀ·H_prev. Each accumulates in float32 inside
 is rounded to bfloat16 and widened back, as autocast's own linear layers round theirs. Where the
 CPU has AVX512-BF16, the native sweeps' per-step products h·W_hhᵀ and dG·W_hh run in bfloat16
 too, with float32 sums (csrc/bf16.h: W_hh rounded once per sweep, the rows once per step). The
-time loop's state and all pointwise math stay float32, and so do the weights and their
-gradients' dtype. Where the CPU has no native bfloat16, or autocast asks
-for float16, every GEMM stays float32: the same results as outside autocast, and no slower.
+no-grad stack (csrc/infer.cpp) follows the same rule, operation for operation: its input
+projections as these bfloat16 GEMMs, its per-step products in bfloat16 where the CPU has
+AVX512-BF16. The time loop's state and all pointwise math stay float32, and so do the weights
+and their gradients' dtype; float64 layers are never lowered (autocast leaves float64 alone).
+Where the CPU has no native bfloat16, or autocast asks for float16, every GEMM stays float32:
+the same results as outside autocast, and no slower.
 
 ``gemm_dtype()`` is the dtype the current call's big GEMMs run in (None: the tensors' own).
 """

@@ -250,7 +250,9 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
     # torch.nn's LSTM / RNN return autocast's dtype for a padded tensor, the input's when packed
     lowers = spec.autocast_lowers and isinstance(input, Tensor)
     out_dtype = torch.get_autocast_dtype(device) if lowers else data.dtype
-    gemm = precision.lowers_to(device, torch.get_autocast_dtype(device))  # bfloat16 if native
+    # bfloat16 if native, for float32 weights (autocast leaves float64 alone)
+    native = precision.lowers_to(device, torch.get_autocast_dtype(device))
+    gemm = native if weight.dtype == torch.float32 else None
     with torch.autocast(device, enabled=False), precision.lowered_gemms(gemm):
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
         output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)

@@ -278,6 +278,9 @@ def native_infer(
     params). h0 (L·D, B, P), c0 (L·D, B, H) or None for zeros. Returns output (T, B, D·P),
     h_n (L·D, B, P), c_n (L·D, B, H) or None. The same math as ``native_scan`` layer by layer
     (tests/engine/test_native_infer.py holds them equal); call it only with autograd off.
+    Under autocast (``gemm_dtype()`` bfloat16, precision.py) its GEMMs run in bfloat16 as the
+    training scan's: the input projections, and the per-step products where the CPU has
+    AVX512-BF16 (tests/engine/test_precision_infer.py holds it equal to the training path).
     """
     spec = _SPECS_BY_ID.get(id(cell))  # by identity: hashing a CellMath costs ~1 us per call
     if spec is None or x.dtype not in _DTYPES or not x.is_cpu:
@@ -310,5 +313,6 @@ def native_infer(
         spec.input_norm,
         EPS,
         both_directions,
+        gemm_dtype() is torch.bfloat16 and x.dtype == torch.float32,
     )
     return y, h_n, c_n

@@ -37,6 +37,16 @@ inline bool& bf16_products() {
   return on;
 }
 
+// Sets this thread's bf16_products() for a scope, then restores it (a sweep run on a team
+// member's thread, where the caller's thread-local setting is not seen).
+struct Bf16ProductsScope {
+  bool was;
+  explicit Bf16ProductsScope(bool on) : was(bf16_products()) { bf16_products() = on; }
+  ~Bf16ProductsScope() { bf16_products() = was; }
+  Bf16ProductsScope(const Bf16ProductsScope&) = delete;
+  Bf16ProductsScope& operator=(const Bf16ProductsScope&) = delete;
+};
+
 inline bool cpu_has_bf16() {
 #if RNNKIT_HAVE_BF16_KERNEL
   static const bool has = __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");

@@ -3,6 +3,14 @@
 // layers' no-grad fast path (rnnkit/engine/native/__init__.py: native_infer) calls it once per
 // forward, so a streaming call (T = 1, B = 1) costs one crossing from Python and a few
 // allocations, instead of several operator dispatches per layer-direction.
+//
+// Under torch.autocast("cpu", dtype=torch.bfloat16) on a CPU with native bfloat16 (`bf16`, as
+// the training scan's: rnnkit/engine/precision.py) the input projections run as ATen's
+// bfloat16 GEMM, their result rounded to bfloat16 and widened, the biases added in float32,
+// exactly as the training path computes them; where the CPU has AVX512-BF16 the per-step
+// products read W_hh's (and W_hr's) bfloat16 panels with float32 sums (bf16.h); the state and
+// the cell math stay float32.
+#include <ATen/ops/add.h>
 #include <ATen/ops/mm.h>
 #include <ATen/ops/native_layer_norm.h>
 
@@ -65,13 +73,25 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
   times_wt(N, x, I, W, b1 || b2, gx, G);
 }
 
+// x·W_ihᵀ (N, G) in bfloat16 (operands rounded, float32 sums, the result rounded to bfloat16),
+// widened to float32, plus `bias` where it is defined: the training path's
+// precision.addmm / precision.mm under autocast, operation for operation.
+at::Tensor bf16_projection(const at::Tensor& x, const at::Tensor& W_ih, const at::Tensor& bias) {
+  at::Tensor gx = at::mm(x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t()).to(x.scalar_type());
+  return bias.defined() ? gx.add_(bias) : gx;
+}
+
 }  // namespace
 
 std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t steps, bool fold_b_hh,
-                                    bool input_norm, double eps, bool both_directions) {
+                                    bool input_norm, double eps, bool both_directions, bool bf16) {
   TORCH_CHECK(cell.kernel != CUSTOM, "native infer: a compiled cell has no no-grad stack");
+  TORCH_CHECK(!bf16 || x.scalar_type() == at::kFloat,
+              "native infer: bfloat16 GEMMs take float32 tensors, got ", x.scalar_type());
+  // each run below sets it on its own thread (a direction's member of a team too)
+  const bool bf16_steps = bf16 && cpu_has_bf16();
   const int64_t D = num_directions, LD = static_cast<int64_t>(layers.size());
   TORCH_CHECK(D == 1 || D == 2, "native infer: expected 1 or 2 directions, got ", D);
   TORCH_CHECK(LD > 0 && LD % D == 0, "native infer: expected num_layers * ", D,
@@ -128,11 +148,18 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
       auto run = [&](int64_t d, Buffers& b) {
         const int64_t k = layer * D + d;
         const LayerTensors& l = ls[k];
+        const Bf16ProductsScope products(bf16_steps);  // W_hh's panels in bfloat16 where on
         at::Tensor gx = b.gx;
         if (norm) {  // LN(x·W_ihᵀ; γ, β) over all rows: ATen's layer norm
-          gx = std::get<0>(at::native_layer_norm(at::mm(input, l.W_ih.t()), {G}, l.gamma,
+          at::Tensor p = bf16 ? bf16_projection(input, l.W_ih, {}) : at::mm(input, l.W_ih.t());
+          gx = std::get<0>(at::native_layer_norm(p, {G}, l.gamma,
                                                  l.beta.defined() ? std::optional(l.beta)
                                                                   : std::nullopt, eps));
+        } else if (bf16) {  // the training path's in_bias: b_ih [+ b_hh where folded]
+          const at::Tensor& b_hh = fold_b_hh ? l.b_hh : at::Tensor();
+          const at::Tensor bias =
+              l.b_ih.defined() && b_hh.defined() ? at::add(l.b_ih, b_hh) : l.b_ih;
+          gx = bf16_projection(input, l.W_ih, bias);
         } else {
           project<T>(N, I, G, ptr<T>(input), l, fold_b_hh, ptr<T>(gx));
         }

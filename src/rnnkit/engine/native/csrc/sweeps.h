@@ -205,11 +205,12 @@ using LayerArgs = TensorList;
 // layers[layer·D + direction]; h0 (L·D, B, P) and c0 (L·D, B, H), zeros where None. Returns
 // [output (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H) | None]. both_directions: the two
 // directions of a bidirectional layer run at once, a thread each, instead of one after the
-// other with the threads sharing each (the engine's measured plan picks it per shape).
+// other with the threads sharing each (the engine's measured plan picks it per shape). bf16:
+// under autocast on a CPU with native bfloat16, the training scan's bfloat16 GEMMs (infer.cpp).
 std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
                                     std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
-                                    bool input_norm, double eps, bool both_directions);
+                                    bool input_norm, double eps, bool both_directions, bool bf16);
 
 // The time loops of a cell compiled from its Python step (custom.cpp, codegen.py): fns the
 // addresses of its row kernels (fwd f32, fwd f64, bwd f32, bwd f64); E = extras states side by
