@@ -21,6 +21,13 @@ from rnnkit.tasks.translate.vocab import EOS
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors: one thread (tests/tasks/conftest.py puts the count back)."""
+    torch.set_num_threads(1)
+
+
 # attention, encoder cell, decoder cell, input feeding, layers, bidirectional encoder
 CASES = {
     "luong_general_lstm_feeding_2L": ("luong-general", "lstm", None, True, 2, True),
@@ -84,8 +91,8 @@ def test_onnx_greedy_equals_eager_greedy(case, tmp_path):
         hyps, _ = greedy(model, src, lengths, max_length)
         assert ids == [h.tokens for h in hyps]
         _close(scores, [h.log_prob for h in hyps])
-    onnx_beams = beam_search(OnnxSeq2Seq(encoder, decoder), src, lengths, 3, 2)  # the recipe's
-    beams = beam_search(model, src, lengths, 3, 2)
+    onnx_beams = beam_search(OnnxSeq2Seq(encoder, decoder), src, lengths, 3, 2, max_length=6)
+    beams = beam_search(model, src, lengths, 3, 2, max_length=6)  # the recipe's search on both
     assert [[h.tokens for h in b] for b in onnx_beams] == [[h.tokens for h in b] for b in beams]
     _close([h.score for b in onnx_beams for h in b], [h.score for b in beams for h in b])
 
