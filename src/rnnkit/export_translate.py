@@ -53,7 +53,7 @@ def graph_paths(path: str | os.PathLike) -> tuple[Path, Path, Path]:
 
 def export_translator(
     model: Seq2Seq | str | os.PathLike, path: str | os.PathLike, *, check: bool = True
-) -> tuple[Path, Path]:
+) -> tuple[Path, ...]:
     """Write ``model`` (a ``Seq2Seq``, or a translate run directory / checkpoint file) as an
     encoder graph and a decoder-step graph beside ``path`` (``graph_paths``), and for a run its
     vocabularies as JSON (``{"source": {"level", "tokens"}, "target": ...}``, a token's id its
