@@ -4,7 +4,8 @@
 grapheme-to-phoneme on the bundled CMU Pronouncing Dictionary); ``load_translator(path)
 .translate(texts, beam_size=5)`` uses a trained model. The pieces are importable on their
 own: pairs files and the split (data.py), vocabularies (vocab.py), the model (model.py,
-attention.py), greedy and beam search (search.py), metrics (metrics.py).
+attention.py), greedy and beam search (search.py), metrics (metrics.py), the encoder and
+decoder-step graphs of its ONNX export (graphs.py; rnnkit.export_translate writes them).
 """
 
 from .attention import Attention, Memory
