@@ -6,8 +6,9 @@ batch 1 and 64, one thread each, back to back.
     python benchmarks/translate_onnx.py [runs/translate] [--sources 640] [--threads 1]
 
 With a run directory: its model and the first ``--sources`` distinct validation words of its
-split, decoded to their end. Without: random weights in the default model's shape (bi-LSTM
-192+192, LSTM decoder 384, luong-general, embed 64) on CMUdict words, every source decoded for
+split, decoded to their end. Without: random weights in the default model's shape
+(``TranslateConfig()``; on 2026-12-07 a bi-LSTM 256+256, LSTM decoder 512, luong-general,
+embed 64) on CMUdict words, every source decoded for
 ``--max-length`` steps (8: a trained model writes about 7 phonemes and <eos> for a CMUdict
 word; random weights would run to the length limit). Both sides must write the same tokens.
 Prints sources/s by wall time and by the process's CPU time (a shared machine).
@@ -100,7 +101,8 @@ def main() -> None:
     searched = OnnxSeq2Seq(encoder, decoder)
     for beam, batch in ((1, 1), (1, 64), (args.beam, 1), (args.beam, 64)):
         texts = words[: args.batch1_sources if batch == 1 else args.sources]
-        result = {"beam": beam, "batch": batch, "sources": len(texts), "threads": args.threads}
+        result = {"beam": beam, "batch": batch, "sources": len(texts), "threads": args.threads,
+                  "hidden": model.decoder.hidden}  # fmt: skip
         outputs = {}
         for name, run in (("eager", eager), ("onnxruntime", ort)):
             run(texts[:batch], batch, beam)  # warm-up
