@@ -9,6 +9,7 @@ import pytest
 from rnnkit.train import CheckpointError, RnnkitError, TrainConfig, save_checkpoint
 from rnnkit.train.recipe import (
     check_same_run,
+    check_train_options,
     load_task_checkpoint,
     prepare_out,
     run_config,
@@ -66,3 +67,9 @@ def test_load_task_checkpoint_refuses_another_task(tmp_path):
     save_checkpoint(tmp_path / "plain.pt", {"step": 0, "model": {}, "config": {}})
     with pytest.raises(CheckpointError, match="no rnnkit task recorded"):
         load_task_checkpoint(tmp_path / "plain.pt", "demo")
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_check_train_options_refuses_an_ema_decay_outside_0_1(value):
+    with pytest.raises(RnnkitError, match=rf"--ema must be in \[0, 1\) \(0 = off\); got {value}"):
+        check_train_options(TrainConfig(ema=value))

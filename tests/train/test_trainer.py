@@ -141,3 +141,51 @@ def test_precision_auto_trains_in_bfloat16_only_where_the_cpu_has_it_native(
         f"--precision auto: training steps in {kind} "
         + ("(native here)" if native else "(no native bfloat16)")
     ]
+
+
+def test_ema_evaluates_saves_and_leaves_the_moving_average_of_the_weights(tmp_path):
+    decay, seen = 0.8, []
+
+    class Probe(ToyTask):
+        def evaluate(self, model):
+            seen.append(model.weight.detach().clone())
+            return super().evaluate(model)
+
+    trained = []  # the weights after each optimizer step, from the plain run
+    plain = Probe()
+    orig = plain.train_step
+
+    def record(model, step, carry):
+        if step:
+            trained.append(next(iter(model.parameters())).detach().clone())
+        return orig(model, step, carry)
+
+    plain.train_step = record
+    model, _, _ = _fit(tmp_path, "plain", task=plain)
+    trained.append(model.weight.detach().clone())
+    seen.clear()
+    ema_model, _, out = _fit(tmp_path, "ema", task=Probe(), ema=decay)
+    average = trained[0]
+    for w in trained[1:]:
+        average = decay * average + (1 - decay) * w
+    assert len(seen) == 4 and torch.allclose(seen[-1], average, atol=1e-6)
+    assert torch.allclose(ema_model.weight, average, atol=1e-6)
+    last = load_checkpoint(out / LAST)
+    assert torch.equal(last["model"]["weight"], ema_model.weight)
+    assert torch.allclose(last["trained_model"]["weight"], trained[-1], atol=1e-6)
+    assert last["ema_updates"] == 40
+
+
+def test_resume_with_ema_continues_bit_for_bit(tmp_path):
+    full, _, _ = _fit(tmp_path, "full", ema=0.9)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, "part", task=ToyTask(crash_at=17), ema=0.9)
+    resumed, _, _ = _fit(
+        tmp_path, "part", resume=load_checkpoint(tmp_path / "part" / LAST), ema=0.9
+    )
+    for a, b in zip(full.parameters(), resumed.parameters()):
+        assert torch.equal(a, b)
+    assert torch.equal(
+        load_checkpoint(tmp_path / "full" / BEST)["model"]["weight"],
+        load_checkpoint(tmp_path / "part" / BEST)["model"]["weight"],
+    )

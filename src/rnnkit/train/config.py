@@ -39,6 +39,11 @@ class TrainConfig:
     warmup: int = opt(100, "steps of linear learning-rate warm-up from 0")
     schedule: str = opt("cosine", "decay after warm-up", choices=("cosine", "step", "constant"))
     min_lr_ratio: float = opt(0.1, "cosine: final learning rate as a fraction of --lr")
+    ema: float = opt(
+        0.0,
+        "keep an exponential moving average of the weights, this decay per step (e.g. 0.999): "
+        "evaluation, best.pt and the model a run leaves are the average; 0 = off",
+    )
     step_size: int = opt(1000, "step schedule: multiply the rate by --gamma every this many steps")
     gamma: float = opt(0.5, "step schedule: the factor")
     eval_every: int = opt(250, "evaluate on the validation data every this many steps (and last)")

@@ -65,6 +65,8 @@ def check_train_options(tcfg: TrainConfig) -> None:
         raise RnnkitError(
             f"--precision must be one of {', '.join(PRECISIONS)}; got {tcfg.precision}"
         )
+    if not 0 <= tcfg.ema < 1:
+        raise RnnkitError(f"--ema must be in [0, 1) (0 = off); got {tcfg.ema}")
     for name in ("eval_every", "save_every", "log_every"):
         if getattr(tcfg, name) < 1:
             raise RnnkitError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(tcfg, name)}")

@@ -9,9 +9,11 @@ metric name -> axis label with its unit (``"loss": "cross-entropy (nats per toke
 the axes of curves.png.
 
 A checkpoint holds model, optimizer, scheduler, every rank's RNG states and carry, the step and
-the early-stopping state, so ``fit(resume=checkpoint)`` continues bit for bit. Under torchrun
-the model is wrapped in DistributedDataParallel; each rank's task feeds its share of the global
-batch, and only rank 0 writes files.
+the early-stopping state, so ``fit(resume=checkpoint)`` continues bit for bit. With ``--ema`` an
+exponential moving average of the weights (``torch.optim.swa_utils.AveragedModel``) is what
+evaluation sees and what a checkpoint's ``model`` holds; the trained weights go beside it.
+Under torchrun the model is wrapped in DistributedDataParallel; each rank's task feeds its
+share of the global batch, and only rank 0 writes files.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, Protocol
 
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..errors import CheckpointError, RnnkitError
 from .checkpoint import rng_state, save_checkpoint, set_rng_state
@@ -92,6 +95,7 @@ class Trainer:
     ) -> None:
         self.model, self.task, self.config = model, task, config
         self.env = env or DistEnv()
+        self._ema: AveragedModel | None = None  # set by fit with --ema
         # training steps under autocast
         self._bf16 = training_dtype(config.precision, self.env.device.type) == torch.bfloat16
         self.run_config, self.extra, self.log = run_config or {}, extra or {}, log
@@ -124,6 +128,9 @@ class Trainer:
             net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         optimizer = build_optimizer(self.model.parameters(), cfg)
         scheduler = build_scheduler(optimizer, cfg, total)
+        self._ema = None  # the weights' moving average (torch.optim.swa_utils), --ema
+        if cfg.ema:
+            self._ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema))
         state = _State()
         if resume is not None:
             self._restore(resume, optimizer, scheduler, state)
@@ -136,6 +143,8 @@ class Trainer:
                 kind = "bfloat16 (native here)" if self._bf16 else "float32 (no native bfloat16)"
                 self._say(f"--precision auto: training steps in {kind}")
         self._loop(net, optimizer, scheduler, state, total)
+        if self._ema is not None:  # the run leaves the average, as its checkpoints hold it
+            self.model.load_state_dict(self._ema.module.state_dict())
         if env.is_main and cfg.plot:
             labels = getattr(self.task, "labels", None)  # metric name -> axis label
             plot_curves(self.metrics.records(), self.out / "curves.png", cfg.monitor, labels)
@@ -153,6 +162,8 @@ class Trainer:
             with torch.autocast(env.device.type, torch.bfloat16, enabled=self._bf16):
                 result = self.task.train_step(net, state.step, state.carry)
             optimizer_step(result.loss, optimizer, params, cfg.clip_norm)
+            if self._ema is not None:
+                self._ema.update_parameters(self.model)
             scheduler.step()
             state.carry, state.step = result.carry, state.step + 1
             tokens += result.count * env.world_size
@@ -183,9 +194,10 @@ class Trainer:
     def _evaluate(self, state: _State, optimizer, scheduler) -> bool:
         """Evaluate, write best.pt on improvement; True when early stopping says stop."""
         cfg = self.config
-        self.model.eval()
+        model = self.model if self._ema is None else self._ema.module
+        model.eval()
         with torch.no_grad():
-            metrics = self.task.evaluate(self.model)
+            metrics = self.task.evaluate(model)
         if cfg.monitor not in metrics:
             raise RnnkitError(f"--monitor {cfg.monitor!r} is not among {sorted(metrics)}")
         state.last_eval = metrics
@@ -210,6 +222,7 @@ class Trainer:
         payload = {
             "step": state.step,
             "model": self.model.state_dict(),
+            **self._ema_payload(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
             "ranks": per_rank,
@@ -223,6 +236,17 @@ class Trainer:
         }
         save_checkpoint(self.out / name, payload)
 
+    def _ema_payload(self) -> dict[str, Any]:
+        """With --ema a checkpoint's ``model`` is the average (what predict and evaluate load);
+        the trained weights and the average's update count go beside it, for resume."""
+        if self._ema is None:
+            return {}
+        return {
+            "model": self._ema.module.state_dict(),
+            "trained_model": self.model.state_dict(),
+            "ema_updates": int(self._ema.n_averaged),
+        }
+
     def _restore(self, ckpt: dict[str, Any], optimizer, scheduler, state: _State) -> None:
         env = self.env
         if ckpt.get("world_size") != env.world_size:
@@ -231,7 +255,10 @@ class Trainer:
                 f"this run has {env.world_size}: resume with the same number"
             )
         try:
-            self.model.load_state_dict(ckpt["model"])
+            self.model.load_state_dict(ckpt.get("trained_model", ckpt["model"]))
+            if self._ema is not None:
+                self._ema.module.load_state_dict(ckpt["model"])
+                self._ema.n_averaged.fill_(ckpt["ema_updates"])
             optimizer.load_state_dict(ckpt["optimizer"])
             scheduler.load_state_dict(ckpt["scheduler"])
             mine = ckpt["ranks"][env.rank]
