@@ -160,7 +160,11 @@ def _check_packed(
         )
     if packed.batch_sizes.numel() == 0:
         raise ValueError(f"{owner} expected at least one time step, got T = 0")
-    B, T = int(packed.batch_sizes[0]), packed.batch_sizes.numel()
+    T = packed.batch_sizes.numel()
+    if torch.compiler.is_compiling() and packed.sorted_indices is not None:
+        B = packed.sorted_indices.shape[0]  # the values are not read while tracing
+    else:  # (enforce_sorted=True under torch.compile: reading batch_sizes[0] breaks the graph)
+        B = int(packed.batch_sizes[0])
     return CheckedInput(None, packed, None, B, T, False, False)
 
 

@@ -6,9 +6,10 @@ layers, ``lengths`` or none) runs layer by layer, each built-in cell's layer-dir
 the native operators of native/ops.py (their fake kernels keep T and B symbolic; their
 registered autograd trains), the minimal cells through their parallel scan (torch ops).
 Nothing here keeps caches, reads the clock or the environment, reads a tensor's values in
-Python, or writes a module global: what dynamo would have to break the graph for. Calls it
-does not run (PackedSequence, noise inside the recurrence, cells compiled from a Python step)
-decline to the eager backends (a graph break).
+Python, or writes a module global: what dynamo would have to break the graph for. A
+PackedSequence runs too (``_packed``: its rows are the operators' order already). Calls it
+does not run (a minimal cell on a PackedSequence, noise inside the recurrence, cells compiled
+from a Python step) decline to the eager backends (a graph break).
 
 Lengths, with every size static (T·B rows, whatever the lengths' values): ``Lengths`` holds
 index tensors computed from the (B,) lengths by torch ops. The rows between layers stay in the
@@ -28,6 +29,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.minimal import MinCell
 from .native import native_cells
@@ -49,10 +51,12 @@ class Traced:
     def run(self, call: StackCall) -> tuple:
         spec, c, noise = call.spec, call.checked, call.noise
         cell = spec.cell
-        if c.x is None or noise.per_sequence():
-            raise NotImplementedError("traced: packed input and recurrent noise")
+        if noise.per_sequence():
+            raise NotImplementedError("traced: recurrent noise")
         if not isinstance(cell, MinCell) and cell.name not in native_cells():
             raise NotImplementedError(f"traced: no registered operator runs {cell.name}")
+        if c.x is None:
+            return _packed(call)
         x = c.x  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         widths = spec.state_widths
@@ -83,6 +87,43 @@ class Traced:
         elif spec.batch_first:
             out = out.transpose(0, 1)
         return out, (states[0] if len(states) == 1 else states)
+
+
+def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
+    """A PackedSequence: its rows are already in the operators' order (time-major, longest
+    first), so each built-in cell's layer-direction runs on them with the sequence's own
+    batch_sizes, nothing read from their values; states in and out through its indices."""
+    spec, packed, noise = call.spec, call.checked.packed, call.noise
+    if isinstance(spec.cell, MinCell):
+        raise NotImplementedError("traced: a minimal cell on a PackedSequence")
+    rows, batch_sizes = packed.data, packed.batch_sizes
+    order, back = packed.sorted_indices, packed.unsorted_indices
+    B, D = call.checked.B, spec.num_directions
+    if call.states is None:
+        states0 = tuple(rows.new_zeros(spec.LD, B, w) for w in spec.state_widths)
+    else:
+        states0 = call.states if order is None else tuple(s.index_select(1, order)
+                                                           for s in call.states)  # fmt: skip
+    finals: list[list[Tensor]] = [[] for _ in spec.state_widths]
+    for layer in range(spec.num_layers):
+        outs = []
+        for direction in range(D):
+            k = layer * D + direction
+            w, params = call.weights.layer_weights(k)
+            c0 = states0[1][k] if len(states0) > 1 else None
+            y, h_n, c_n = op_scan(spec.cell, rows, tuple(w), params, states0[0][k], c0,
+                                  batch_sizes, direction == 1)  # fmt: skip
+            outs.append(y)
+            for bucket, end in zip(finals, (h_n, c_n)):
+                bucket.append(end)
+        rows = outs[0] if D == 1 else torch.cat(outs, dim=1)
+        if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
+            rows = F.dropout(rows, noise.dropout, training=True)
+    states = tuple(torch.stack(b) for b in finals)
+    if back is not None:
+        states = tuple(s.index_select(1, back) for s in states)
+    out = PackedSequence(rows, batch_sizes, order, back)
+    return out, (states[0] if len(states) == 1 else states)
 
 
 class Lengths(NamedTuple):
