@@ -42,12 +42,11 @@ _LN_KERNELS = {3: 3, 4: 1}  # LN_LSTM, LN_GRU -> statistics saved per row
 
 def _cell(name: str) -> tuple[CellMath, object]:
     """The built-in cell of that name and its native spec."""
-    from . import _SPECS
+    from . import _SPECS_BY_NAME
 
-    for cell, spec in _SPECS.items():
-        if cell.name == name:
-            return cell, spec
-    raise NotImplementedError(f"no native operator for the cell {name!r}")
+    if name not in _SPECS_BY_NAME:
+        raise NotImplementedError(f"no native operator for the cell {name!r}")
+    return _SPECS_BY_NAME[name]
 
 
 def _traits(name: str, H: int) -> tuple[int, bool, bool, int, int]:
