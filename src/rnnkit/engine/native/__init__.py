@@ -54,6 +54,7 @@ __all__ = [
     "native_cells",
     "native_infer",
     "native_scan",
+    "release_workspace",
 ]
 
 
@@ -322,3 +323,9 @@ def native_infer(
     )
     return y, h_n, c_n
 
+
+def release_workspace() -> None:
+    """Free the scratch the no-grad stack keeps between calls on the calling thread (gx, S and
+    the like, up to 512 MB each: a fresh buffer of that size is paged in on every call)."""
+    if build._module is not None:
+        build._module.release_workspace()

@@ -17,6 +17,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::call_guard<py::gil_scoped_release>());
   m.def("infer_stack", &rnnkit::infer_stack, "no-grad forward of a whole stack of layers",
         py::call_guard<py::gil_scoped_release>());
+  m.def("release_workspace", &rnnkit::release_workspace,
+        "free the scratch infer_stack keeps between calls on this thread");
   m.def("custom_forward_sweep", &rnnkit::custom_forward_sweep,
         "time loop of the forward pass of a compiled cell", py::call_guard<py::gil_scoped_release>());
   m.def("custom_backward_sweep", &rnnkit::custom_backward_sweep,

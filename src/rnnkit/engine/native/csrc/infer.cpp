@@ -10,6 +10,7 @@
 // exactly as the training path computes them; where the CPU has AVX512-BF16 the per-step
 // products read W_hh's (and W_hr's) bfloat16 panels with float32 sums (bf16.h); the state and
 // the cell math stay float32.
+#include <ATen/core/grad_mode.h>
 #include <ATen/ops/add.h>
 #include <ATen/ops/mm.h>
 #include <ATen/ops/native_layer_norm.h>
@@ -73,15 +74,48 @@ void project(int64_t N, int64_t I, int64_t G, const T* x, const LayerTensors& l,
   times_wt(N, x, I, W, b1 || b2, gx, G);
 }
 
+// The stack's scratch (gx, S, the projection's raw h, the layer norm's products and moments,
+// a direction's y before it joins the layer's output), kept between calls on the calling
+// thread: a fresh buffer above glibc's mmap threshold (32 MB: gx of GRU B64 T100 H512 is 39 MB)
+// comes from the kernel zeroed page by page on every call. Buffers above kKeepBytes are not
+// kept; release_workspace() frees this thread's.
+constexpr int64_t kKeepBytes = int64_t(512) << 20;
+
+std::vector<at::Tensor>& kept_buffers() {
+  thread_local std::vector<at::Tensor> kept;
+  return kept;
+}
+
+at::Tensor workspace(size_t slot, int64_t rows, int64_t cols, const at::TensorOptions& opts) {
+  const int64_t need = rows * cols;
+  if (need * static_cast<int64_t>(opts.dtype().itemsize()) > kKeepBytes) {
+    return at::empty({rows, cols}, opts);
+  }
+  std::vector<at::Tensor>& kept = kept_buffers();
+  if (kept.size() <= slot) kept.resize(slot + 1);
+  at::Tensor& t = kept[slot];
+  if (!t.defined() || t.scalar_type() != opts.dtype().toScalarType() || t.numel() < need) {
+    t = at::Tensor();  // the old one freed first
+    t = at::empty({need}, opts);
+  }
+  return t.narrow(0, 0, need).view({rows, cols});
+}
+
 // x·W_ihᵀ (N, G) in bfloat16 (operands rounded, float32 sums, the result rounded to bfloat16),
-// widened to float32, plus `bias` where it is defined: the training path's
-// precision.addmm / precision.mm under autocast, operation for operation.
-at::Tensor bf16_projection(const at::Tensor& x, const at::Tensor& W_ih, const at::Tensor& bias) {
-  at::Tensor gx = at::mm(x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t()).to(x.scalar_type());
-  return bias.defined() ? gx.add_(bias) : gx;
+// widened to float32 into `out`, plus `bias` where it is defined: the training path's
+// precision.addmm / precision.mm under autocast, operation for operation. The bfloat16 product
+// goes to this thread's scratch `slot`.
+void bf16_projection(const at::Tensor& x, const at::Tensor& W_ih, const at::Tensor& bias,
+                     at::Tensor& out, size_t slot) {
+  at::Tensor p = workspace(slot, x.size(0), W_ih.size(0), x.options().dtype(at::kBFloat16));
+  at::mm_out(p, x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t());
+  out.copy_(p);
+  if (bias.defined()) out.add_(bias);
 }
 
 }  // namespace
+
+void release_workspace() { kept_buffers().clear(); }
 
 std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<LayerArgs> layers,
                                     int64_t num_directions, std::optional<at::Tensor> h0,
@@ -121,16 +155,20 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
   // buffers every layer-direction reuses; y per direction, joined into the layer's output
   struct Buffers {
     at::Tensor S, raw, aux, stats, scratch, gx, W_hh_p, W_hr_p;  // W_*_p: packed panels
+    size_t slot = 0;  // its first scratch slot (workspace)
   };
   const bool at_once = both_directions && D == 2 && team_threads_available() >= 2;
   std::vector<Buffers> bufs(at_once ? 2 : 1);
+  size_t slot = 0;
   for (Buffers& b : bufs) {
-    b.S = (lstm || cell.direct_dh()) ? at::empty({N, H}, opts) : at::Tensor();
-    b.raw = proj ? at::empty({N, H}, opts) : at::Tensor();
-    b.aux = norm ? at::empty({N, G}, opts) : at::Tensor();
-    b.stats = norm ? at::empty({N, K}, opts) : at::Tensor();
+    b.S = (lstm || cell.direct_dh()) ? workspace(slot, N, H, opts) : at::Tensor();
+    b.raw = proj ? workspace(slot + 1, N, H, opts) : at::Tensor();
+    b.aux = norm ? workspace(slot + 2, N, G, opts) : at::Tensor();
+    b.stats = norm ? workspace(slot + 3, N, K, opts) : at::Tensor();
     b.scratch = split ? at::empty({B, G}, opts) : at::Tensor();
-    b.gx = norm ? at::Tensor() : at::empty({N, G}, opts);
+    b.gx = workspace(slot + 4, N, G, opts);  // (the layer norm's input, where it has one)
+    b.slot = slot;
+    slot += 6;  // + 5: the bfloat16 product (bf16_projection)
   }
   // at once, each direction runs alone on its thread; else the threads share each sweep
   const Team team = at_once ? Team{}
@@ -138,7 +176,11 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
   const bool pack = packs_w_hh(cell.diagonal, steps);
   const Steps forward(std::vector<int64_t>(steps, B), false), reverse(forward.sizes, true);
   std::vector<at::Tensor> ys;
-  for (int64_t d = 0; d < D; ++d) ys.push_back(at::empty({N, P}, opts));
+  // a bidirectional layer's y per direction is scratch (copied into the output); a single
+  // direction's is the output itself
+  for (int64_t d = 0; d < D; ++d) {
+    ys.push_back(D == 2 ? workspace(slot + d, N, P, opts) : at::empty({N, P}, opts));
+  }
   at::Tensor input = x, output;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "rnnkit_infer_stack", [&] {
     using T = scalar_t;
@@ -148,18 +190,25 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
       auto run = [&](int64_t d, Buffers& b) {
         const int64_t k = layer * D + d;
         const LayerTensors& l = ls[k];
+        // no autograd on a team's thread either (grad mode is per thread; the out= products
+        // refuse weights that require grad while it is on)
+        const at::NoGradGuard no_grad;
         const Bf16ProductsScope products(bf16_steps);  // W_hh's panels in bfloat16 where on
         at::Tensor gx = b.gx;
         if (norm) {  // LN(x·W_ihᵀ; γ, β) over all rows: ATen's layer norm
-          at::Tensor p = bf16 ? bf16_projection(input, l.W_ih, {}) : at::mm(input, l.W_ih.t());
-          gx = std::get<0>(at::native_layer_norm(p, {G}, l.gamma,
+          if (bf16) {
+            bf16_projection(input, l.W_ih, {}, b.gx, b.slot + 5);
+          } else {
+            at::mm_out(b.gx, input, l.W_ih.t());
+          }
+          gx = std::get<0>(at::native_layer_norm(b.gx, {G}, l.gamma,
                                                  l.beta.defined() ? std::optional(l.beta)
                                                                   : std::nullopt, eps));
         } else if (bf16) {  // the training path's in_bias: b_ih [+ b_hh where folded]
           const at::Tensor& b_hh = fold_b_hh ? l.b_hh : at::Tensor();
           const at::Tensor bias =
               l.b_ih.defined() && b_hh.defined() ? at::add(l.b_ih, b_hh) : l.b_ih;
-          gx = bf16_projection(input, l.W_ih, bias);
+          bf16_projection(input, l.W_ih, bias, gx, b.slot + 5);
         } else {
           project<T>(N, I, G, ptr<T>(input), l, fold_b_hh, ptr<T>(gx));
         }

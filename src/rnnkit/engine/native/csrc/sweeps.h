@@ -212,6 +212,9 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
                                     std::optional<at::Tensor> c0, int64_t T, bool fold_b_hh,
                                     bool input_norm, double eps, bool both_directions, bool bf16);
 
+// Frees the scratch infer_stack keeps between calls on the calling thread (infer.cpp).
+void release_workspace();
+
 // The time loops of a cell compiled from its Python step (custom.cpp, codegen.py): fns the
 // addresses of its row kernels (fwd f32, fwd f64, bwd f32, bwd f64); E = extras states side by
 // side in xs (B, E·H); units: per cell parameter its size in units of H (0: absent).
