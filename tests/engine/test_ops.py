@@ -65,6 +65,12 @@ def test_forward_and_backward_operators_pass_opcheck(name, reverse, bias):
         torch.randn_like(y), torch.randn_like(h_n), dc_n, batch_sizes, reverse,
     )  # fmt: skip
     torch.library.opcheck(ops.backward_sweep, backward_args)
+    if not layer.cell.name.startswith("layernorm"):  # the projection inside the operator
+        w, _ = layer.layer_weights(0)
+        x = torch.randn(T * B, 4, dtype=torch.float64, requires_grad=True)
+        W_ih = w.W_ih.detach().clone().requires_grad_(True)
+        b_in = None if w.b_ih is None else w.b_ih.detach().clone().requires_grad_(True)
+        torch.library.opcheck(ops.projected_sweep, (cell, x, W_ih, b_in, *args[2:]))
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
