@@ -104,12 +104,11 @@ at::Tensor workspace(size_t slot, int64_t rows, int64_t cols, const at::TensorOp
 // x·W_ihᵀ (N, G) in bfloat16 (operands rounded, float32 sums, the result rounded to bfloat16),
 // widened to float32 into `out`, plus `bias` where it is defined: the training path's
 // precision.addmm / precision.mm under autocast, operation for operation. The bfloat16 product
-// goes to this thread's scratch `slot`.
+// goes to `product` (N, G).
 void bf16_projection(const at::Tensor& x, const at::Tensor& W_ih, const at::Tensor& bias,
-                     at::Tensor& out, size_t slot) {
-  at::Tensor p = workspace(slot, x.size(0), W_ih.size(0), x.options().dtype(at::kBFloat16));
-  at::mm_out(p, x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t());
-  out.copy_(p);
+                     at::Tensor& out, at::Tensor& product) {
+  at::mm_out(product, x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t());
+  out.copy_(product);
   if (bias.defined()) out.add_(bias);
 }
 
@@ -154,8 +153,7 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
   at::Tensor c0_c = lstm && c0 ? checked(*c0, "c0", {LD, B, H}, x) : at::Tensor();
   // buffers every layer-direction reuses; y per direction, joined into the layer's output
   struct Buffers {
-    at::Tensor S, raw, aux, stats, scratch, gx, W_hh_p, W_hr_p;  // W_*_p: packed panels
-    size_t slot = 0;  // its first scratch slot (workspace)
+    at::Tensor S, raw, aux, stats, scratch, gx, product, W_hh_p, W_hr_p;  // W_*_p: panels
   };
   const bool at_once = both_directions && D == 2 && team_threads_available() >= 2;
   std::vector<Buffers> bufs(at_once ? 2 : 1);
@@ -167,8 +165,9 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
     b.stats = norm ? workspace(slot + 3, N, K, opts) : at::Tensor();
     b.scratch = split ? at::empty({B, G}, opts) : at::Tensor();
     b.gx = workspace(slot + 4, N, G, opts);  // (the layer norm's input, where it has one)
-    b.slot = slot;
-    slot += 6;  // + 5: the bfloat16 product (bf16_projection)
+    // (taken here, on the calling thread: a team thread's would outlive release_workspace)
+    b.product = bf16 ? workspace(slot + 5, N, G, opts.dtype(at::kBFloat16)) : at::Tensor();
+    slot += 6;
   }
   // at once, each direction runs alone on its thread; else the threads share each sweep
   const Team team = at_once ? Team{}
@@ -197,7 +196,7 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
         at::Tensor gx = b.gx;
         if (norm) {  // LN(x·W_ihᵀ; γ, β) over all rows: ATen's layer norm
           if (bf16) {
-            bf16_projection(input, l.W_ih, {}, b.gx, b.slot + 5);
+            bf16_projection(input, l.W_ih, {}, b.gx, b.product);
           } else {
             at::mm_out(b.gx, input, l.W_ih.t());
           }
@@ -208,7 +207,7 @@ std::vector<at::Tensor> infer_stack(const Cell& cell, at::Tensor x, std::vector<
           const at::Tensor& b_hh = fold_b_hh ? l.b_hh : at::Tensor();
           const at::Tensor bias =
               l.b_ih.defined() && b_hh.defined() ? at::add(l.b_ih, b_hh) : l.b_ih;
-          bf16_projection(input, l.W_ih, bias, gx, b.slot + 5);
+          bf16_projection(input, l.W_ih, bias, gx, b.product);
         } else {
           project<T>(N, I, G, ptr<T>(input), l, fold_b_hh, ptr<T>(gx));
         }
