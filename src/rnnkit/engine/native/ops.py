@@ -7,7 +7,8 @@ norm) as plain torch ops around them:
 
 - ``rnnkit::forward_sweep``: the training forward of one layer-direction from its projected
   inputs gx (N, G): returns y (N, P), h_n (B, P), c_n (B, H), and what the backward reads (the
-  post-activation gates, c or gh_n, the LSTM's pre-projection h, the layer-norm cells' normed
+  post-activation gates (not for RNN and IndRNN: their backward reads y), c or gh_n, the
+  LSTM's pre-projection h, the layer-norm cells' normed
   products and moments); a cell without one returns an empty tensor in its place;
 - ``rnnkit::projected_sweep``: the same from x (N, I), W_ih and the input bias, the projection
   made inside (the cells without an input layer norm): forward_sweep must copy the gx it is
@@ -118,6 +119,8 @@ def _sweep(cell, act, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse) ->
     N = act.shape[0]
     y, S, raw, aux_stats = (_pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
                                                        _aux(aux, stats, y)))  # fmt: skip
+    if not _cell(cell)[1].gates_saved:  # RNN, IndRNN: the backward reads y alone
+        act = act.new_empty(0)  # (nothing N·G kept for it)
     return y, h_n, _or_empty(c_n, y), act, S, raw, aux_stats
 
 
@@ -162,7 +165,7 @@ def _fake_sweep(cell: str, like: Tensor, N, h0: Tensor, W_hr: Tensor | None) -> 
         like.new_empty(N, P),
         like.new_empty(B, P),
         like.new_empty(B, H) if has_c else empty,
-        like.new_empty(N, G),
+        like.new_empty(N, G) if _cell(cell)[1].gates_saved else like.new_empty(0),
         like.new_empty(N, H) if saves_S else like.new_empty(0),
         like.new_empty(N, H) if W_hr is not None else like.new_empty(0),
         like.new_empty(N, G + K) if K else like.new_empty(0),
@@ -192,7 +195,7 @@ def backward_sweep(
     c, dP without cell parameters."""
     ext, native = _native(cell)
     sizes, n = _steps(batch_sizes, h0.shape[0])
-    G, N = act.shape[1], act.shape[0]
+    N, G = y.shape[0], (act.shape[1] if act.dim() == 2 else 0)  # (RNN, IndRNN: no act)
     act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
     dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
