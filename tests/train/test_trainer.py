@@ -189,3 +189,23 @@ def test_resume_with_ema_continues_bit_for_bit(tmp_path):
         load_checkpoint(tmp_path / "full" / BEST)["model"]["weight"],
         load_checkpoint(tmp_path / "part" / BEST)["model"]["weight"],
     )
+
+
+def test_resume_on_a_machine_whose_precision_auto_differs_says_so(tmp_path, monkeypatch):
+    """--precision auto resolves per machine: a checkpoint records what it resolved to, and a
+    resume where it resolves otherwise says so (the continuation cannot be bit for bit)."""
+    monkeypatch.setattr(autotune, "native_bf16", lambda: True)
+    with pytest.raises(KeyboardInterrupt):
+        _fit(tmp_path, "part", task=ToyTask(crash_at=17), precision="auto")
+    ckpt = load_checkpoint(tmp_path / "part" / LAST)
+    assert ckpt["training_dtype"] == "bfloat16"
+    said: list[str] = []
+    _fit(tmp_path, "part", resume=ckpt, precision="auto", log=said.append)  # same machine
+    assert not [m for m in said if m.startswith("--resume")]
+    monkeypatch.setattr(autotune, "native_bf16", lambda: False)  # another machine
+    _fit(tmp_path, "again", resume=ckpt, precision="auto", log=said.append)
+    assert [m for m in said if m.startswith("--resume")] == [
+        "--resume: the run's steps so far ran in bfloat16, here they run in float32 "
+        "(--precision auto on this machine): the continuation is not bit for bit what one "
+        "machine would have trained"
+    ]

@@ -232,6 +232,7 @@ class Trainer:
             "last_eval": state.last_eval,
             "config": self.run_config,
             "train_config": dataclasses.asdict(self.config),
+            "training_dtype": self._dtype_name(),  # what --precision resolved to here
             **self.extra,
         }
         save_checkpoint(self.out / name, payload)
@@ -247,8 +248,18 @@ class Trainer:
             "ema_updates": int(self._ema.n_averaged),
         }
 
+    def _dtype_name(self) -> str:
+        return "bfloat16" if self._bf16 else "float32"
+
     def _restore(self, ckpt: dict[str, Any], optimizer, scheduler, state: _State) -> None:
         env = self.env
+        before = ckpt.get("training_dtype")  # (absent in checkpoints of older versions)
+        if before is not None and before != self._dtype_name() and env.is_main:
+            self._say(
+                f"--resume: the run's steps so far ran in {before}, here they run in "
+                f"{self._dtype_name()} (--precision {self.config.precision} on this machine): "
+                "the continuation is not bit for bit what one machine would have trained"
+            )
         if ckpt.get("world_size") != env.world_size:
             raise CheckpointError(
                 f"the checkpoint was written by {ckpt.get('world_size')} processes; "
