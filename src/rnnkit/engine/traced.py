@@ -41,7 +41,7 @@ __all__ = ["Lengths", "Traced"]
 
 
 class Traced:
-    """A padded batch while torch.compile / torch.export trace the model."""
+    """A padded batch or a PackedSequence while torch.compile / torch.export trace the model."""
 
     name = "traced"
 
@@ -59,29 +59,13 @@ class Traced:
             return _packed(call)
         x = c.x  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
-        widths = spec.state_widths
-        if call.states is None:
-            states0 = tuple(x.new_zeros(spec.LD, B, w) for w in widths)
-        else:
-            states0 = call.states
         lens = None if c.lengths is None else Lengths.of(c.lengths.to(x.device), T)
-        rows, D = x.reshape(T * B, x.shape[2]), spec.num_directions
-        finals: list[list[Tensor]] = [[] for _ in widths]
-        for layer in range(spec.num_layers):
-            outs = []
-            for direction in range(D):
-                k = layer * D + direction
-                w, params = call.weights.layer_weights(k)
-                start = tuple(s[k] for s in states0)
-                y, *ends = _layer(cell, rows, w, params, start, lens, direction == 1, T, B)
-                outs.append(y)
-                for bucket, end in zip(finals, ends):
-                    bucket.append(end)
-            rows = outs[0] if D == 1 else torch.cat(outs, dim=1)
-            if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
-                rows = F.dropout(rows, noise.dropout, training=True)
+
+        def layer_direction(rows, w, params, start, reverse):
+            return _layer(cell, rows, w, params, start, lens, reverse, T, B)
+
+        rows, states = _stack(call, x.reshape(T * B, x.shape[2]), B, layer_direction)
         out = rows.view(T, B, rows.shape[1])
-        states = tuple(torch.stack(b) for b in finals)
         if c.unbatched:
             out, states = out.squeeze(1), tuple(s.squeeze(1) for s in states)
         elif spec.batch_first:
@@ -93,37 +77,52 @@ def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...
     """A PackedSequence: its rows are already in the operators' order (time-major, longest
     first), so each built-in cell's layer-direction runs on them with the sequence's own
     batch_sizes, nothing read from their values; states in and out through its indices."""
-    spec, packed, noise = call.spec, call.checked.packed, call.noise
-    if isinstance(spec.cell, MinCell):
+    cell, packed = call.spec.cell, call.checked.packed
+    if isinstance(cell, MinCell):
         raise NotImplementedError("traced: a minimal cell on a PackedSequence")
-    rows, batch_sizes = packed.data, packed.batch_sizes
     order, back = packed.sorted_indices, packed.unsorted_indices
-    B, D = call.checked.B, spec.num_directions
+
+    def layer_direction(rows, w, params, start, reverse):
+        c0 = start[1] if len(start) > 1 else None
+        y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, packed.batch_sizes,
+                              reverse)  # fmt: skip
+        return (y, h_n) if c_n is None else (y, h_n, c_n)
+
+    rows, states = _stack(call, packed.data, call.checked.B, layer_direction, order)
+    if back is not None:
+        states = tuple(s.index_select(1, back) for s in states)
+    out = PackedSequence(rows, packed.batch_sizes, order, back)
+    return out, (states[0] if len(states) == 1 else states)
+
+
+def _stack(call: StackCall, rows: Tensor, B, layer_direction, order: Tensor | None = None):
+    """(the last layer's rows, the final states (L·D, B, width) each): every layer-direction
+    through ``layer_direction(rows, weights, cell params, its initial states, reverse)`` ->
+    (y, *final states), the directions side by side, dropout between layers. The initial
+    states are the call's (taken to ``order`` where given) or zeros."""
+    spec, noise = call.spec, call.noise
     if call.states is None:
         states0 = tuple(rows.new_zeros(spec.LD, B, w) for w in spec.state_widths)
+    elif order is None:
+        states0 = call.states
     else:
-        states0 = call.states if order is None else tuple(s.index_select(1, order)
-                                                           for s in call.states)  # fmt: skip
+        states0 = tuple(s.index_select(1, order) for s in call.states)
+    D = spec.num_directions
     finals: list[list[Tensor]] = [[] for _ in spec.state_widths]
     for layer in range(spec.num_layers):
         outs = []
         for direction in range(D):
             k = layer * D + direction
             w, params = call.weights.layer_weights(k)
-            c0 = states0[1][k] if len(states0) > 1 else None
-            y, h_n, c_n = op_scan(spec.cell, rows, tuple(w), params, states0[0][k], c0,
-                                  batch_sizes, direction == 1)  # fmt: skip
+            start = tuple(s[k] for s in states0)
+            y, *ends = layer_direction(rows, w, params, start, direction == 1)
             outs.append(y)
-            for bucket, end in zip(finals, (h_n, c_n)):
+            for bucket, end in zip(finals, ends):
                 bucket.append(end)
         rows = outs[0] if D == 1 else torch.cat(outs, dim=1)
         if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
             rows = F.dropout(rows, noise.dropout, training=True)
-    states = tuple(torch.stack(b) for b in finals)
-    if back is not None:
-        states = tuple(s.index_select(1, back) for s in states)
-    out = PackedSequence(rows, batch_sizes, order, back)
-    return out, (states[0] if len(states) == 1 else states)
+    return rows, tuple(torch.stack(b) for b in finals)
 
 
 class Lengths(NamedTuple):

@@ -8,8 +8,8 @@ norm) as plain torch ops around them:
 - ``rnnkit::forward_sweep``: the training forward of one layer-direction from its projected
   inputs gx (N, G): returns y (N, P), h_n (B, P), c_n (B, H), and what the backward reads (the
   post-activation gates (not for RNN and IndRNN: their backward reads y), c or gh_n, the
-  LSTM's pre-projection h, the layer-norm cells' normed
-  products and moments); a cell without one returns an empty tensor in its place;
+  LSTM's pre-projection h, the layer-norm cells' normed products and moments); a cell
+  without one returns an empty tensor in its place;
 - ``rnnkit::projected_sweep``: the same from x (N, I), W_ih and the input bias, the projection
   made inside (the cells without an input layer norm): forward_sweep must copy the gx it is
   given (an operator may not write its input), this one writes the gates into its own
@@ -296,8 +296,13 @@ def projected_sweep(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """forward_sweep of gx = x·W_ihᵀ + b_in (N, G), the input projection made here: the sweep
     writes the gates into it, where forward_sweep has to copy the gx it is given."""
-    gx = x @ W_ih.t() if b_in is None else torch.addmm(b_in, x, W_ih.t())
-    return _sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse)
+    return _sweep(cell, _project(x, W_ih, b_in), W_hh, b_hh, W_hr, h0, c0, params, batch_sizes,
+                  reverse)  # fmt: skip
+
+
+def _project(x: Tensor, W_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """gx = x·W_ihᵀ (+ bias), (N, G): all steps in one GEMM."""
+    return x @ W_ih.t() if bias is None else torch.addmm(bias, x, W_ih.t())
 
 
 @projected_sweep.register_fake
@@ -338,11 +343,12 @@ def op_scan(
     ``params`` the cell's own parameters in ``cell.params`` order."""
     _, spec = _cell(cell.name)
     W_ih, W_hh, b_ih, b_hh, W_hr = weights
-    in_bias = b_ih + b_hh if b_ih is not None and spec.fold_b_hh else b_ih  # (the GRU adds
-    step_params = [_or_empty(params[k], x) for k in spec.step_params]  # b_hh inside the step)
+    # the input bias: b_ih, plus b_hh where the cell folds it in (the GRU adds b_hh in the step)
+    in_bias = b_ih + b_hh if b_ih is not None and spec.fold_b_hh else b_ih
     b_hh_step = b_hh if not spec.fold_b_hh else None
+    step_params = [_or_empty(params[k], x) for k in spec.step_params]
     if spec.input_norm:  # LN(x·W_ihᵀ) in torch ops, the sweep on a copy of it
-        gx = x @ W_ih.t() if in_bias is None else torch.addmm(in_bias, x, W_ih.t())
+        gx = _project(x, W_ih, in_bias)
         gx = F.layer_norm(gx, (gx.shape[1],), params[0], params[1], EPS)
         y, h_n, c_n, *_ = forward_sweep(
             cell.name, gx, W_hh, b_hh_step, W_hr, h0, c0, step_params, batch_sizes, reverse
