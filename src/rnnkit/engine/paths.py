@@ -239,24 +239,21 @@ class LayerByLayer:
         spec, noise = call.spec, call.noise
         seq = prepare_sequences(call.checked)
         states0 = self._initial_states(call, seq)
-        x, D = seq.data, spec.num_directions
-        finals: list[list[Tensor]] = [[] for _ in states0]
-        for layer in range(spec.num_layers):
-            if noise.input_dropout and noise.training:  # one mask per sequence, all steps
-                index = seq.layout.batch_index()
-                x = x * sequence_mask(x, index, seq.B, noise.input_dropout)
-            outs = []
-            for direction in range(D):
-                k = layer * D + direction
-                y, states_n = _run_layer(call, seq, k, direction == 1, x, states0)
-                outs.append(y)
-                for bucket, state in zip(finals, states_n):
-                    bucket.append(state)
-            x = outs[0] if D == 1 else torch.cat(outs, dim=1)
-            if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
-                x = F.dropout(x, noise.dropout, training=True)
+        before_layer = None
+        if noise.input_dropout and noise.training:  # one mask per sequence, all steps
+
+            def before_layer(x: Tensor) -> Tensor:
+                return x * sequence_mask(x, seq.layout.batch_index(), seq.B, noise.input_dropout)
+
+        def layer_direction(k: int, x: Tensor, reverse: bool) -> tuple[Tensor, ...]:
+            y, states_n = _run_layer(call, seq, k, reverse, x, states0)
+            return (y, *states_n)
+
+        x, finals = stack.through_layers(
+            spec, noise, seq.data, len(states0), layer_direction, before_layer
+        )
         output = seq.output(x)
-        states = tuple(seq.unsort_state(torch.stack(b)) for b in finals)
+        states = tuple(seq.unsort_state(s) for s in finals)
         if seq.unbatched:
             states = tuple(s.squeeze(1) for s in states)
         return output, (states[0] if len(states) == 1 else states)

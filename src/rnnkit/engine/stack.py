@@ -20,10 +20,11 @@ a CUDA path, is one more entry of the plan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
@@ -45,6 +46,7 @@ __all__ = [
     "plan",
     "run_plan",
     "run_stack",
+    "through_layers",
 ]
 
 
@@ -257,3 +259,33 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
         output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
     return _to(output, out_dtype), _to(states, out_dtype)
+
+
+def through_layers(
+    spec: StackSpec,
+    noise: StackNoise,
+    rows: Tensor,
+    n_states: int,
+    layer_direction: Callable[[int, Tensor, bool], Sequence[Tensor]],
+    before_layer: Callable[[Tensor], Tensor] | None = None,
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """The stack's loop over layers and directions, whatever lays the rows out: each
+    layer-direction k = layer·D + direction by ``layer_direction(k, rows, reverse)`` -> (y,
+    *its n_states final states), the directions side by side, ``before_layer`` on each layer's
+    input, dropout between layers. Returns the last layer's rows and the final states stacked
+    (L·D, ...) each."""
+    D = spec.num_directions
+    finals: list[list[Tensor]] = [[] for _ in range(n_states)]
+    for layer in range(spec.num_layers):
+        if before_layer is not None:
+            rows = before_layer(rows)
+        outs = []
+        for direction in range(D):
+            y, *ends = layer_direction(layer * D + direction, rows, direction == 1)
+            outs.append(y)
+            for bucket, end in zip(finals, ends):
+                bucket.append(end)
+        rows = outs[0] if D == 1 else torch.cat(outs, dim=1)
+        if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
+            rows = F.dropout(rows, noise.dropout, training=True)
+    return rows, tuple(torch.stack(b) for b in finals)

@@ -35,7 +35,7 @@ from ..cells.minimal import MinCell
 from .native import native_cells
 from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
-from .stack import StackCall
+from .stack import StackCall, through_layers
 
 __all__ = ["Lengths", "Traced"]
 
@@ -98,31 +98,21 @@ def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...
 def _stack(call: StackCall, rows: Tensor, B, layer_direction, order: Tensor | None = None):
     """(the last layer's rows, the final states (L·D, B, width) each): every layer-direction
     through ``layer_direction(rows, weights, cell params, its initial states, reverse)`` ->
-    (y, *final states), the directions side by side, dropout between layers. The initial
-    states are the call's (taken to ``order`` where given) or zeros."""
-    spec, noise = call.spec, call.noise
+    (y, *final states). The initial states are the call's (taken to ``order`` where given) or
+    zeros."""
+    spec = call.spec
     if call.states is None:
         states0 = tuple(rows.new_zeros(spec.LD, B, w) for w in spec.state_widths)
     elif order is None:
         states0 = call.states
     else:
         states0 = tuple(s.index_select(1, order) for s in call.states)
-    D = spec.num_directions
-    finals: list[list[Tensor]] = [[] for _ in spec.state_widths]
-    for layer in range(spec.num_layers):
-        outs = []
-        for direction in range(D):
-            k = layer * D + direction
-            w, params = call.weights.layer_weights(k)
-            start = tuple(s[k] for s in states0)
-            y, *ends = layer_direction(rows, w, params, start, direction == 1)
-            outs.append(y)
-            for bucket, end in zip(finals, ends):
-                bucket.append(end)
-        rows = outs[0] if D == 1 else torch.cat(outs, dim=1)
-        if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
-            rows = F.dropout(rows, noise.dropout, training=True)
-    return rows, tuple(torch.stack(b) for b in finals)
+
+    def one(k: int, x: Tensor, reverse: bool):
+        w, params = call.weights.layer_weights(k)
+        return layer_direction(x, w, params, tuple(s[k] for s in states0), reverse)
+
+    return through_layers(spec, call.noise, rows, len(states0), one)
 
 
 class Lengths(NamedTuple):
