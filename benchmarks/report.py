@@ -13,6 +13,7 @@ import torch
 
 import rnnkit
 from rnnkit.engine import autotune
+from rnnkit.engine.native import heap
 
 __all__ = [
     "COLUMNS",
@@ -78,6 +79,7 @@ def machine_info(device: torch.device, threads: int, peak: dict[int, float]) -> 
     measured_on = autotune.machine()  # the CPU's SIMD flags and caches, the native build
     info |= {k: measured_on[k] for k in ("cpu_flags", "caches", "torch_capability", "native_build")}
     info["autotune"] = autotune.enabled()
+    info["heap"] = heap.state()  # glibc's thresholds (engine/native/heap.py): torch.nn's too
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info

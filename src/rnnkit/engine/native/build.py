@@ -25,6 +25,8 @@ from types import ModuleType
 
 import torch
 
+from . import heap
+
 __all__ = [
     "CAPABILITIES",
     "build_cell",
@@ -262,6 +264,7 @@ def load() -> ModuleType:
     if _error is None:
         try:
             _module = _build()
+            heap.pin()  # the steps' tensors stop faulting in fresh pages (heap.py)
             return _module
         except Exception as exc:  # compiler, ninja, linker or import failure
             _error = _short(exc)
