@@ -7,7 +7,9 @@ The model is an embedding, a recurrent layer (rnnkit's or torch.nn's, the same w
 linear head; a step is forward and backward of the mean squared output. For each of the four
 (rnnkit / torch.nn, eager / ``torch.compile(fullgraph=True, dynamic=True)``, inductor) it
 records the first call's time (the compilation) and the median steady-state time, all in one
-process, alternating; then writes benchmarks/results/{name}.json and .md with the machine.
+process, alternating; the same pair for the model without its recurrent layer (embedding of
+width H straight into the head) shows what torch.compile's runtime costs a step by itself.
+Then writes benchmarks/results/{name}.json and .md with the machine.
 """
 
 from __future__ import annotations
@@ -41,6 +43,18 @@ class LanguageModel(torch.nn.Module):
         return self.head(y)
 
 
+class NoLayer(torch.nn.Module):
+    """The same embedding and head with no recurrent layer between them (embed == hidden): what
+    torch.compile's own runtime costs per step (guards, AOT autograd's wrappers), no rnnkit."""
+
+    def __init__(self, vocab: int, hidden: int):
+        super().__init__()
+        self.embed, self.head = torch.nn.Embedding(vocab, hidden), torch.nn.Linear(hidden, vocab)
+
+    def forward(self, tokens):
+        return self.head(self.embed(tokens))
+
+
 def _step(model, tokens) -> None:
     out = model(tokens)
     torch.autograd.grad(out.square().mean(), list(model.parameters()))
@@ -55,11 +69,14 @@ def run(args: argparse.Namespace) -> dict:
                            args.hidden)  # fmt: skip
     theirs.load_state_dict(ours.state_dict())
     tokens = torch.randint(0, 64, (args.batch, args.steps))
+    bare = NoLayer(64, args.hidden)
     contenders = {
         "rnnkit eager": ours,
         "rnnkit compiled": torch.compile(ours, fullgraph=True, dynamic=True),
         "torch.nn eager": theirs,
         "torch.nn compiled": torch.compile(theirs, dynamic=True),  # its LSTM breaks fullgraph
+        "no recurrent layer eager": bare,
+        "no recurrent layer compiled": torch.compile(bare, fullgraph=True, dynamic=True),
     }
     first = {}
     for name, model in contenders.items():
@@ -109,6 +126,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, r in results.items():
         ratio = eager / r["steady_ms"]
         lines.append(f"| {name} | {r['first_call_ms']:.0f} | {r['steady_ms']:.2f} | {ratio:.2f}x |")
+    bare = [results[f"no recurrent layer {k}"]["steady_ms"] for k in ("eager", "compiled")]
+    ours = [results[f"rnnkit {k}"]["steady_ms"] for k in ("eager", "compiled")]
+    lines += ["", f"torch.compile's own cost a step (the model without its recurrent layer, "
+              f"compiled - eager): {bare[1] - bare[0]:.3f} ms; with rnnkit's layer: "
+              f"{ours[1] - ours[0]:.3f} ms"]  # fmt: skip
     text = "\n".join(lines) + "\n"
     write_atomic(out / f"{args.name}.md", text)
     print(text)
