@@ -33,6 +33,7 @@ from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.minimal import MinCell
 from .native import native_cells
+from .native.infer_op import op_infer
 from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
 from .stack import StackCall, through_layers
@@ -57,6 +58,8 @@ class Traced:
             raise NotImplementedError(f"traced: no registered operator runs {cell.name}")
         if c.x is None:
             return _packed(call)
+        if _inference(call):
+            return _infer(call)
         x = c.x  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         lens = None if c.lengths is None else Lengths.of(c.lengths.to(x.device), T)
@@ -71,6 +74,32 @@ class Traced:
         elif spec.batch_first:
             out = out.transpose(0, 1)
         return out, (states[0] if len(states) == 1 else states)
+
+
+def _inference(call: StackCall) -> bool:
+    """Whether the call is the eager native stack's (autograd off, no lengths, no noise between
+    layers, no autocast): then one ``rnnkit::infer_stack`` runs it, nothing saved."""
+    spec = call.spec
+    return (
+        not call.grad
+        and call.checked.lengths is None
+        and not isinstance(spec.cell, MinCell)
+        and not call.noise.between_layers(spec.num_layers)
+        and not torch.is_autocast_enabled("cpu")
+    )
+
+
+def _infer(call: StackCall) -> tuple:
+    spec, c = call.spec, call.checked
+    h0, c0 = (*call.states, None)[:2] if call.states is not None else (None, None)
+    layers = [call.weights.layer_weights(k) for k in range(spec.LD)]
+    y, h_n, c_n = op_infer(spec.cell, c.x, layers, spec.num_directions, h0, c0, False)
+    if c.unbatched:
+        y, h_n = y.squeeze(1), h_n.squeeze(1)
+        c_n = None if c_n is None else c_n.squeeze(1)
+    elif spec.batch_first:
+        y = y.transpose(0, 1)
+    return y, (h_n if c_n is None else (h_n, c_n))
 
 
 def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
