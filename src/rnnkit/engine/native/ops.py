@@ -81,10 +81,11 @@ def _or_empty(t: Tensor | None, like: Tensor) -> Tensor:
     return like.new_empty(0) if t is None else t
 
 
-def _present(params: list[Tensor]) -> list[Tensor | None]:
+def _present(cell: str, params: list[Tensor]) -> list[Tensor | None]:
     """The step parameters as the sweeps take them: an absent optional one (an operator's
-    list holds tensors only: passed empty) as None."""
-    return [None if p.numel() == 0 else p for p in params]
+    list holds tensors only: passed empty) as None; op_scan's placeholder of a cell without
+    any dropped."""
+    return [None if p.numel() == 0 else p for p in params[: len(_cell(cell)[1].step_params)]]
 
 
 @torch.library.custom_op("rnnkit::forward_sweep", mutates_args=())
@@ -114,7 +115,7 @@ def _sweep(cell, act, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse) ->
     if n < act.shape[0]:
         act[n:] = 0  # the padding's rows
     y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-        native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(params), sizes, reverse
+        native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(cell, params), sizes, reverse
     )
     N = act.shape[0]
     y, S, raw, aux_stats = (_pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
@@ -199,7 +200,7 @@ def backward_sweep(
     act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
     dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
-        native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(params),
+        native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(cell, params),
         dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
         sizes, reverse,
     )  # fmt: skip
@@ -263,6 +264,7 @@ def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
         width = cell.params[k].size * H  # (absent optional ones too), summed over batch slots
         dparams.append(None if p.numel() == 0 else dP[:, start : start + width].sum(0))
         start += width
+    dparams += [None] * (len(params) - len(dparams))  # op_scan's placeholder
     return extra, (dG, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams)
 
 
@@ -346,7 +348,9 @@ def op_scan(
     # the input bias: b_ih, plus b_hh where the cell folds it in (the GRU adds b_hh in the step)
     in_bias = b_ih + b_hh if b_ih is not None and spec.fold_b_hh else b_ih
     b_hh_step = b_hh if not spec.fold_b_hh else None
-    step_params = [_or_empty(params[k], x) for k in spec.step_params]
+    # a cell without step parameters passes one empty placeholder: AOTInductor hands an empty
+    # Tensor[] to the operator as None (torch 2.13), which its schema refuses
+    step_params = [_or_empty(params[k], x) for k in spec.step_params] or [x.new_empty(0)]
     if spec.input_norm:  # LN(x·W_ihᵀ) in torch ops, the sweep on a copy of it
         gx = _project(x, W_ih, in_bias)
         gx = F.layer_norm(gx, (gx.shape[1],), params[0], params[1], EPS)
