@@ -58,7 +58,8 @@ def export_translator(
     encoder graph and a decoder-step graph beside ``path`` (``graph_paths``), and for a run its
     vocabularies as JSON (``{"source": {"level", "tokens"}, "target": ...}``, a token's id its
     place in the list); returns the paths written. ``check``: onnxruntime's outputs against the
-    model's (where it is installed). All files or none: a failure leaves what was there."""
+    model's (where it is installed). All files or none: a failure leaves what was there; a
+    model alone removes the vocabularies an earlier export left beside the same name."""
     vocab = None
     if not isinstance(model, nn.Module):
         translator = load_translator(model)
@@ -97,6 +98,8 @@ def _write_all(graphs, inputs, vocab, targets, check: bool) -> tuple[Path, ...]:
             Path(temporary(targets[2])).write_text(json.dumps(vocab, ensure_ascii=False), "utf-8")
         for tmp, target in zip(temps, targets):
             os.replace(tmp, target)
+        if vocab is None:  # a model alone: another model's vocabularies must not stay beside it
+            targets[2].unlink(missing_ok=True)
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)

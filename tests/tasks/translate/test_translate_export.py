@@ -182,3 +182,11 @@ def test_a_failed_export_leaves_what_was_there(trained, tmp_path, monkeypatch):
         export_translator(trained, tmp_path / "g2p.onnx")
     assert [p.name for p in tmp_path.iterdir()] == ["g2p.encoder.onnx"]
     assert (tmp_path / "g2p.encoder.onnx").read_text() == "old"
+
+
+def test_a_bare_model_export_removes_an_older_runs_vocabularies(trained, tmp_path):
+    export_translator(trained, tmp_path / "g2p.onnx", check=False)
+    assert (tmp_path / "g2p.vocab.json").exists()
+    written = export_translator(_model("bahdanau_lstm_1L"), tmp_path / "g2p.onnx", check=False)
+    assert [p.name for p in written] == ["g2p.encoder.onnx", "g2p.decoder.onnx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g2p.decoder.onnx", "g2p.encoder.onnx"]
