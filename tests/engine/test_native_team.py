@@ -179,3 +179,27 @@ def test_units_team_on_streaming_calls(forced_team, shared_stream_products, name
         results.append([*outs, *grads])
     for a, b in zip(*results, strict=True):
         assert_close(a, b, "short training call")
+
+
+@pytest.mark.parametrize(("layer", "hidden"), [("LSTM", 256), ("GRU", 256), ("RNN", 512)])
+def test_one_row_on_two_threads_takes_a_units_team(layer, hidden):
+    """B = 1 with 2 threads and a step big enough to share (csrc/team.h plan_team): the plan
+    weighed a row team's rows per member as B / 0 and the process died of SIGFPE."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        model = getattr(rnnkit, layer)(hidden, hidden)
+        x = torch.randn(32, 1, hidden, requires_grad=True)
+        y, _ = model(x)  # training
+        (dx,) = torch.autograd.grad(y.square().sum(), x)
+        with torch.no_grad():
+            inferred, _ = model(x)  # the no-grad stack
+        with rnnkit.use_backend("reference"):
+            want, _ = model(x)
+            (want_dx,) = torch.autograd.grad(want.square().sum(), x)
+    finally:
+        torch.set_num_threads(threads)
+    assert_close(y, want, "training output")
+    assert_close(inferred, want, "no-grad output")
+    assert_close(dx, want_dx, "dL/dx")

@@ -141,7 +141,9 @@ inline Team plan_team(bool unit_local, int64_t B, int64_t T, int64_t G, int64_t 
   // at H = 1024 (RNN B16 26.0 vs 30.8; GRU B16 81 vs 95; GRU B128 303 vs 325) and at 2 rows per
   // member (GRU B4 H256 9.3 vs 11.8). The layer-norm, IndRNN, projected and compiled cells: row
   // team only.
-  const bool rows_first = by_units < 2 || (B / by_rows >= kRowTeamRows && P <= kRowTeamWidth);
+  // (a single row, B < kMinTeamRows: no row team, so no share of rows to weigh)
+  const bool rows_first =
+      by_units < 2 || (by_rows >= 2 && B / by_rows >= kRowTeamRows && P <= kRowTeamWidth);
   if (by_rows >= 2 && rows_first) return rows;
   if (by_units >= 2) return units;
   if (by_rows >= 2) return rows;
