@@ -199,19 +199,13 @@ class NativeStack:
     @staticmethod
     def _infer(call: StackCall, both_directions: bool) -> tuple:
         spec, c = call.spec, call.checked
-        h0, c0 = (*call.states, None)[:2] if call.states is not None else (None, None)
+        h0, c0 = stack.stack_states(call)
         layers = stack_weights(call.weights, spec.LD)
         D = spec.num_directions
         out = infer_stack(spec.cell, c.x, c.T, layers, D, h0, c0, both_directions)
         if out is None:
             raise NotImplementedError(f"the native stack does not run {spec.cell.name}")
-        y, h_n, c_n = out  # y (T, B, D*P)
-        if c.unbatched:
-            y, h_n = y.squeeze(1), h_n.squeeze(1)
-            c_n = None if c_n is None else c_n.squeeze(1)
-        elif spec.batch_first:
-            y = y.transpose(0, 1)
-        return y, (h_n if c_n is None else (h_n, c_n))
+        return stack.stack_output(call, *out)  # out: y (T, B, D*P), h_n, c_n or None
 
 
 def _both_directions(call: StackCall, infer) -> bool:

@@ -46,6 +46,8 @@ __all__ = [
     "plan",
     "run_plan",
     "run_stack",
+    "stack_output",
+    "stack_states",
     "through_layers",
 ]
 
@@ -289,3 +291,19 @@ def through_layers(
         if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
             rows = F.dropout(rows, noise.dropout, training=True)
     return rows, tuple(torch.stack(b) for b in finals)
+
+
+def stack_states(call: StackCall) -> tuple[Tensor | None, Tensor | None]:
+    """(h0, c0) of a call for a whole-stack path, (L·D, B, width) each; None for zeros."""
+    return (*call.states, None)[:2] if call.states is not None else (None, None)
+
+
+def stack_output(call: StackCall, y: Tensor, h_n: Tensor, c_n: Tensor | None) -> tuple:
+    """A whole-stack path's y (T, B, D·P), h_n, c_n (None without c) as the layer returns
+    them: unbatched squeezed, batch_first transposed, (h_n, c_n) for the LSTM family."""
+    if call.checked.unbatched:
+        y, h_n = y.squeeze(1), h_n.squeeze(1)
+        c_n = None if c_n is None else c_n.squeeze(1)
+    elif call.spec.batch_first:
+        y = y.transpose(0, 1)
+    return y, (h_n if c_n is None else (h_n, c_n))

@@ -36,7 +36,7 @@ from .native import native_cells
 from .native.infer_op import op_infer
 from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
-from .stack import StackCall, through_layers
+from .stack import StackCall, stack_output, stack_states, through_layers
 
 __all__ = ["Lengths", "Traced"]
 
@@ -90,16 +90,11 @@ def _inference(call: StackCall) -> bool:
 
 
 def _infer(call: StackCall) -> tuple:
-    spec, c = call.spec, call.checked
-    h0, c0 = (*call.states, None)[:2] if call.states is not None else (None, None)
+    spec = call.spec
     layers = [call.weights.layer_weights(k) for k in range(spec.LD)]
-    y, h_n, c_n = op_infer(spec.cell, c.x, layers, spec.num_directions, h0, c0, False)
-    if c.unbatched:
-        y, h_n = y.squeeze(1), h_n.squeeze(1)
-        c_n = None if c_n is None else c_n.squeeze(1)
-    elif spec.batch_first:
-        y = y.transpose(0, 1)
-    return y, (h_n if c_n is None else (h_n, c_n))
+    h0, c0 = stack_states(call)
+    out = op_infer(spec.cell, call.checked.x, layers, spec.num_directions, h0, c0, False)
+    return stack_output(call, *out)
 
 
 def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
