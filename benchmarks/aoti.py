@@ -25,9 +25,7 @@ from torch.export import Dim
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from compile import LAYERS, LanguageModel
-from report import machine_info, write_atomic, write_json
-from timing import gemm_peak
+from compile import LAYERS, LanguageModel, measure_and_write
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -74,39 +72,8 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cell", choices=sorted(LAYERS), default="gru")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--steps", type=int, default=100, help="T")
-    p.add_argument("--embed", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=50)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--name", default="aoti")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    results = run(args)
-    device = torch.device("cpu")
-    machine = machine_info(device, args.threads, gemm_peak(device, (1024,)))
-    payload = {"command": " ".join(["python benchmarks/aoti.py", *(argv or sys.argv[1:])]),
-               "options": vars(args), "machine": machine, "results": results}  # fmt: skip
-    out = Path(__file__).resolve().parent / "results"
-    write_json(out / f"{args.name}.json", payload)
-    eager = results["rnnkit eager"]["steady_ms"]
-    lines = [
-        f"# Inference: {args.cell.upper()} B{args.batch} T{args.steps} H{args.hidden}", "",
-        f"`{payload['command']}`", "",
-        f"- cpu: {machine['cpu_model']} ({', '.join(machine['cpu_flags'])}), threads "
-        f"{args.threads}, torch {machine['torch']}", "",
-        "| model | build s | steady ms | vs rnnkit eager |", "|---|---:|---:|---:|",
-    ]  # fmt: skip
-    for name, r in results.items():
-        ratio = eager / r["steady_ms"]
-        lines.append(f"| {name} | {r['build_s']:.1f} | {r['steady_ms']:.3f} | {ratio:.2f}x |")
-    text = "\n".join(lines) + "\n"
-    write_atomic(out / f"{args.name}.md", text)
-    print(text)
-    return 0
+    return measure_and_write(argv, "aoti.py", "Inference", run, ("build_s", "build s", ".1f"),
+                             ".3f", {"repeats": 50, "threads": 1, "name": "aoti"})  # fmt: skip
 
 
 if __name__ == "__main__":

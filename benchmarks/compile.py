@@ -25,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rnnkit
-from report import machine_info, write_atomic, write_json
+from report import machine_info, write_results
 from timing import gemm_peak
 
 LAYERS = {"gru": (rnnkit.GRU, torch.nn.GRU), "lstm": (rnnkit.LSTM, torch.nn.LSTM),
@@ -96,45 +96,57 @@ def run(args: argparse.Namespace) -> dict:
     }  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def model_options(p: argparse.ArgumentParser, repeats: int, threads: int, name: str) -> None:
+    """The small language model's options (also benchmarks/aoti.py's)."""
     p.add_argument("--cell", choices=sorted(LAYERS), default="gru")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--steps", type=int, default=100, help="T")
     p.add_argument("--embed", type=int, default=32)
     p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=20)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--name", default="compile")
+    p.add_argument("--repeats", type=int, default=repeats)
+    p.add_argument("--threads", type=int, default=threads)
+    p.add_argument("--name", default=name)
+
+
+def measure_and_write(argv, script: str, title: str, run, first: tuple[str, str, str],
+                      steady: str, defaults: dict, extra=None) -> int:  # fmt: skip
+    """Parse the model options (``defaults``: repeats, threads, name), ``run(args)`` ->
+    {contender: {first[0]: ..., "steady_ms": ...}}, and write the results: a table of the
+    first column (key, header, format), steady ms (``steady`` format) and the ratio to rnnkit
+    eager, then ``extra(results)``'s lines."""
+    p = argparse.ArgumentParser(description=title)
+    model_options(p, **defaults)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = run(args)
     device = torch.device("cpu")
     machine = machine_info(device, args.threads, gemm_peak(device, (1024,)))
-    payload = {"command": " ".join(["python benchmarks/compile.py", *(argv or sys.argv[1:])]),
-               "options": vars(args), "machine": machine, "results": results}  # fmt: skip
-    out = Path(__file__).resolve().parent / "results"
-    write_json(out / f"{args.name}.json", payload)
     eager = results["rnnkit eager"]["steady_ms"]
-    lines = [
-        f"# torch.compile: {args.cell.upper()} B{args.batch} T{args.steps} H{args.hidden}",
-        "", f"`{payload['command']}`", "",
-        f"- cpu: {machine['cpu_model']} ({', '.join(machine['cpu_flags'])}), threads "
-        f"{args.threads}, torch {machine['torch']}", "",
-        "| model | first call ms | steady ms | vs rnnkit eager |", "|---|---:|---:|---:|",
-    ]  # fmt: skip
+    key, header, fmt = first
+    table = [f"| model | {header} | steady ms | vs rnnkit eager |", "|---|---:|---:|---:|"]
     for name, r in results.items():
         ratio = eager / r["steady_ms"]
-        lines.append(f"| {name} | {r['first_call_ms']:.0f} | {r['steady_ms']:.2f} | {ratio:.2f}x |")
+        table.append(f"| {name} | {r[key]:{fmt}} | {r['steady_ms']:{steady}} | {ratio:.2f}x |")
+    table += extra(results) if extra else []
+    command = " ".join([f"python benchmarks/{script}", *(argv or sys.argv[1:])])
+    shape = f"{args.cell.upper()} B{args.batch} T{args.steps} H{args.hidden}"
+    write_results(args.name, command, vars(args), machine, results, f"{title}: {shape}", table)
+    return 0
+
+
+def _own_cost(results: dict) -> list[str]:
     bare = [results[f"no recurrent layer {k}"]["steady_ms"] for k in ("eager", "compiled")]
     ours = [results[f"rnnkit {k}"]["steady_ms"] for k in ("eager", "compiled")]
-    lines += ["", f"torch.compile's own cost a step (the model without its recurrent layer, "
-              f"compiled - eager): {bare[1] - bare[0]:.3f} ms; with rnnkit's layer: "
-              f"{ours[1] - ours[0]:.3f} ms"]  # fmt: skip
-    text = "\n".join(lines) + "\n"
-    write_atomic(out / f"{args.name}.md", text)
-    print(text)
-    return 0
+    return ["", f"torch.compile's own cost a step (the model without its recurrent layer, "
+            f"compiled - eager): {bare[1] - bare[0]:.3f} ms; with rnnkit's layer: "
+            f"{ours[1] - ours[0]:.3f} ms"]  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = {"repeats": 20, "threads": 2, "name": "compile"}
+    return measure_and_write(argv, "compile.py", "torch.compile", run,
+                             ("first_call_ms", "first call ms", ".0f"), ".2f", defaults,
+                             _own_cost)  # fmt: skip
 
 
 if __name__ == "__main__":

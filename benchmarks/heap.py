@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from report import machine_info, write_atomic, write_json
+from report import machine_info, write_results
 from timing import gemm_peak
 
 CONFIGS = [("gru", 16, 100, 64), ("gru", 32, 100, 256), ("rnn", 32, 100, 256),
@@ -91,30 +91,23 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cpu")
     machine = machine_info(device, args.threads, gemm_peak(device, (1024,)))
     command = " ".join(["python benchmarks/heap.py", *(argv or sys.argv[1:])])
-    out = Path(__file__).resolve().parent / "results"
-    write_json(out / f"{args.name}.json", {"command": command, "options": vars(args),
-                                           "machine": machine, "results": rows})  # fmt: skip
-    lines = [
-        "# glibc's heap thresholds: pinned (rnnkit's default) against glibc's defaults", "",
-        f"`{command}`", "",
-        f"- cpu: {machine['cpu_model']} ({', '.join(machine['cpu_flags'])}), threads "
-        f"{args.threads}, torch {machine['torch']}; training step (forward + backward), "
-        f"median ms of {args.rounds} processes each; faults = page faults a step", "",
+    table = [
+        f"Training step (forward + backward), median ms of {args.rounds} processes each; "
+        "faults = page faults a step.", "",
         "| config | rnnkit pinned | rnnkit default | gain | faults pinned / default "
         "| torch.nn pinned | torch.nn default | torch.nn faults pinned / default |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
     for r in rows:
         gain = r["default rnnkit ms"] / r["pinned rnnkit ms"]
-        lines.append(
+        table.append(
             f"| {r['config']} | {r['pinned rnnkit ms']:.2f} | {r['default rnnkit ms']:.2f} | "
             f"{gain:.2f}x | {r['pinned rnnkit faults']:.0f} / {r['default rnnkit faults']:.0f} | "
             f"{r['pinned torch.nn ms']:.2f} | {r['default torch.nn ms']:.2f} | "
             f"{r['pinned torch.nn faults']:.0f} / {r['default torch.nn faults']:.0f} |"
         )
-    text = "\n".join(lines) + "\n"
-    write_atomic(out / f"{args.name}.md", text)
-    print(text)
+    title = "glibc's heap thresholds: pinned (rnnkit's default) against glibc's defaults"
+    write_results(args.name, command, vars(args), machine, rows, title, table)
     return 0
 
 

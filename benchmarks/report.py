@@ -180,3 +180,21 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_json(path: Path, payload: dict) -> None:
     write_atomic(path, json.dumps(payload, indent=1, sort_keys=False) + "\n")
+
+
+def write_results(name: str, command: str, options: dict, machine: dict, results: object,
+                  title: str, table: list[str]) -> str:  # fmt: skip
+    """benchmarks/results/{name}.json (command, options, machine, results) and {name}.md: the
+    title, the command, the CPU, then ``table``'s lines; prints and returns the markdown."""
+    out = Path(__file__).resolve().parent / "results"
+    payload = {"command": command, "options": options, "machine": machine, "results": results}
+    write_json(out / f"{name}.json", payload)
+    lines = [
+        f"# {title}", "", f"`{command}`", "",
+        f"- cpu: {machine['cpu_model']} ({', '.join(machine['cpu_flags'])}), threads "
+        f"{machine['threads']}, torch {machine['torch']}", "", *table,
+    ]  # fmt: skip
+    text = "\n".join(lines) + "\n"
+    write_atomic(out / f"{name}.md", text)
+    print(text)
+    return text
