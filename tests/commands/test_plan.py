@@ -6,6 +6,7 @@ import json
 
 from rnnkit.cli import main
 from rnnkit.engine import autotune
+from rnnkit.engine.native import heap
 
 
 def _with_entry(monkeypatch, tmp_path):
@@ -22,6 +23,18 @@ def test_plan_shows_machine_and_buckets(monkeypatch, tmp_path, capsys):
     out = capsys.readouterr().out
     assert autotune.machine()["cpu_model"] in out and str(tmp_path) in out
     assert "gru|L1|B32" in out and "-> torch" in out and "measuring off" in out
+    assert f"glibc heap thresholds: {heap.planned()}" in out
+
+
+def test_plan_says_what_the_heap_thresholds_get(monkeypatch, capsys):
+    monkeypatch.setattr(heap, "_state", None)  # the extension not loaded yet
+    monkeypatch.setenv("RNNKIT_HEAP", "default")
+    assert main(["plan", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["heap"] == "left to glibc (RNNKIT_HEAP=default)"
+    monkeypatch.setattr(heap, "_reason_not_to", lambda: None)
+    assert main(["plan"]) == 0
+    want = "pinned when the native extension loads: mmap 32 MiB, trim 64 MiB"
+    assert f"glibc heap thresholds: {want}" in capsys.readouterr().out
 
 
 def test_plan_json_and_reset(monkeypatch, tmp_path, capsys):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..engine import autotune
+from ..engine import autotune, native_heap
 from .flags import HelpFormatter
 
 __all__ = ["add_parser"]
@@ -37,13 +37,15 @@ def _run(args: argparse.Namespace) -> int:
     entries, info = autotune.entries(), autotune.machine()
     if args.json:
         where = str(autotune.cache_file())
-        plan = {"machine": info, "file": where, "measuring": autotune.enabled(), "entries": entries}
+        plan = {"machine": info, "file": where, "measuring": autotune.enabled(),
+                "heap": native_heap.planned(), "entries": entries}  # fmt: skip
         print(json.dumps(plan, indent=2))
         return 0
     flags = ", ".join(info["cpu_flags"]) or "none known"
     print(f"machine: {info['cpu_model']} ({flags}); torch {info['torch']}, {info['native_build']}")
     state = "on" if autotune.enabled() else f"off ({autotune.ENV}=0: fixed defaults)"
     print(f"plan file: {autotune.cache_file()}; measuring {state}")
+    print(f"glibc heap thresholds: {native_heap.planned()} (RNNKIT_HEAP=default leaves them)")
     if not entries:
         print("no bucket measured yet")
     for key, entry in entries.items():

@@ -16,6 +16,7 @@ from .backends import BACKENDS, get_backend, scan, set_backend, use_backend
 from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
 from .native import build as native_build  # the C++ loops' build (rnnkit build)
+from .native import heap as native_heap  # glibc's heap thresholds (rnnkit plan)
 from .noise import NO_STACK_NOISE, StackNoise
 from .parallel_scan import DEFAULT_CHUNK, SCAN_MODES
 from .stack import StackSpec, StackWeightsSource, run_stack
@@ -47,6 +48,7 @@ __all__ = [
     "fmt_shape",
     "get_backend",
     "native_build",
+    "native_heap",
     "run_stack",
     "scan",
     "set_backend",

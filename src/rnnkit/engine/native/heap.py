@@ -28,7 +28,7 @@ import ctypes
 import os
 import platform
 
-__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "pin", "state"]
+__all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "pin", "planned", "state"]
 
 MMAP_THRESHOLD = 32 << 20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit
 TRIM_THRESHOLD = 2 * MMAP_THRESHOLD  # what its dynamic rule sets beside it
@@ -76,3 +76,12 @@ def pin() -> str:
 def state() -> str:
     """What ``pin()`` did in this process ('not pinned yet' before the extension loaded)."""
     return _state or "not pinned yet"
+
+
+def planned() -> str:
+    """What ``pin()`` did, or before the extension loads what it will do (``rnnkit plan``)."""
+    if _state is not None:
+        return _state
+    reason = _reason_not_to()
+    mib = f"mmap {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB"
+    return reason or f"pinned when the native extension loads: {mib}"
