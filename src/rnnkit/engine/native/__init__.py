@@ -297,31 +297,26 @@ def native_infer(
         return None
     args = getattr(layers, "native_args", None)
     if args is None:
-        args = [
-            [
-                *w,
-                *(params[:2] if spec.input_norm else (None, None)),
-                *(params[k] for k in spec.step_params),
-            ]
-            for w, params in layers
-        ]
+        args = [infer_args(spec, w, params) for w, params in layers]
         if isinstance(layers, StackWeights):
             layers.native_args = args
-    y, h_n, c_n = ext.infer_stack(
-        native_cell(cell, spec, ext),
-        x,
-        args,
-        num_directions,
-        h0,
-        c0,
-        T,
-        spec.fold_b_hh,
-        spec.input_norm,
-        EPS,
-        both_directions,
-        gemm_dtype() is torch.bfloat16 and x.dtype == torch.float32,
-    )
-    return y, h_n, c_n
+    bf16 = gemm_dtype() is torch.bfloat16 and x.dtype == torch.float32
+    return run_infer(cell, spec, ext, x, args, num_directions, h0, c0, T, both_directions, bf16)
+
+
+def infer_args(spec: _Spec, w, params) -> list[Tensor | None]:
+    """One layer-direction's arguments of the C++ no-grad stack: W_ih, W_hh, b_ih, b_hh, W_hr,
+    the input layer norm's weight and bias, the step parameters; None where absent."""
+    norm = params[:2] if spec.input_norm else (None, None)
+    return [*w, *norm, *(params[k] for k in spec.step_params)]
+
+
+def run_infer(cell: CellMath, spec: _Spec, ext, x: Tensor, args, num_directions: int, h0, c0,
+              T: int, both_directions: bool, bf16: bool) -> tuple:  # fmt: skip
+    """The C++ no-grad stack on ``infer_args`` per layer-direction: (y, h_n, c_n or None)."""
+    native = native_cell(cell, spec, ext)
+    return ext.infer_stack(native, x, args, num_directions, h0, c0, T, spec.fold_b_hh,
+                           spec.input_norm, EPS, both_directions, bf16)  # fmt: skip
 
 
 def release_workspace() -> None:

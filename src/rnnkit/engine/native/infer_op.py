@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ...cells.layernorm import EPS
+from . import infer_args, run_infer
 from .ops import _cell, _native, _or_empty
 
 __all__ = ["flat_weights", "infer_stack", "op_infer", "per_layer"]
@@ -43,14 +43,14 @@ def infer_stack(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(y (T, B, D·P), h_n (L·D, B, P), c_n (L·D, B, H), empty without c); h0 / c0 None for
     zeros; ``bf16``: the GEMMs in bfloat16 as under autocast (precision.py)."""
-    ext, native = _native(cell)
-    _, spec = _cell(cell)
+    ext, _ = _native(cell)
+    math, spec = _cell(cell)
     per = per_layer(cell)
     layers = [[None if t.numel() == 0 else t for t in weights[k : k + per]]
               for k in range(0, len(weights), per)]  # fmt: skip
-    T, at_once = x.shape[0], False  # the directions one after the other (no thread each)
-    y, h_n, c_n = ext.infer_stack(native, x.contiguous(), layers, num_directions, h0, c0, T,
-                                  spec.fold_b_hh, spec.input_norm, EPS, at_once, bf16)  # fmt: skip
+    at_once = False  # the directions one after the other (no thread each)
+    y, h_n, c_n = run_infer(math, spec, ext, x.contiguous(), layers, num_directions, h0, c0,
+                            x.shape[0], at_once, bf16)  # fmt: skip
     return y, h_n, _or_empty(c_n, y)
 
 
@@ -80,8 +80,4 @@ def op_infer(cell, x: Tensor, layers, num_directions: int, h0, c0, bf16: bool) -
 def flat_weights(cell: str, layers, like: Tensor) -> list[Tensor]:
     """``infer_stack``'s weight list from (weights, cell params) per layer-direction."""
     _, spec = _cell(cell)
-    flat = []
-    for w, params in layers:
-        norm = params[:2] if spec.input_norm else (None, None)
-        flat += [_or_empty(t, like) for t in (*w, *norm, *(params[k] for k in spec.step_params))]
-    return flat
+    return [_or_empty(t, like) for w, params in layers for t in infer_args(spec, w, params)]
