@@ -29,7 +29,7 @@ from .backends import (
     torch_stack,
 )
 from .native import StackWeights
-from .noise import NO_STACK_NOISE, sequence_mask, step_noise
+from .noise import sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
 from .stack import StackCall, StackSpec, StackWeightsSource
@@ -178,19 +178,13 @@ class NativeStack:
     name = "native"
 
     def accepts(self, call: StackCall) -> bool:
-        c, spec, noise = call.checked, call.spec, call.noise
+        c, spec = call.checked, call.spec
         return (
-            not call.grad
-            and c.lengths is None
-            and c.x is not None
+            stack.whole_stack(call)
             and c.B > 0
             and c.x.is_cpu
             and isinstance(spec.cell, CellMath)
             and len(spec.state_widths) <= 2
-            and (
-                noise is NO_STACK_NOISE
-                or not (noise.per_sequence() or noise.between_layers(spec.num_layers))
-            )
         )
 
     def run(self, call: StackCall) -> tuple:

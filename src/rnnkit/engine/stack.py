@@ -34,7 +34,7 @@ from ..errors import RnnkitError
 from . import precision
 from .backends import get_backend
 from .checks import check_states
-from .noise import StackNoise
+from .noise import NO_STACK_NOISE, StackNoise
 from .sequences import CheckedInput, check_input
 from .weights import LayerWeights
 
@@ -49,6 +49,7 @@ __all__ = [
     "stack_output",
     "stack_states",
     "through_layers",
+    "whole_stack",
 ]
 
 
@@ -307,3 +308,18 @@ def stack_output(call: StackCall, y: Tensor, h_n: Tensor, c_n: Tensor | None) ->
     elif call.spec.batch_first:
         y = y.transpose(0, 1)
     return y, (h_n if c_n is None else (h_n, c_n))
+
+
+def whole_stack(call: StackCall) -> bool:
+    """Whether one call can run the whole stack at once, nothing saved: autograd off, a padded
+    batch without lengths, nothing random inside the recurrence or between the layers."""
+    c, noise = call.checked, call.noise
+    return (
+        not call.grad
+        and c.x is not None
+        and c.lengths is None
+        and (
+            noise is NO_STACK_NOISE  # (evaluation mode: what a streaming call has, no lookups)
+            or not (noise.per_sequence() or noise.between_layers(call.spec.num_layers))
+        )
+    )

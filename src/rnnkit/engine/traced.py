@@ -36,7 +36,7 @@ from .native import native_cells
 from .native.infer_op import op_infer
 from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
-from .stack import StackCall, stack_output, stack_states, through_layers
+from .stack import StackCall, stack_output, stack_states, through_layers, whole_stack
 
 __all__ = ["Lengths", "Traced"]
 
@@ -77,14 +77,12 @@ class Traced:
 
 
 def _inference(call: StackCall) -> bool:
-    """Whether the call is the eager native stack's (autograd off, no lengths, no noise between
-    layers, no autocast): then one ``rnnkit::infer_stack`` runs it, nothing saved."""
-    spec = call.spec
+    """Whether the call is the eager native stack's (``whole_stack``: autograd off, no
+    lengths, no noise; a built-in cell; no autocast): then one ``rnnkit::infer_stack`` runs it,
+    nothing saved."""
     return (
-        not call.grad
-        and call.checked.lengths is None
-        and not isinstance(spec.cell, MinCell)
-        and not call.noise.between_layers(spec.num_layers)
+        whole_stack(call)
+        and not isinstance(call.spec.cell, MinCell)
         and not torch.is_autocast_enabled("cpu")
     )
 
