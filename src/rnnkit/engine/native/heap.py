@@ -36,6 +36,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
 _GLIBC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_",
               "MALLOC_MMAP_MAX_", "MALLOC_ARENA_MAX")  # fmt: skip
 
+_SETTINGS = f"mmap {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB"
 _state: str | None = None
 
 
@@ -66,10 +67,7 @@ def pin() -> str:
                 for option, value in ((_M_MMAP_THRESHOLD, MMAP_THRESHOLD),
                                       (_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
             )  # fmt: skip
-            _state = (
-                f"pinned: mmap {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB"
-                if done else "mallopt refused"
-            )  # fmt: skip
+            _state = f"pinned: {_SETTINGS}" if done else "mallopt refused"
     return _state
 
 
@@ -82,6 +80,4 @@ def planned() -> str:
     """What ``pin()`` did, or before the extension loads what it will do (``rnnkit plan``)."""
     if _state is not None:
         return _state
-    reason = _reason_not_to()
-    mib = f"mmap {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB"
-    return reason or f"pinned when the native extension loads: {mib}"
+    return _reason_not_to() or f"pinned when the native extension loads: {_SETTINGS}"
