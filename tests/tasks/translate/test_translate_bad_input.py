@@ -68,6 +68,7 @@ def test_encoding_error_names_the_line_and_suggests_encoding(tmp_path, capsys):
     ("--teacher-forcing", "1.5", "--teacher-forcing must be in [0, 1]; got 1.5"),
     ("--hidden", "7", "--hidden must be even with --bidirectional-encoder"),
     ("--monitor", "bleu", "--monitor must be one of wer, per, loss"),
+    ("--stress", "drop", "--stress applies to the bundled CMU dictionary, not to --data"),
 ])  # fmt: skip
 def test_bad_training_options(tmp_path, capsys, pairs_tsv, flag, value, match):
     _fails_to_train(capsys, pairs_tsv, tmp_path, match, flag, value)

@@ -32,6 +32,8 @@ def test_the_recipe_runs_on_the_skeleton_into_a_fresh_folder():
     ({"attention": "cosine"}, "--attention must be one of bahdanau, luong-dot"),
     ({"decoder_cell": "xlstm"}, "--decoder-cell must be one of rnn"),
     ({"source_level": "byte"}, "--source-level must be one of char, word, space"),
+    ({"stress": "strip"}, "--stress must be one of keep, drop; got strip"),
+    ({"stress": "drop", "data": "p.tsv"}, "--stress applies to the bundled CMU dictionary, not"),
 ])  # fmt: skip
 def test_bad_values_are_refused_when_the_config_is_made(values, match):
     with pytest.raises(RnnkitError, match=re.escape(match)):

@@ -22,6 +22,23 @@ def test_cmudict_has_every_pronunciation_of_a_word_as_its_own_pair():
     assert not any("#" in p or "(" in w for w, p in pairs)
 
 
+def test_cmudict_without_stress_drops_only_the_vowels_digits_and_merged_alternates():
+    stressed, plain = load_cmudict(), load_cmudict(stress=False)
+    phones = {t for _, p in plain for t in p.split()}
+    assert len(phones) == 39 and not any(c.isdigit() for t in phones for c in t)
+    assert plain[0] == ("'bout", "B AW T")
+    words: dict[str, list[str]] = {}
+    for word, p in plain:
+        words.setdefault(word, []).append(p)
+    assert words["tomato"] == ["T AH M EY T OW", "T AH M AA T OW"]
+    # pronunciations that differ only in stress become one pair: every word keeps at least one
+    # and no word lists the same pronunciation twice
+    assert {w for w, _ in plain} == {w for w, _ in stressed}
+    assert all(len(set(v)) == len(v) for v in words.values())
+    expected = {(w, " ".join(t.rstrip("012") for t in p.split())) for w, p in stressed}
+    assert set(plain) == expected and len(plain) == len(expected) < len(stressed)
+
+
 def test_split_keeps_every_target_of_a_source_together_and_is_seeded():
     pairs = [(w, t) for w, t in load_cmudict()[:3000]]
     train, val, test = split_by_source(pairs, 0.05, 0.05, seed=0)

@@ -7,7 +7,8 @@ import itertools
 import pytest
 import sacrebleu
 
-from rnnkit.tasks.translate import bleu_chrf, edit_distance, error_rates
+from rnnkit.tasks.translate import TranslateConfig, bleu_chrf, edit_distance, error_rates
+from rnnkit.tasks.translate.metrics import format_table, unstressed
 
 
 def _brute_distance(a, b) -> int:
@@ -44,6 +45,37 @@ def test_wer_and_per_count_against_the_best_reference():
     assert rates["wer"] == pytest.approx(2 / 3)
     assert (rates["edits"], rates["reference_tokens"]) == (2, 6)  # 0 + 1 + 1 over 2 + 2 + 2
     assert rates["per"] == pytest.approx(2 / 6)
+
+
+def test_scores_without_stress_drop_only_the_vowels_digits():
+    assert unstressed(["T", "AH0", "M", "EY1", "T", "OW2", "HH"]) == [
+        "T",
+        "AH",
+        "M",
+        "EY",
+        "T",
+        "OW",
+        "HH",
+    ]
+    hyps = [["B", "IY1"], ["T", "AH1", "M"]]
+    refs = [[["B", "IY0"]], [["T", "AA1", "M"], ["T", "AH0", "M"]]]
+    assert error_rates(hyps, refs)["wer"] == 1.0
+    plain = error_rates([unstressed(h) for h in hyps], [[unstressed(r) for r in rs] for rs in refs])
+    assert (plain["wer"], plain["edits"]) == (
+        0.0,
+        0,
+    )  # each differs from a reference in stress only
+    table = format_table({"greedy": {"wer": 0.25, "per": 0.0625, "wer_unstressed": 0.2}})
+    header, row = table.splitlines()
+    assert header.split() == ["WER", "PER", "WER", "w/o", "stress"]
+    assert row.split() == ["greedy", "25.00%", "6.25%", "20.00%"]
+    assert len(header) == len(row)  # columns line up under their headings
+
+
+def test_only_the_bundled_dictionary_with_stress_is_scored_without_it_too():
+    assert TranslateConfig().stressed_cmudict
+    assert not TranslateConfig(stress="drop").stressed_cmudict
+    assert not TranslateConfig(data="pairs.tsv").stressed_cmudict
 
 
 def test_bleu_and_chrf_are_sacrebleus_own():

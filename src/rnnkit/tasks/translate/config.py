@@ -17,9 +17,10 @@ from ...layers.registry import LAYERS
 from ...train import TrainConfig, opt
 from .vocab import LEVELS
 
-__all__ = ["ATTENTIONS", "TRAIN_DEFAULTS", "TranslateConfig"]
+__all__ = ["ATTENTIONS", "STRESS", "TRAIN_DEFAULTS", "TranslateConfig"]
 
 ATTENTIONS = ("bahdanau", "luong-dot", "luong-general", "none")
+STRESS = ("keep", "drop")
 
 
 @dataclass
@@ -29,6 +30,9 @@ class TranslateConfig:
     data: str | None = opt(
         None, "pairs file (.tsv, .csv with a header row, or .jsonl); default: CMUdict G2P"
     )
+    stress: str = opt("keep", "default data: the vowels' stress digits (AH0 AH1 AH2) kept, or "
+                      "dropped: the 39 phonemes of published G2P results",
+                      choices=STRESS)  # fmt: skip
     source_column: str = opt("source", "column (.tsv/.csv) or key (.jsonl) of the source text")
     target_column: str = opt("target", "column (.tsv/.csv) or key (.jsonl) of the target text")
     encoding: str = opt("utf-8", "text encoding of --data")
@@ -101,12 +105,25 @@ class TranslateConfig:
                 f"--tie-embeddings needs --embed equal to --hidden; got {self.embed} and "
                 f"{self.hidden}"
             )
-        for name in ("cell", "decoder_cell", "attention", "source_level", "target_level"):
-            choices = {"attention": ATTENTIONS, "source_level": LEVELS, "target_level": LEVELS}
+        if self.stress != "keep" and self.data is not None:
+            raise RnnkitError(
+                f"--stress applies to the bundled CMU dictionary, not to --data; got --stress "
+                f"{self.stress} with --data {self.data}"
+            )
+        for name in ("cell", "decoder_cell", "attention", "source_level", "target_level",
+                     "stress"):  # fmt: skip
+            choices = {"attention": ATTENTIONS, "source_level": LEVELS, "target_level": LEVELS,
+                       "stress": STRESS}  # fmt: skip
             allowed = choices.get(name, tuple(LAYERS))
             value = getattr(self, name)
             if not (value is None and name == "decoder_cell") and value not in allowed:
                 raise RnnkitError(f"{_flag(name)} must be one of {', '.join(allowed)}; got {value}")
+
+    @property
+    def stressed_cmudict(self) -> bool:
+        """Whether the targets are the bundled CMUdict's, stress kept: reports then score
+        them without stress too, as published G2P results are."""
+        return self.data is None and self.stress == "keep"
 
 
 def _flag(name: str) -> str:

@@ -4,7 +4,8 @@
 object per line) file and checks everything a user can get wrong in it (missing file, unknown
 column, wrong delimiter, a line that does not parse, an empty source or target, bad encoding),
 naming the file and the line. ``load_cmudict`` gives the CMU Pronouncing Dictionary as
-(letters, ARPAbet phonemes with stress) pairs, every pronunciation of a word its own pair.
+(letters, ARPAbet phonemes with or without stress) pairs, every pronunciation of a word its
+own pair.
 ``split_by_source`` cuts the pairs 90/5/5 (by default) by source, seeded, so that every
 target of a source lands in the same split.
 """
@@ -31,12 +32,15 @@ FORMATS = (".tsv", ".csv", ".jsonl")  # file name suffixes read_pairs understand
 Pairs = list[tuple[str, str]]  # (source text, target text)
 _DELIMITERS = {".tsv": "\t", ".csv": ","}
 _VARIANT = re.compile(r"\(\d+\)$")  # cmudict's "word(2)": the second pronunciation of word
+_STRESS = re.compile(r"(?<=[A-Z])[012]\b")  # the stress digit of a vowel: AH0, AH1, AH2
 
 
-def load_cmudict() -> Pairs:
+def load_cmudict(stress: bool = True) -> Pairs:
     """(word, pronunciation) of every entry of the bundled CMU Pronouncing Dictionary, in file
     order: ("abbey", "AE1 B IY0"); a word with alternate pronunciations comes once per
-    pronunciation; the 22 comments ("# place, danish") are dropped."""
+    pronunciation; the 22 comments ("# place, danish") are dropped. ``stress=False``: vowels
+    without their stress digit ("AE B IY", the 39 phonemes of published G2P results), and an
+    alternate that then equals an earlier pronunciation of its word is dropped."""
     path = resources.files("rnnkit.data") / "corpora" / "cmudict.dict.xz"
     text = lzma.decompress(path.read_bytes()).decode("utf-8")
     pairs = []
@@ -44,6 +48,8 @@ def load_cmudict() -> Pairs:
         fields = line.split("#", 1)[0].split()
         if len(fields) >= 2:
             pairs.append((_VARIANT.sub("", fields[0]), " ".join(fields[1:])))
+    if not stress:
+        pairs = list(dict.fromkeys((w, _STRESS.sub("", t)) for w, t in pairs))
     return pairs
 
 

@@ -5,7 +5,8 @@ for a beam of 1, else beam search with about ``batch_size`` beam rows per batch)
 in the input order, each source's n-best list of (text, ``Hypothesis``). ``score_heldout``
 decodes every distinct source of a split and scores the outputs against all its references:
 WER and PER always, BLEU and chrF (sacrebleu) for word-level pairs (neither side at
-the char level).
+the char level), and on request WER and PER with the stress digits of ARPAbet vowels dropped
+on both sides (the 39 phonemes that published CMUdict results are scored on).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .metrics import bleu_chrf, error_rates
+from .metrics import bleu_chrf, error_rates, unstressed
 from .model import Seq2Seq
 from .pairs import Heldout
 from .search import Hypothesis, beam_search, greedy
@@ -71,16 +72,21 @@ def score_heldout(
     beam_size: int = 1,
     length_penalty: float = 1.0,
     max_length: int | None = None,
+    without_stress: bool = False,
 ) -> tuple[dict[str, Any], list[str]]:
-    """(metrics, the output text of each source) of ``model`` on a held-out split."""
+    """(metrics, the output text of each source) of ``model`` on a held-out split;
+    ``without_stress``: also ``wer_unstressed`` and ``per_unstressed``."""
     decoded = translate_texts(model, src_vocab, tgt_vocab, split_.sources, beam_size, 1,
                               length_penalty, max_length)  # fmt: skip
     outputs = [best[0][0] for best in decoded]
     level = tgt_vocab.level
-    metrics: dict[str, Any] = error_rates(
-        [split(o, level) for o in outputs],
-        [[split(r, level) for r in refs] for refs in split_.references],
-    )
+    hyps = [split(o, level) for o in outputs]
+    refs = [[split(r, level) for r in rs] for rs in split_.references]
+    metrics: dict[str, Any] = error_rates(hyps, refs)
+    if without_stress:
+        plain = error_rates([unstressed(h) for h in hyps],
+                            [[unstressed(r) for r in rs] for rs in refs])  # fmt: skip
+        metrics.update(wer_unstressed=plain["wer"], per_unstressed=plain["per"])
     if "char" not in (level, src_vocab.level):  # word-level pairs (not G2P, not char MT)
         metrics.update(bleu_chrf(outputs, split_.references))
     return metrics, outputs

@@ -6,18 +6,30 @@ none of its references (any phoneme wrong makes the word wrong), and PER, the su
 distance to the closest reference over the summed lengths of those references (the closest
 one: least edits, then the shorter). ``bleu_chrf`` is corpus BLEU and chrF from sacrebleu
 (a well-kept library: its tokenization and smoothing are the standard ones) for word-level
-text. ``format_table`` and ``write_json`` show them.
+text. ``unstressed`` drops the stress digit of ARPAbet vowels (AH1 -> AH), so that a model
+trained on CMUdict with stress can be scored as published G2P results are: on 39 phonemes.
+``format_table`` and ``write_json`` show them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ...atomic import write_json_atomic
 
-__all__ = ["bleu_chrf", "edit_distance", "error_rates", "format_table", "write_json"]
+__all__ = [
+    "bleu_chrf",
+    "edit_distance",
+    "error_rates",
+    "format_table",
+    "unstressed",
+    "write_json",
+]
+
+_STRESS = re.compile(r"^([A-Z]+)[012]$")  # an ARPAbet vowel with its stress digit
 
 
 def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
@@ -56,6 +68,11 @@ def error_rates(
     }
 
 
+def unstressed(tokens: Sequence[str]) -> list[str]:
+    """``tokens`` with the stress digit of each ARPAbet vowel dropped: AH0, AH1, AH2 -> AH."""
+    return [_STRESS.sub(r"\1", t) for t in tokens]
+
+
 def bleu_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
     """Corpus BLEU and chrF (sacrebleu, 0-100) of texts ``hypotheses`` (N) against
     ``references`` (N lists of one or more texts each)."""
@@ -71,16 +88,28 @@ def bleu_chrf(hypotheses: Sequence[str], references: Sequence[Sequence[str]]) ->
 def format_table(rows: dict[str, dict[str, Any]]) -> str:
     """A text table: one row per decoding (``greedy``, ``beam 5``), one column per metric
     (rates in percent)."""
-    columns = sorted({k for r in rows.values() for k in r if k in _SHOWN}, key=_SHOWN.index)
+    columns = sorted({k for r in rows.values() for k in r if k in _SHOWN}, key=list(_SHOWN).index)
     width = max(len(n) for n in rows) + 2
-    lines = [" " * width + "".join(c.upper().rjust(9) for c in columns)]
+    widths = [max(9, len(_SHOWN[c]) + 2) for c in columns]
+    lines = [" " * width + "".join(_SHOWN[c].rjust(w) for c, w in zip(columns, widths))]
     for name, r in rows.items():
-        cells = [f"{100 * r[c]:8.2f}%" if c in ("wer", "per") else f"{r[c]:9.2f}" for c in columns]
+        cells = [
+            f"{100 * r[c]:.2f}%".rjust(w) if c in _RATES else f"{r[c]:.2f}".rjust(w)
+            for c, w in zip(columns, widths)
+        ]
         lines.append(name.ljust(width) + "".join(cells))
     return "\n".join(lines)
 
 
-_SHOWN = ["wer", "per", "bleu", "chrf"]
+_SHOWN = {  # metric: its column heading, in the table's order
+    "wer": "WER",
+    "per": "PER",
+    "wer_unstressed": "WER w/o stress",
+    "per_unstressed": "PER w/o stress",
+    "bleu": "BLEU",
+    "chrf": "CHRF",
+}
+_RATES = ("wer", "per", "wer_unstressed", "per_unstressed")
 
 
 def write_json(path: str | Path, record: dict[str, Any]) -> None:

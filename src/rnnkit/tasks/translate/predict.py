@@ -151,6 +151,7 @@ def evaluate(
     _check_beam(beam_size, 1, None)
     translator = load_translator(checkpoint)
     cfg = translator.config
+    without_stress = cfg.stressed_cmudict and data is None  # its own split of the dictionary
     if data is None:
         everything = load_pairs(cfg)
         test = split_by_source(everything, cfg.val_split, cfg.test_split, cfg.split_seed)[2]
@@ -161,7 +162,8 @@ def evaluate(
     results, rows = {}, {}
     for k in [1] if beam_size == 1 else [1, beam_size]:
         metrics, _ = score_heldout(translator.model, translator.src_vocab, translator.tgt_vocab,
-                                   split_, k, cfg.length_penalty, cfg.max_length)  # fmt: skip
+                                   split_, k, cfg.length_penalty, cfg.max_length,
+                                   without_stress)  # fmt: skip
         results["greedy" if k == 1 else f"beam_{k}"] = metrics
         rows["greedy" if k == 1 else f"beam {k}"] = metrics
     out.write(f"{data}: {len(split_):,} sources, {len(pairs):,} pairs\n{format_table(rows)}\n")

@@ -42,7 +42,8 @@ def test_report(run: Run) -> dict[str, Any]:
     for k in beams:
         start = time.perf_counter()
         metrics, outputs = score_heldout(model, data.src_vocab, data.tgt_vocab, data.test, k,
-                                         cfg.length_penalty, cfg.max_length)  # fmt: skip
+                                         cfg.length_penalty, cfg.max_length,
+                                         cfg.stressed_cmudict)  # fmt: skip
         seconds = time.perf_counter() - start
         key = "greedy" if k == 1 else f"beam_{k}"
         metrics.update(seconds=round(seconds, 2), sources_per_s=round(len(outputs) / seconds, 1))

@@ -48,7 +48,7 @@ def build_model(cfg: TranslateConfig, src_vocab: int, tgt_vocab: int) -> Seq2Seq
 def load_pairs(cfg: TranslateConfig) -> Pairs:
     """The pairs ``cfg.data`` names (the bundled CMU dictionary when None)."""
     if cfg.data is None:
-        return load_cmudict()
+        return load_cmudict(stress=cfg.stress == "keep")
     return read_pairs(cfg.data, cfg.source_column, cfg.target_column, cfg.encoding)
 
 
