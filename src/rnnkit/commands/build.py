@@ -3,6 +3,8 @@
     rnnkit build           # this CPU's build (AVX-512, AVX2 or portable); says where it is
     rnnkit build --all     # also every lower capability this CPU can run (an image or a
                            # shared cache used from several CPU kinds)
+    rnnkit build --runtime # the inference operator's C++ library for AOTInductor packages
+                           # run without Python (docs/deploy.md); prints its path only
 
 The engine compiles its C++ loops on first use (about a minute) into torch's extensions cache,
 one build per source version, compiler flags, CPU capability and torch, reused by every copy
@@ -20,6 +22,7 @@ import sys
 import time
 
 from ..engine import native_build as build
+from ..engine import runtime_library
 from ..errors import RnnkitError
 from .flags import HelpFormatter
 
@@ -32,10 +35,20 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("build", help=about, description=about, formatter_class=HelpFormatter)
     also = "also each lower capability this CPU runs (AVX2, DEFAULT)"
     p.add_argument("--all", action="store_true", help=also)
+    runtime = ("build only the library that runs AOTInductor packages of rnnkit models without "
+               "Python (this CPU's capability) and print its path")  # fmt: skip
+    p.add_argument("--runtime", action="store_true", help=runtime)
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.runtime:
+        try:
+            print(runtime_library())
+        except NotImplementedError as exc:
+            first = (str(exc).splitlines() or ["failed"])[0]  # a compiler's log: its first line
+            raise RnnkitError(f"rnnkit build --runtime: {first}") from exc
+        return 0
     mine = build.capability()
     caps = build.CAPABILITIES[: build.CAPABILITIES.index(mine) + 1] if args.all else (mine,)
     for cap in reversed(caps):

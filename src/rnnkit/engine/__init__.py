@@ -17,6 +17,7 @@ from .checks import check_dtype_device, check_shape, fmt_shape, unpack_hx
 from .layout import TimeLayout, time_layout
 from .native import build as native_build  # the C++ loops' build (rnnkit build)
 from .native import heap as native_heap  # glibc's heap thresholds (rnnkit plan)
+from .native.runtime import runtime_library  # AOTInductor packages without Python
 from .noise import NO_STACK_NOISE, StackNoise
 from .parallel_scan import DEFAULT_CHUNK, SCAN_MODES
 from .stack import StackSpec, StackWeightsSource, run_stack
@@ -50,6 +51,7 @@ __all__ = [
     "native_build",
     "native_heap",
     "run_stack",
+    "runtime_library",
     "scan",
     "set_backend",
     "time_layout",

@@ -31,6 +31,7 @@ __all__ = [
     "CAPABILITIES",
     "build_cell",
     "capability",
+    "compile_library",
     "compiler_available",
     "load",
     "native_build_name",
@@ -210,39 +211,67 @@ def build_cell(source: str, label: str) -> Path:
     """The shared library of one compiled cell's row kernels (codegen.py), built once per source.
 
     A plain C++ library (no Python binding: a few seconds to build), linked against libtorch for
-    the vectorized math; written under a temporary name and renamed, so concurrent processes
-    (torchrun) never load a half-written file. Raises ``NotImplementedError`` on any failure.
+    the vectorized math. Raises ``NotImplementedError`` on any failure.
     """
-    from torch.utils.cpp_extension import include_paths
-
-    suffix, simd = _capability_flags()
-    sanitize, flags = _sanitizer()
+    suffix, _ = _capability_flags()
+    sanitize, _ = _sanitizer()
     abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
     digest = hashlib.sha1("\n".join((source, suffix, sanitize, abi)).encode()).hexdigest()[:16]
     directory = _root() / "cells"
     target = directory / f"cell_{digest}.so"
     if target.exists():
         return target
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"cell_{digest}.cpp").write_text(source)  # kept beside the library, to read
+    print(f"rnnkit: compiling the cell {label!r} for the native engine", file=sys.stderr)
+    sys.stderr.flush()
+    compile_library([directory / f"cell_{digest}.cpp"], target, f"native cell: {label!r}")
+    return target
+
+
+def compile_library(
+    sources: list[Path], target: Path, what: str, includes: tuple[str, ...] = (), openmp=False
+) -> None:
+    """Compile C++ ``sources`` into the plain shared library ``target`` (no Python binding),
+    linked against libtorch, with this process's capability (and sanitizer) flags: one
+    compiler per source, as many at once as there are CPUs, then the link; written under a
+    temporary name and renamed, so concurrent processes (torchrun) never load a half-written
+    file. ``NotImplementedError`` naming ``what`` on any failure."""
+    from torch.utils.cpp_extension import include_paths
+
     cxx = (sysconfig.get_config_var("CXX") or "c++").split()[0]
     cxx = next((c for c in (cxx, "c++", "g++", "clang++") if shutil.which(c)), None)
     if cxx is None:
-        raise NotImplementedError("native cell: no C++ compiler found on PATH")
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / f"cell_{digest}.cpp").write_text(source)  # kept beside the library, to read
-    tmp = directory / f"cell_{digest}.{os.getpid()}.tmp.so"
-    lib = Path(torch.__file__).parent / "lib"
-    includes = [f"-I{p}" for p in (*include_paths(), str(_CSRC))]
-    command = [cxx, "-O3", "-std=c++17", "-fPIC", "-shared", abi, *simd, *flags, *includes,
-               str(directory / f"cell_{digest}.cpp"), "-o", str(tmp), f"-L{lib}", "-ltorch_cpu",
-               "-lc10", f"-Wl,-rpath,{lib}"]  # fmt: skip
-    print(f"rnnkit: compiling the cell {label!r} for the native engine", file=sys.stderr)
-    sys.stderr.flush()
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        raise NotImplementedError(f"native cell: compiling {label!r} failed: {done.stderr[-2000:]}")
-    os.replace(tmp, target)
-    return target
+        raise NotImplementedError(f"{what}: no C++ compiler found on PATH")
+    _, simd = _capability_flags()
+    _, flags = _sanitizer()
+    abi = f"-D_GLIBCXX_USE_CXX11_ABI={int(torch._C._GLIBCXX_USE_CXX11_ABI)}"
+    omp = ["-fopenmp"] * openmp
+    common = [cxx, "-O3", "-std=c++17", "-fPIC", abi, *omp, *simd, *flags,
+              *(f"-I{p}" for p in (*include_paths(), str(_CSRC), *includes))]  # fmt: skip
+    tmp = target.with_name(f"{target.stem}.{os.getpid()}.tmp")
+    objects = [tmp.with_suffix(f".{k}.o") for k in range(len(sources))]
+    try:
+        pending = list(zip(sources, objects))
+        while pending:
+            batch, pending = pending[: os.cpu_count() or 1], pending[os.cpu_count() or 1 :]
+            running = [subprocess.Popen([*common, "-c", str(src), "-o", str(obj)],
+                                        stderr=subprocess.PIPE, text=True)
+                       for src, obj in batch]  # fmt: skip
+            for (src, _), proc in zip(batch, running):
+                _, err = proc.communicate()
+                if proc.returncode != 0:
+                    raise NotImplementedError(f"{what}: compiling {src.name} failed: {err[-2000:]}")
+        lib = Path(torch.__file__).parent / "lib"
+        link = [cxx, "-shared", *omp, *flags, *map(str, objects), "-o", str(tmp),
+                f"-L{lib}", "-ltorch_cpu", "-lc10", f"-Wl,-rpath,{lib}"]  # fmt: skip
+        done = subprocess.run(link, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise NotImplementedError(f"{what}: linking failed: {done.stderr[-2000:]}")
+        os.replace(tmp, target)
+    finally:
+        for path in (*objects, tmp):
+            path.unlink(missing_ok=True)
 
 
 def _short(exc: Exception, limit: int = 2000) -> str:

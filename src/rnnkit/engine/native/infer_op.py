@@ -12,7 +12,8 @@ The weights travel as one flat ``Tensor[]``, ``per_layer(cell)`` a layer-directi
 b_ih, b_hh, W_hr, the input layer norm's weight and bias, the step parameters; an absent one
 as an empty tensor (an operator's list holds tensors only). Its fake kernel states the output
 shapes from the input shapes alone (symbolic T and B). tests/engine/test_infer_op.py checks it
-with ``torch.library.opcheck`` and against eager.
+with ``torch.library.opcheck`` and against eager. runtime.py builds a C++ kernel of the same
+schema into a library of its own, for processes without Python's rnnkit.
 """
 
 from __future__ import annotations

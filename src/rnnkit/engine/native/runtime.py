@@ -1,0 +1,85 @@
+"""A library that runs rnnkit's inference operator without Python: for AOTInductor packages.
+
+An exported model run under ``torch.no_grad()`` holds one operator per recurrent stack,
+``rnnkit::infer_stack`` (infer_op.py). In a Python process that imported rnnkit its kernel is
+Python calling the extension; a C++ program (``torch::inductor::AOTIModelPackageLoader``), or
+a Python process that never imports rnnkit, has no such kernel. ``runtime_library()`` builds
+(once per sources, capability, compiler flags and torch) a plain shared library of the same
+C++ sweeps with a C++ kernel of that operator under the same schema (csrc/runtime.cpp): load
+it (``dlopen`` from C++, ``torch.ops.load_library`` from Python) and the package runs.
+
+The library and rnnkit's Python package each define the operator: a process loads one of them,
+never both (the second fails to register). It links against the libtorch of the torch that
+built it, which the package's runtime must be. The built-in cells' traits are written into
+``cells.inc`` beside the library from their Python specs, the one place they are described.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+from . import build
+from .infer_op import infer_stack
+
+__all__ = ["runtime_library"]
+
+_SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "runtime.cpp")
+
+
+def _cells_inc() -> str:
+    """cells.inc: each built-in cell's traits (native_cell's), the operator's schema, eps."""
+    from ...cells.layernorm import EPS
+    from . import _SPECS_BY_NAME
+
+    rows = []
+    for name, (cell, spec) in _SPECS_BY_NAME.items():
+        taken = [cell.params[k] for k in spec.step_params]
+        units = ", ".join(str(p.size) for p in taken)
+        optional = ", ".join("true" if p.is_bias else "false" for p in taken)
+        flags = (cell.extra_states == 1, cell.split_hidden, cell.diagonal_hidden, spec.relu)
+        rows.append(
+            f'    {{"{name}", {spec.kernel}, {cell.gates}, '
+            + ", ".join("true" if f else "false" for f in flags)
+            + f", {{{units}}}, {{{optional}}}, {str(spec.fold_b_hh).lower()}, "
+            + f"{str(spec.input_norm).lower()}}},"
+        )
+    schema = str(infer_stack._opoverload._schema).split("::", 1)[1]
+    lines = [
+        "// written by rnnkit/engine/native/runtime.py from the cells' Python specs",
+        "const std::vector<BuiltinCell> kCells = {",
+        *rows,
+        "};",
+        f'constexpr const char* kSchema = "{schema}";',
+        f"constexpr double kEps = {EPS!r};",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def runtime_library() -> Path:
+    """The path of the inference operator's C++ library for this CPU capability and torch,
+    built on the first call (a minute or two; needs a C++ compiler). ``NotImplementedError``
+    saying why when it cannot be built."""
+    table = _cells_inc()
+    suffix, simd = build._capability_flags()
+    content = b"".join((build._CSRC / f).read_bytes() for f in _SOURCES + build._HEADERS)
+    key = content + table.encode() + " ".join(simd).encode() + torch.__version__.encode()
+    digest = hashlib.sha1(key).hexdigest()[:12]
+    directory = build._root() / f"runtime_{suffix}_{digest}"
+    target = directory / f"librnnkit_runtime_{suffix}.so"
+    if target.exists():
+        return target
+    directory.mkdir(parents=True, exist_ok=True)
+    inc = directory / "cells.inc"
+    tmp = inc.with_name(f"cells.inc.{os.getpid()}.tmp")
+    tmp.write_text(table)
+    os.replace(tmp, inc)
+    print(f"rnnkit: compiling the inference runtime library into {directory}", file=sys.stderr)
+    sys.stderr.flush()
+    sources = [build._CSRC / f for f in _SOURCES]
+    build.compile_library(sources, target, "rnnkit runtime library", (str(directory),), True)
+    return target
