@@ -1,5 +1,6 @@
-"""The runtime library: an AOTInductor package of a model with every built-in native cell runs,
-without Python's rnnkit, in a Python process that cannot import it and in a C++ program
+"""The runtime library: AOTInductor packages of a model with every built-in native cell run,
+without Python's rnnkit, in a Python process that cannot import it (a padded batch: the
+inference operator; with lengths: the forward sweeps) and in a C++ program
 (docs/aoti_runner.cpp), equal to eager."""
 
 from __future__ import annotations
@@ -43,9 +44,9 @@ class EveryCell(torch.nn.Module):
             rnnkit.IndRNN(6, 6, nonlinearity="tanh", batch_first=True),
         ])  # fmt: skip
 
-    def forward(self, x):
+    def forward(self, x, lengths=None):
         for layer in self.layers:
-            x, _ = layer(x)
+            x, _ = layer(x, lengths=lengths)
         return x
 
 
@@ -54,23 +55,34 @@ def _linspace_input(B: int, T: int, I: int) -> torch.Tensor:
     return torch.linspace(-1, 1, B * T * I).reshape(B, T, I)
 
 
+def _compiled(model, example, dims, ops, path):
+    """``model`` exported under no_grad on ``example`` with ``dims`` dynamic, its rnnkit
+    operators checked to be ``ops``, compiled ahead of time into ``path``."""
+    with torch.no_grad():
+        program = torch.export.export(model, example, dynamic_shapes=dims)
+    calls = [n.target for n in program.graph.nodes if n.op == "call_function"]
+    assert {str(t) for t in calls if str(t).startswith("rnnkit.")} == ops
+    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    return path
+
+
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
-    """(the package's path, the model, the runtime library): exported under no_grad, B and T
-    dynamic, compiled ahead of time."""
+    """(the padded batch's package, the lengths' package, the model, the runtime library): B
+    and T dynamic."""
     torch.manual_seed(0)
     model = EveryCell().eval()
     with torch.no_grad():  # peephole weights start at zero: make them count
         for p in model.parameters():
             p.add_(0.2 * torch.randn_like(p))
-        dims = {0: Dim("B", max=512), 1: Dim("T", max=4096)}
-        program = torch.export.export(model, (torch.randn(3, 7, 5),), dynamic_shapes=(dims,))
-    calls = [n.target for n in program.graph.nodes if n.op == "call_function"]
-    rnn_ops = {str(t) for t in calls if str(t).startswith("rnnkit.")}
-    assert rnn_ops == {"rnnkit.infer_stack.default"}  # nothing else needs Python's rnnkit
-    path = tmp_path_factory.mktemp("aoti") / "every_cell.pt2"
-    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
-    return path, model, runtime_library()
+    folder = tmp_path_factory.mktemp("aoti")
+    B, T = Dim("B", max=512), Dim("T", max=4096)
+    padded = _compiled(model, (torch.randn(3, 7, 5),), ({0: B, 1: T},),
+                       {"rnnkit.infer_stack.default"}, folder / "padded.pt2")  # fmt: skip
+    sweeps = {"rnnkit.projected_sweep.default", "rnnkit.forward_sweep.default"}
+    example = (torch.randn(3, 7, 5), torch.tensor([7, 2, 5]))
+    lengths = _compiled(model, example, ({0: B, 1: T}, {0: B}), sweeps, folder / "lengths.pt2")
+    return padded, lengths, model, runtime_library()
 
 
 _NO_RNNKIT = """
@@ -79,26 +91,32 @@ sys.modules["rnnkit"] = None  # any import of rnnkit fails: no Python kernel can
 torch.ops.load_library(sys.argv[1])
 runner = torch._inductor.aoti_load_package(sys.argv[2])
 with torch.no_grad():
-    torch.save([runner(x) for x in torch.load(sys.argv[3])], sys.argv[4])
+    torch.save([runner(*args) for args in torch.load(sys.argv[3])], sys.argv[4])
 """
 
 
-def test_a_python_process_without_rnnkit_runs_the_package(package, tmp_path):
-    path, model, library = package
-    xs = [torch.randn(shape) for shape in ((3, 7, 5), (6, 23, 5), (1, 2, 5))]
-    torch.save(xs, tmp_path / "xs.pt")
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
+def test_a_python_process_without_rnnkit_runs_the_package(package, tmp_path, with_lengths):
+    padded, lengths, model, library = package
+    torch.manual_seed(1)
+    calls = []
+    for B, T in ((3, 7), (6, 23), (1, 2)):
+        x = torch.randn(B, T, 5)
+        calls.append((x, torch.randint(1, T + 1, (B,))) if with_lengths else (x,))
+    torch.save(calls, tmp_path / "calls.pt")
     out = tmp_path / "ys.pt"
-    args = [str(library), str(path), str(tmp_path / "xs.pt"), str(out)]
+    path = lengths if with_lengths else padded
+    args = [str(library), str(path), str(tmp_path / "calls.pt"), str(out)]
     done = subprocess.run([sys.executable, "-c", _NO_RNNKIT, *args], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     with torch.no_grad():
-        for x, y in zip(xs, torch.load(out)):
-            assert y.shape == (x.shape[0], x.shape[1], 6)
-            assert max_rel_err(y, model(x)) <= 1e-5
+        for call, y in zip(calls, torch.load(out)):
+            assert y.shape == (call[0].shape[0], call[0].shape[1], 6)
+            assert max_rel_err(y, model(*call)) <= 1e-5
 
 
 def test_a_cpp_program_runs_the_package(package, tmp_path):
-    path, model, library = package
+    path, _, model, library = package
     cxx = shutil.which("g++") or shutil.which("c++")
     torch_dir = Path(torch.__file__).parent
     runner = tmp_path / "aoti_runner"
@@ -123,5 +141,5 @@ def test_rnnkit_build_runtime_prints_the_library(package, capsys):
     from rnnkit.cli import main
 
     assert main(["build", "--runtime"]) == 0
-    assert capsys.readouterr().out.strip() == str(package[2])
-    assert package[2].exists()
+    assert capsys.readouterr().out.strip() == str(package[3])
+    assert package[3].exists()

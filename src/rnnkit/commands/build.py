@@ -3,8 +3,8 @@
     rnnkit build           # this CPU's build (AVX-512, AVX2 or portable); says where it is
     rnnkit build --all     # also every lower capability this CPU can run (an image or a
                            # shared cache used from several CPU kinds)
-    rnnkit build --runtime # the inference operator's C++ library for AOTInductor packages
-                           # run without Python (docs/deploy.md); prints its path only
+    rnnkit build --runtime # the operators' C++ library for AOTInductor packages run
+                           # without Python (docs/deploy.md); prints its path only
 
 The engine compiles its C++ loops on first use (about a minute) into torch's extensions cache,
 one build per source version, compiler flags, CPU capability and torch, reused by every copy

@@ -1,12 +1,14 @@
-"""A library that runs rnnkit's inference operator without Python: for AOTInductor packages.
+"""A library that runs rnnkit's operators without Python: for AOTInductor packages.
 
-An exported model run under ``torch.no_grad()`` holds one operator per recurrent stack,
-``rnnkit::infer_stack`` (infer_op.py). In a Python process that imported rnnkit its kernel is
-Python calling the extension; a C++ program (``torch::inductor::AOTIModelPackageLoader``), or
-a Python process that never imports rnnkit, has no such kernel. ``runtime_library()`` builds
-(once per sources, capability, compiler flags and torch) a plain shared library of the same
-C++ sweeps with a C++ kernel of that operator under the same schema (csrc/runtime.cpp): load
-it (``dlopen`` from C++, ``torch.ops.load_library`` from Python) and the package runs.
+An exported model holds rnnkit's operators: under ``torch.no_grad()`` one per recurrent stack,
+``rnnkit::infer_stack`` (infer_op.py); with lengths, a PackedSequence or autograd on, the
+forward sweeps ``rnnkit::projected_sweep`` / ``rnnkit::forward_sweep`` (ops.py). In a Python
+process that imported rnnkit their kernels are Python calling the extension; a C++ program
+(``torch::inductor::AOTIModelPackageLoader``), or a Python process that never imports rnnkit,
+has no such kernels. ``runtime_library()`` builds (once per sources, capability, compiler
+flags and torch) a plain shared library of the same C++ sweeps with C++ kernels of those
+operators under the same schemas (csrc/runtime.cpp): load it (``dlopen`` from C++,
+``torch.ops.load_library`` from Python) and the package runs.
 
 The library and rnnkit's Python package each define the operator: a process loads one of them,
 never both (the second fails to register). It links against the libtorch of the torch that
@@ -25,6 +27,7 @@ import torch
 
 from . import build
 from .infer_op import infer_stack
+from .ops import forward_sweep, projected_sweep
 
 __all__ = ["runtime_library"]
 
@@ -32,7 +35,7 @@ _SOURCES = ("forward.cpp", "backward.cpp", "infer.cpp", "runtime.cpp")
 
 
 def _cells_inc() -> str:
-    """cells.inc: each built-in cell's traits (native_cell's), the operator's schema, eps."""
+    """cells.inc: each built-in cell's traits (native_cell's), the operators' schemas, eps."""
     from ...cells.layernorm import EPS
     from . import _SPECS_BY_NAME
 
@@ -42,26 +45,33 @@ def _cells_inc() -> str:
         units = ", ".join(str(p.size) for p in taken)
         optional = ", ".join("true" if p.is_bias else "false" for p in taken)
         flags = (cell.extra_states == 1, cell.split_hidden, cell.diagonal_hidden, spec.relu)
+        tail = (spec.fold_b_hh, spec.input_norm, spec.gates_saved)
         rows.append(
-            f'    {{"{name}", {spec.kernel}, {cell.gates}, '
-            + ", ".join("true" if f else "false" for f in flags)
-            + f", {{{units}}}, {{{optional}}}, {str(spec.fold_b_hh).lower()}, "
-            + f"{str(spec.input_norm).lower()}}},"
+            f'    {{"{name}", {spec.kernel}, {cell.gates}, {_bools(flags)}, {{{units}}}, '
+            f"{{{optional}}}, {_bools(tail)}}},"
         )
-    schema = str(infer_stack._opoverload._schema).split("::", 1)[1]
+    schemas = {
+        name: str(op._opoverload._schema).split("::", 1)[1]
+        for name, op in (("Infer", infer_stack), ("Forward", forward_sweep),
+                         ("Projected", projected_sweep))
+    }  # fmt: skip
     lines = [
         "// written by rnnkit/engine/native/runtime.py from the cells' Python specs",
         "const std::vector<BuiltinCell> kCells = {",
         *rows,
         "};",
-        f'constexpr const char* kSchema = "{schema}";',
+        *(f'constexpr const char* k{name}Schema = "{text}";' for name, text in schemas.items()),
         f"constexpr double kEps = {EPS!r};",
     ]
     return "\n".join(lines) + "\n"
 
 
+def _bools(values) -> str:
+    return ", ".join("true" if v else "false" for v in values)
+
+
 def runtime_library() -> Path:
-    """The path of the inference operator's C++ library for this CPU capability and torch,
+    """The path of the operators' C++ library for this CPU capability and torch,
     built on the first call (a minute or two; needs a C++ compiler). ``NotImplementedError``
     saying why when it cannot be built."""
     table = _cells_inc()

@@ -1,14 +1,17 @@
-// The inference operator for a process without Python: rnnkit::infer_stack, with the schema the
-// Python operator has (engine/native/infer_op.py) and this C++ kernel, for AOTInductor packages
-// run by a C++ program (torch::inductor::AOTIModelPackageLoader) or by a Python one that never
-// imports rnnkit. engine/native/runtime.py builds it into a library of its own with the sweeps,
+// rnnkit's operators for a process without Python: rnnkit::infer_stack (the no-grad stack,
+// engine/native/infer_op.py) and the forward sweeps rnnkit::forward_sweep and
+// rnnkit::projected_sweep (engine/native/ops.py: what a graph with lengths or a PackedSequence
+// holds), each with the schema of its Python operator and a C++ kernel doing what the Python
+// one does, for AOTInductor packages run by a C++ program
+// (torch::inductor::AOTIModelPackageLoader) or by a Python one that never imports rnnkit. The
+// backward sweep is not here: a package runs inference. engine/native/runtime.py builds it into a library of its own with the sweeps,
 // never into the Python extension: a process loads one definition of the operator, so this
 // library and rnnkit's Python package are never loaded together.
 //
 // cells.inc, written by runtime.py from the Python specs, names each built-in cell with the
 // traits the extension's Cell is made from (native/__init__.py: native_cell), the schema and
 // the layer norm's eps.
-#include <ATen/core/Tensor.h>
+#include <ATen/ATen.h>
 #include <torch/library.h>
 
 #include <string_view>
@@ -27,15 +30,20 @@ struct BuiltinCell {
   std::vector<int64_t> units;   // per step parameter: its size in units of H
   std::vector<bool> optional;   // per step parameter: whether it may be absent (a bias)
   bool fold_b_hh, input_norm;   // b_hh folded into gx; an input layer norm (infer_args)
+  bool gates_saved;             // the sweep's act output holds the gates (else it is empty)
 };
 
-#include "cells.inc"  // kCells, kSchema, kEps
+#include "cells.inc"  // kCells, kInferSchema, kForwardSchema, kProjectedSchema, kEps
 
 const BuiltinCell& find_cell(std::string_view name) {
   for (const BuiltinCell& c : kCells) {
     if (name == c.name) return c;
   }
-  TORCH_CHECK(false, "rnnkit::infer_stack: no built-in cell named '", name, "'");
+  TORCH_CHECK(false, "rnnkit: no built-in cell named '", name, "'");
+}
+
+Cell native_cell(const BuiltinCell& b) {
+  return make_cell(b.kernel, b.gates, b.has_c, b.split, b.diagonal, b.relu, b.units, b.optional);
 }
 
 // The Python operator's kernel (infer_op.py) in C++: weights hold one layer-direction after the
@@ -45,8 +53,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> infer_stack_op(
     c10::SymInt num_directions, const std::optional<at::Tensor>& h0,
     const std::optional<at::Tensor>& c0, bool bf16) {
   const BuiltinCell& b = find_cell(std::string_view(cell_name.data(), cell_name.size()));
-  const Cell cell = make_cell(b.kernel, b.gates, b.has_c, b.split, b.diagonal, b.relu, b.units,
-                              b.optional);
+  const Cell cell = native_cell(b);
   const size_t per = 7 + b.units.size();
   TORCH_CHECK(!weights.empty() && weights.size() % per == 0, "rnnkit::infer_stack: ",
               weights.size(), " weights for ", b.name, ", expected a multiple of ", per);
@@ -67,9 +74,85 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> infer_stack_op(
   return {out[0], out[1], c_n};
 }
 
+using SweepOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
+                                at::Tensor, at::Tensor>;
+
+// The steps that have rows (batch_sizes' trailing zeros dropped) and their row count n.
+std::vector<int64_t> row_steps(const at::Tensor& batch_sizes, int64_t B, int64_t& n) {
+  const at::Tensor sizes = batch_sizes.to(at::kLong).contiguous();
+  std::vector<int64_t> steps;
+  n = 0;
+  for (int64_t t = 0; t < sizes.numel(); ++t) {
+    const int64_t rows = sizes.data_ptr<int64_t>()[t];
+    if (rows > 0) steps.push_back(rows), n += rows;
+  }
+  TORCH_CHECK(!steps.empty() && steps[0] == B, "rnnkit sweep: expected ", B,
+              " rows at the first step (one per sequence: lengths must be at least 1)");
+  return steps;
+}
+
+// A per-row output of the n packed rows with zero rows up to N (the padding's rows); an absent
+// one empty.
+at::Tensor padded_rows(const at::Tensor& t, int64_t N, const at::Tensor& like) {
+  if (!t.defined()) return like.new_empty({0});
+  if (t.size(0) == N) return t;
+  return at::cat({t, at::zeros({N - t.size(0), t.size(1)}, t.options())});
+}
+
+// ops.py's _sweep: the forward sweep on act (N, G), a gx of its own that becomes the gates.
+SweepOutputs sweep(c10::string_view cell_name, at::Tensor act, const at::Tensor& W_hh,
+                   const std::optional<at::Tensor>& b_hh, const std::optional<at::Tensor>& W_hr,
+                   const at::Tensor& h0, const std::optional<at::Tensor>& c0,
+                   at::TensorList params, const at::Tensor& batch_sizes, bool reverse) {
+  const BuiltinCell& b = find_cell(std::string_view(cell_name.data(), cell_name.size()));
+  int64_t n = 0;
+  const std::vector<int64_t> steps = row_steps(batch_sizes, h0.size(0), n);
+  const int64_t N = act.size(0);
+  if (n < N) act.narrow(0, n, N - n).zero_();  // the padding's rows
+  TensorList taken;  // the step parameters; an absent optional one (passed empty) as None
+  for (size_t k = 0; k < b.units.size(); ++k) {
+    taken.push_back(params[k].numel() ? std::optional<at::Tensor>(params[k]) : std::nullopt);
+  }
+  std::vector<at::Tensor> out = forward_sweep(native_cell(b), act.narrow(0, 0, n), W_hh, b_hh,
+                                              W_hr, h0, c0, taken, steps, reverse);
+  const at::Tensor& y = out[0];
+  const at::Tensor aux_stats = out[5].defined() ? at::cat({out[5], out[6]}, 1) : at::Tensor();
+  const at::Tensor c_n = out[2].defined() ? out[2] : y.new_empty({0});
+  return {padded_rows(y, N, y), out[1], c_n, b.gates_saved ? act : act.new_empty({0}),
+          padded_rows(out[3], N, y), padded_rows(out[4], N, y), padded_rows(aux_stats, N, y)};
+}
+
+SweepOutputs forward_sweep_op(c10::string_view cell, const at::Tensor& gx, const at::Tensor& W_hh,
+                              const std::optional<at::Tensor>& b_hh,
+                              const std::optional<at::Tensor>& W_hr, const at::Tensor& h0,
+                              const std::optional<at::Tensor>& c0, at::TensorList params,
+                              const at::Tensor& batch_sizes, bool reverse) {
+  // an operator may not write its input: the sweep turns a copy into the gates
+  return sweep(cell, gx.contiguous().clone(), W_hh, b_hh, W_hr, h0, c0, params, batch_sizes,
+               reverse);
+}
+
+SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
+                                const at::Tensor& W_ih, const std::optional<at::Tensor>& b_in,
+                                const at::Tensor& W_hh, const std::optional<at::Tensor>& b_hh,
+                                const std::optional<at::Tensor>& W_hr, const at::Tensor& h0,
+                                const std::optional<at::Tensor>& c0, at::TensorList params,
+                                const at::Tensor& batch_sizes, bool reverse) {
+  const at::Tensor gx = b_in ? at::addmm(*b_in, x, W_ih.t()) : at::mm(x, W_ih.t());
+  return sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse);
+}
+
 }  // namespace
 }  // namespace rnnkit
 
-TORCH_LIBRARY_FRAGMENT(rnnkit, m) { m.def(rnnkit::kSchema); }
+TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
+  m.def(rnnkit::kInferSchema);
+  m.def(rnnkit::kForwardSchema);
+  m.def(rnnkit::kProjectedSchema);
+}
 
-TORCH_LIBRARY_IMPL(rnnkit, CPU, m) { m.impl("infer_stack", TORCH_FN(rnnkit::infer_stack_op)); }
+TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
+  m.impl("infer_stack", TORCH_FN(rnnkit::infer_stack_op));
+  m.impl("forward_sweep", TORCH_FN(rnnkit::forward_sweep_op));
+  m.impl("projected_sweep", TORCH_FN(rnnkit::projected_sweep_op));
+}
