@@ -1,7 +1,9 @@
 """The measured plan: which path runs a call on this machine, timed on the call itself.
 
-Where more than one path can run a stack call (today: torch's own kernel or ours, for the cells
-torch.nn has), "auto" does not trust constants measured on another CPU. On the first call of a
+Where more than one path can run a stack call (torch's own kernel or ours, for the cells
+torch.nn has; our sweeps shared by a team of threads or each on its calling thread, where a team
+could form; a bidirectional no-grad stack's two directions at once or in turn), "auto" does not
+trust constants measured on another CPU. On the first call of a
 new shape bucket it times each candidate on that call's own data (forward, and backward where
 autograd records; a warm-up, then a few interleaved runs each, as cuDNN's benchmark mode does),
 keeps the faster, and runs the call on it; every later call of the bucket takes the kept path
@@ -58,6 +60,7 @@ DROP = 3.0  # a candidate this many times the best's time is out of the race
 _clock: Callable[[], float] = time.perf_counter  # tests replace it with a clock of their own
 _table: dict[str, dict] = {}  # key -> {"path": winner, "ms": {candidate: median ms}}
 _loaded = False  # whether this process has read the plan file
+_measuring = False  # whether a trial is running (choose gives nested choices their default)
 _machine: dict | None = None
 
 
@@ -195,15 +198,25 @@ def _measure(trials: dict[str, Callable[[], object]]) -> dict[str, float]:
     build's first load), then rounds of one run of each in turn, about ``MEASURE_SECONDS`` per
     candidate; each keeps its fastest run (the least disturbed by other work on the machine).
     A candidate more than ``DROP`` times the best after a round runs no more rounds."""
-    with torch.random.fork_rng(devices=[]):  # the trials draw nothing the real call would see
-        warm = {name: _timed(trial) for name, trial in trials.items()}
-        runs = min(MAX_RUNS, max(MIN_RUNS, int(MEASURE_SECONDS / max(*warm.values(), 1e-9))))
-        best = dict.fromkeys(trials, float("inf"))
-        racing = list(trials)
-        for _ in range(runs):
-            for name in racing:
-                best[name] = min(best[name], _timed(trials[name]))
-            racing = [n for n in racing if best[n] <= DROP * min(best.values())]
+    global _measuring
+    _measuring = True
+    try:
+        with torch.random.fork_rng(devices=[]):  # the trials draw nothing the real call sees
+            return _race(trials)
+    finally:
+        _measuring = False
+
+
+def _race(trials: dict[str, Callable[[], object]]) -> dict[str, float]:
+    """_measure's rounds (see there)."""
+    warm = {name: _timed(trial) for name, trial in trials.items()}
+    runs = min(MAX_RUNS, max(MIN_RUNS, int(MEASURE_SECONDS / max(*warm.values(), 1e-9))))
+    best = dict.fromkeys(trials, float("inf"))
+    racing = list(trials)
+    for _ in range(runs):
+        for name in racing:
+            best[name] = min(best[name], _timed(trials[name]))
+        racing = [n for n in racing if best[n] <= DROP * min(best.values())]
     return {name: 1e3 * t for name, t in best.items()}
 
 
@@ -216,13 +229,17 @@ def _timed(trial: Callable[[], object]) -> float:
 def choose(key: str, trials: dict[str, Callable[[], object]], default: str) -> str:
     """The candidate that runs the calls of bucket ``key``: ``default`` with measuring off, the
     plan's choice where it has one for this key, else the fastest of ``trials`` (each a
-    complete run on copies of the call's data), measured now and kept (memory and file)."""
+    complete run on copies of the call's data), measured now and kept (memory and file). A
+    choice asked for inside another's trial (a sub-plan of the path being timed) gets its
+    default, unmeasured and unkept: the real call measures it."""
     if not enabled():
         return default
     _load()
     entry = _table.get(key)
     if entry is not None and entry["path"] in trials:
         return entry["path"]
+    if _measuring:
+        return default
     busy = _busy()
     ms = _measure(trials)
     winner = min(ms, key=ms.__getitem__)

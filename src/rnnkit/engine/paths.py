@@ -28,7 +28,7 @@ from .backends import (
     scan,
     torch_stack,
 )
-from .native import StackWeights
+from .native import StackWeights, native_cells, team_cap
 from .noise import sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
@@ -188,6 +188,10 @@ class NativeStack:
         )
 
     def run(self, call: StackCall) -> tuple:
+        with team_cap(_team_cap(call, self._run)):
+            return self._run(call)
+
+    def _run(self, call: StackCall) -> tuple:
         return self._infer(call, _both_directions(call, self._infer))
 
     @staticmethod
@@ -214,6 +218,38 @@ def _both_directions(call: StackCall, infer) -> bool:
     return autotune.choose(_bucket(call) + "|directions", trials, "in turn") == "at once"
 
 
+# a sweep of fewer multiply-adds (T·B·G·P) never gets a team (csrc/team.h: TeamLimits)
+TEAM_MIN_SWEEP = 1 << 22
+
+
+def _team_cap(call: StackCall, run: Callable[[StackCall], tuple]) -> int:
+    """1 where the plan measured this bucket's native sweeps faster each on its calling thread
+    than shared by a team of threads, else 0 (the C++ plans teams by constants measured on one
+    AMD Zen 4): measured per shape bucket where a team could form (2+ threads, a built-in cell
+    on the native engine, a sweep of at least TEAM_MIN_SWEEP multiply-adds)."""
+    spec, c = call.spec, call.checked
+    if torch.get_num_threads() < 2 or not autotune.enabled() or torch.compiler.is_compiling():
+        return 0
+    cell = spec.cell
+    if not isinstance(cell, CellMath) or cell.name not in native_cells():
+        return 0
+    if get_backend() not in ("auto", "native") or not native_enabled():
+        return 0
+    P = spec.proj_size or spec.hidden_size
+    if c.T * c.B * cell.gates * spec.hidden_size * P < TEAM_MIN_SWEEP:
+        return 0
+
+    def capped(cap: int) -> Callable[[StackCall], tuple]:
+        def run_capped(copy: StackCall) -> tuple:
+            with team_cap(cap):
+                return run(copy)
+
+        return run_capped
+
+    trials = {"team": _trial(call, capped(0)), "one thread": _trial(call, capped(1))}
+    return int(autotune.choose(_bucket(call) + "|team", trials, "team") == "one thread")
+
+
 class LayerByLayer:
     """Every call: the packed layout, then one scan per layer-direction (training, lengths,
     PackedSequence, noise, every cell), each on the backend ``set_backend`` selects."""
@@ -224,6 +260,10 @@ class LayerByLayer:
         return True
 
     def run(self, call: StackCall) -> tuple:
+        with team_cap(_team_cap(call, self._run)):
+            return self._run(call)
+
+    def _run(self, call: StackCall) -> tuple:
         spec, noise = call.spec, call.noise
         seq = prepare_sequences(call.checked)
         states0 = self._initial_states(call, seq)

@@ -55,6 +55,7 @@ __all__ = [
     "native_infer",
     "native_scan",
     "release_workspace",
+    "team_cap",
 ]
 
 
@@ -147,17 +148,40 @@ def _input_projection(spec: _Spec, x, W_ih, b_ih, b_hh, params, gemm):
 
 
 @contextmanager
-def _step_products(ext: ModuleType, gemm: torch.dtype | None) -> Iterator[None]:
-    """The sweep's per-step products h·W_hhᵀ (and dG·W_hh) in bfloat16 with float32 sums where
-    ``gemm`` is bfloat16 (autocast, precision.py) and the CPU has AVX512-BF16; else float32."""
-    if gemm is not torch.bfloat16:
+def _sweep_settings(ext: ModuleType, gemm: torch.dtype | None, cap: int) -> Iterator[None]:
+    """Around a sweep on this thread: the per-step products h·W_hhᵀ (and dG·W_hh) in bfloat16
+    with float32 sums where ``gemm`` is bfloat16 (autocast, precision.py) and the CPU has
+    AVX512-BF16, else float32; at most ``cap`` threads in its team (0: no cap)."""
+    if gemm is not torch.bfloat16 and not cap:
         yield
         return
-    ext.set_bf16_products(True)
+    bf16 = gemm is torch.bfloat16
+    if bf16:
+        ext.set_bf16_products(True)
+    previous = ext.set_team_cap(cap) if cap else 0
     try:
         yield
     finally:
-        ext.set_bf16_products(False)
+        if bf16:
+            ext.set_bf16_products(False)
+        if cap:
+            ext.set_team_cap(previous)
+
+
+_cap = 0  # team_cap's value: the plan's cap on the sweeps' teams for the call now running
+
+
+@contextmanager
+def team_cap(cap: int) -> Iterator[None]:
+    """The native sweeps of the calls made inside run with at most ``cap`` threads per team
+    (0: no cap, as the C++ plans it; 1: each on its calling thread): the measured plan's choice
+    for the call's bucket (paths.py). A training call's backward keeps its forward's cap."""
+    global _cap
+    previous, _cap = _cap, cap
+    try:
+        yield
+    finally:
+        _cap = previous
 
 
 class _NativeScan(torch.autograd.Function):
@@ -167,12 +191,13 @@ class _NativeScan(torch.autograd.Function):
         extra0, params = rest[:n_extra], rest[n_extra:]
         x = x.contiguous()
         ctx.gemm = gemm_dtype()  # bfloat16 under autocast, for the backward's GEMMs too
+        ctx.cap = _cap  # the plan's team cap, for the backward's sweep too
         x = low(x, ctx.gemm)  # cast once: the projection's operand, kept for dW_ih
         gx, gx_raw, moments = _input_projection(spec, x, W_ih, b_ih, b_hh, params, ctx.gemm)
         c0 = extra0[0] if extra0 else None
         step_params = [params[k] for k in spec.step_params]
         # gx becomes the post-activation gates; S is c (LSTM family) or gh_n (GRU) per row
-        with _step_products(ext, ctx.gemm):
+        with _sweep_settings(ext, ctx.gemm, ctx.cap):
             y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
                 native_cell(cell, spec, ext), gx, W_hh, b_hh if not spec.fold_b_hh else None,
                 W_hr, h0, c0, step_params, layout.batch_sizes, reverse,
@@ -197,7 +222,7 @@ class _NativeScan(torch.autograd.Function):
         spec = ctx.spec
         dc_n = dextra_n[0] if dextra_n else None
         ext = load()
-        with _step_products(ext, ctx.gemm):
+        with _sweep_settings(ext, ctx.gemm, ctx.cap):
             dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
                 native_cell(ctx.cell, spec, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr,
                 [params[k] for k in spec.step_params], dy, dh_n, dc_n,
@@ -301,7 +326,12 @@ def native_infer(
         if isinstance(layers, StackWeights):
             layers.native_args = args
     bf16 = gemm_dtype() is torch.bfloat16 and x.dtype == torch.float32
-    return run_infer(cell, spec, ext, x, args, num_directions, h0, c0, T, both_directions, bf16)
+    if not _cap:  # (a streaming call: no context manager's microseconds)
+        return run_infer(cell, spec, ext, x, args, num_directions, h0, c0, T, both_directions,
+                         bf16)  # fmt: skip
+    with _sweep_settings(ext, None, _cap):
+        return run_infer(cell, spec, ext, x, args, num_directions, h0, c0, T, both_directions,
+                         bf16)  # fmt: skip
 
 
 def infer_args(spec: _Spec, w, params) -> list[Tensor | None]:

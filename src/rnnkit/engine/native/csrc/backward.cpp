@@ -217,6 +217,13 @@ void set_team_split(int64_t split) {
   team_split() = split;
 }
 
+int64_t set_team_cap(int64_t cap) {
+  TORCH_CHECK(cap >= 0, "team cap: 0 (none) or the most threads a team may have; got ", cap);
+  const int64_t previous = team_cap();
+  team_cap() = static_cast<int>(std::min<int64_t>(cap, kMaxTeam));
+  return previous;
+}
+
 void set_team_limits(int64_t min_step, int64_t min_sweep) {
   team_limits().min_step = min_step;
   team_limits().min_sweep = min_sweep;

@@ -28,6 +28,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("set_team_split", &rnnkit::set_team_split, "0 auto, 1 units team, 2 row team (tests)");
   m.def("set_stream_team_macs", &rnnkit::set_stream_team_macs, "streaming team size (tuning)");
   m.def("set_team_limits", &rnnkit::set_team_limits, "when a sweep gets a team (tuning)");
+  m.def("set_team_cap", &rnnkit::set_team_cap,
+        "most threads of a sweep's team on this thread (0: no cap); returns the previous cap");
   m.def("set_bf16_products", &rnnkit::set_bf16_products,
         "per-step products in bfloat16 on this thread (autocast); whether the CPU runs them");
   m.def("use_aten_gemm", &rnnkit::use_aten_gemm, "route per-step products through ATen (tests)");

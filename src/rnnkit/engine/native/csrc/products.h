@@ -36,11 +36,20 @@
 
 namespace rnnkit {
 
+// The most threads a sweep's team may have on the calling thread (0: no cap, 1: the calling
+// thread alone): the measured plan's choice for the call's shape bucket (engine/paths.py), set
+// around each sweep (team.h reads it).
+inline int& team_cap() {
+  thread_local int cap = 0;
+  return cap;
+}
+
 // Whether work started here (BLAS, at::parallel_for) may use more than one thread: outside any
-// parallel region (a team member runs on its own thread).
+// parallel region (a team member runs on its own thread), unless the plan capped the sweep to
+// its calling thread (team.h: team_cap).
 inline bool may_use_threads() {
 #ifdef _OPENMP
-  return !kThreadSanitizer && !omp_in_parallel() && omp_get_max_threads() > 1;
+  return !kThreadSanitizer && !omp_in_parallel() && omp_get_max_threads() > 1 && team_cap() != 1;
 #else
   return false;
 #endif

@@ -252,5 +252,8 @@ void set_team_split(int64_t split);
 void set_stream_team_macs(int64_t macs);
 // A team for sweeps whose step product B·G·P >= min_step and T·B·G·P >= min_sweep.
 void set_team_limits(int64_t min_step, int64_t min_sweep);
+// The most threads a sweep's team may have on the calling thread (0: no cap, 1: no team), the
+// measured plan's choice; returns the cap it replaces.
+int64_t set_team_cap(int64_t cap);
 
 }  // namespace rnnkit

@@ -71,10 +71,12 @@ class SpinBarrier {
   std::atomic<int> gen_{0};
 };
 
-// The OpenMP threads a team can have here (1 inside a parallel region, or built without OpenMP).
+// The OpenMP threads a team can have here (1 inside a parallel region, or built without OpenMP),
+// at most team_cap() (products.h).
 inline int team_threads_available() {
 #ifdef _OPENMP
-  return omp_in_parallel() ? 1 : std::min(omp_get_max_threads(), kMaxTeam);
+  const int n = omp_in_parallel() ? 1 : std::min(omp_get_max_threads(), kMaxTeam);
+  return team_cap() > 0 ? std::min(n, team_cap()) : n;
 #else
   return 1;
 #endif
