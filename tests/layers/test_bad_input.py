@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence
 
 import rnnkit
 
@@ -125,6 +125,15 @@ def test_lengths_with_packed_input(lstm):
     packed = pack_padded_sequence(x(), torch.full((B,), T), enforce_sorted=False)
     with pytest.raises(ValueError, match="both a PackedSequence and lengths"):
         lstm(packed, lengths=torch.full((B,), T))
+
+
+def test_packed_data_that_its_batch_sizes_do_not_count(lstm):
+    packed = pack_padded_sequence(x(), torch.full((B,), T), enforce_sorted=False)
+    short = PackedSequence(packed.data[:-1], packed.batch_sizes, packed.sorted_indices,
+                           packed.unsorted_indices)  # fmt: skip
+    match = rf"PackedSequence data of {B * T} rows \(the sum of its batch_sizes\), got {B * T - 1}"
+    with pytest.raises(ValueError, match=match):
+        lstm(short)
 
 
 def test_lengths_with_unbatched_input(lstm):

@@ -188,8 +188,7 @@ class NativeStack:
         )
 
     def run(self, call: StackCall) -> tuple:
-        with team_cap(_team_cap(call, self._run)):
-            return self._run(call)
+        return _capped(call, self._run)
 
     def _run(self, call: StackCall) -> tuple:
         return self._infer(call, _both_directions(call, self._infer))
@@ -226,17 +225,20 @@ def _team_cap(call: StackCall, run: Callable[[StackCall], tuple]) -> int:
     """1 where the plan measured this bucket's native sweeps faster each on its calling thread
     than shared by a team of threads, else 0 (the C++ plans teams by constants measured on one
     AMD Zen 4): measured per shape bucket where a team could form (2+ threads, a built-in cell
-    on the native engine, a sweep of at least TEAM_MIN_SWEEP multiply-adds)."""
+    on the native engine, a sweep of at least TEAM_MIN_SWEEP multiply-adds; a padded batch,
+    with or without lengths; a PackedSequence or unbatched call keeps the C++'s choice)."""
     spec, c = call.spec, call.checked
-    if torch.get_num_threads() < 2 or not autotune.enabled() or torch.compiler.is_compiling():
-        return 0
-    cell = spec.cell
-    if not isinstance(cell, CellMath) or cell.name not in native_cells():
-        return 0
-    if get_backend() not in ("auto", "native") or not native_enabled():
+    cell = spec.cell  # (the cheap tests first: a streaming call takes ~15 us in all)
+    if not isinstance(cell, CellMath) or c.x is None or c.unbatched:
+        return 0  # (a PackedSequence, an unbatched call: the C++'s own choice)
+    if torch.get_num_threads() < 2:
         return 0
     P = spec.proj_size or spec.hidden_size
     if c.T * c.B * cell.gates * spec.hidden_size * P < TEAM_MIN_SWEEP:
+        return 0
+    if cell.name not in native_cells() or get_backend() not in ("auto", "native"):
+        return 0
+    if not native_enabled() or not autotune.enabled() or torch.compiler.is_compiling():
         return 0
 
     def capped(cap: int) -> Callable[[StackCall], tuple]:
@@ -250,6 +252,15 @@ def _team_cap(call: StackCall, run: Callable[[StackCall], tuple]) -> int:
     return int(autotune.choose(_bucket(call) + "|team", trials, "team") == "one thread")
 
 
+def _capped(call: StackCall, run: Callable[[StackCall], tuple]) -> tuple:
+    """``run(call)`` with the team cap the plan keeps for its bucket (_team_cap)."""
+    cap = _team_cap(call, run)
+    if not cap:
+        return run(call)
+    with team_cap(cap):
+        return run(call)
+
+
 class LayerByLayer:
     """Every call: the packed layout, then one scan per layer-direction (training, lengths,
     PackedSequence, noise, every cell), each on the backend ``set_backend`` selects."""
@@ -260,8 +271,7 @@ class LayerByLayer:
         return True
 
     def run(self, call: StackCall) -> tuple:
-        with team_cap(_team_cap(call, self._run)):
-            return self._run(call)
+        return _capped(call, self._run)
 
     def _run(self, call: StackCall) -> tuple:
         spec, noise = call.spec, call.noise

@@ -165,6 +165,12 @@ def _check_packed(
         B = packed.sorted_indices.shape[0]  # the values are not read while tracing
     else:  # (enforce_sorted=True under torch.compile: reading batch_sizes[0] breaks the graph)
         B = int(packed.batch_sizes[0])
+        rows = int(packed.batch_sizes.sum())
+        if rows != data.shape[0]:  # a PackedSequence built by hand, or from mismatched lengths
+            raise ValueError(
+                f"{owner} expected PackedSequence data of {rows} rows (the sum of its "
+                f"batch_sizes), got {data.shape[0]}"
+            )
     return CheckedInput(None, packed, None, B, T, False, False)
 
 
