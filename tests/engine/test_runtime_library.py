@@ -115,6 +115,27 @@ def test_a_python_process_without_rnnkit_runs_the_package(package, tmp_path, wit
             assert max_rel_err(y, model(*call)) <= 1e-5
 
 
+_WITH_RNNKIT = """
+import sys, torch, rnnkit
+torch.ops.load_library(sys.argv[1])  # rnnkit defined the operators: the library adds nothing
+runner = torch._inductor.aoti_load_package(sys.argv[2])
+with torch.no_grad():
+    torch.save(runner(torch.load(sys.argv[3])), sys.argv[4])
+"""
+
+
+def test_the_library_loads_into_a_process_that_imported_rnnkit(package, tmp_path):
+    padded, _, model, library = package
+    x = torch.randn(2, 9, 5)
+    torch.save(x, tmp_path / "x.pt")
+    args = [str(library), str(padded), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")]
+    done = subprocess.run([sys.executable, "-c", _WITH_RNNKIT, *args], capture_output=True,
+                          text=True)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    with torch.no_grad():
+        assert max_rel_err(torch.load(tmp_path / "y.pt"), model(x)) <= 1e-5
+
+
 def test_a_cpp_program_runs_the_package(package, tmp_path):
     path, _, model, library = package
     cxx = shutil.which("g++") or shutil.which("c++")

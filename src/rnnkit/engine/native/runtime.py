@@ -10,10 +10,12 @@ flags and torch) a plain shared library of the same C++ sweeps with C++ kernels 
 operators under the same schemas (csrc/runtime.cpp): load it (``dlopen`` from C++,
 ``torch.ops.load_library`` from Python) and the package runs.
 
-The library and rnnkit's Python package each define the operator: a process loads one of them,
-never both (the second fails to register). It links against the libtorch of the torch that
-built it, which the package's runtime must be. The built-in cells' traits are written into
-``cells.inc`` beside the library from their Python specs, the one place they are described.
+The library and rnnkit's Python package each define the operators: loaded into a process that
+imported rnnkit, the library registers nothing (the Python kernels run the same loops);
+``import rnnkit`` after the library fails to define them a second time. It links against the
+libtorch of the torch that built it, which the package's runtime must be. The built-in cells'
+traits are written into ``cells.inc`` beside the library from their Python specs, the one
+place they are described.
 """
 
 from __future__ import annotations

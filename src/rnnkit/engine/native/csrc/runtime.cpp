@@ -4,9 +4,9 @@
 // holds), each with the schema of its Python operator and a C++ kernel doing what the Python
 // one does, for AOTInductor packages run by a C++ program
 // (torch::inductor::AOTIModelPackageLoader) or by a Python one that never imports rnnkit. The
-// backward sweep is not here: a package runs inference. engine/native/runtime.py builds it into a library of its own with the sweeps,
-// never into the Python extension: a process loads one definition of the operator, so this
-// library and rnnkit's Python package are never loaded together.
+// backward sweep is not here: a package runs inference. engine/native/runtime.py builds it into
+// a library of its own with the sweeps, never into the Python extension. Loaded into a process
+// that imported rnnkit (whose Python package defines the operators) it registers nothing.
 //
 // cells.inc, written by runtime.py from the Python specs, names each built-in cell with the
 // traits the extension's Cell is made from (native/__init__.py: native_cell), the schema and
@@ -145,14 +145,27 @@ SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
 }  // namespace
 }  // namespace rnnkit
 
-TORCH_LIBRARY_FRAGMENT(rnnkit, m) {
-  m.def(rnnkit::kInferSchema);
-  m.def(rnnkit::kForwardSchema);
-  m.def(rnnkit::kProjectedSchema);
-}
+namespace rnnkit {
+namespace {
 
-TORCH_LIBRARY_IMPL(rnnkit, CPU, m) {
-  m.impl("infer_stack", TORCH_FN(rnnkit::infer_stack_op));
-  m.impl("forward_sweep", TORCH_FN(rnnkit::forward_sweep_op));
-  m.impl("projected_sweep", TORCH_FN(rnnkit::projected_sweep_op));
-}
+// The operators' registration, made only where no rnnkit::infer_stack is defined yet: in a
+// process that imported rnnkit (whose Python package defines them, with the same C++ loops
+// behind) loading this library changes nothing instead of failing to register twice.
+const bool kRegistered = [] {
+  if (c10::Dispatcher::singleton().findSchema({"rnnkit::infer_stack", ""}).has_value()) {
+    return false;
+  }
+  static torch::Library defs(torch::Library::FRAGMENT, "rnnkit", std::nullopt, __FILE__, __LINE__);
+  defs.def(kInferSchema);
+  defs.def(kForwardSchema);
+  defs.def(kProjectedSchema);
+  static torch::Library kernels(torch::Library::IMPL, "rnnkit", c10::DispatchKey::CPU, __FILE__,
+                                __LINE__);
+  kernels.impl("infer_stack", TORCH_FN(infer_stack_op));
+  kernels.impl("forward_sweep", TORCH_FN(forward_sweep_op));
+  kernels.impl("projected_sweep", TORCH_FN(projected_sweep_op));
+  return true;
+}();
+
+}  // namespace
+}  // namespace rnnkit
