@@ -5,7 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
+from rnnkit.engine import autotune
 from rnnkit.engine.native import build
+
+
+@pytest.fixture
+def plan(monkeypatch, tmp_path):
+    """Measuring on, the plan file in a fresh directory, this process's plan empty, the
+    machine not busy (the suite itself may load it)."""
+    monkeypatch.setenv(autotune.ENV, "1")
+    monkeypatch.setattr(autotune, "_busy", lambda: False)
+    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(autotune, "_table", {})
+    monkeypatch.setattr(autotune, "_loaded", False)
+    return tmp_path
 
 
 @pytest.fixture

@@ -13,18 +13,6 @@ from helpers import assert_close, copy_weights
 from rnnkit.engine import autotune, backends, engine_path, paths
 
 
-@pytest.fixture
-def plan(monkeypatch, tmp_path):
-    """Measuring on, the plan file in a fresh directory, this process's plan empty, the
-    machine not busy (the suite itself may load it)."""
-    monkeypatch.setenv(autotune.ENV, "1")
-    monkeypatch.setattr(autotune, "_busy", lambda: False)
-    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(autotune, "_table", {})
-    monkeypatch.setattr(autotune, "_loaded", False)
-    return tmp_path
-
-
 class FakeClock:
     """A clock that a trial advances by its declared cost: measuring without wall time."""
 

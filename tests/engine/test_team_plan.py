@@ -15,16 +15,11 @@ from rnnkit.engine.native import build, team_cap
 
 
 @pytest.fixture
-def plan(monkeypatch, tmp_path):
-    """Measuring on (the plan file in a fresh directory), 2 threads, the machine not busy."""
-    monkeypatch.setenv(autotune.ENV, "1")
-    monkeypatch.setattr(autotune, "_busy", lambda: False)
-    monkeypatch.setenv("RNNKIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(autotune, "_table", {})
-    monkeypatch.setattr(autotune, "_loaded", False)
+def plan(plan):
+    """The engine tests' plan (measuring on, a fresh plan file), on 2 threads."""
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
-    yield
+    yield plan
     torch.set_num_threads(threads)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ...data.records import json_text, jsonl_objects
 from ...errors import RnnkitError
+from .metrics import unstressed
 
 __all__ = ["FORMATS", "Pairs", "load_cmudict", "read_pairs", "split_by_source"]
 
@@ -32,7 +33,6 @@ FORMATS = (".tsv", ".csv", ".jsonl")  # file name suffixes read_pairs understand
 Pairs = list[tuple[str, str]]  # (source text, target text)
 _DELIMITERS = {".tsv": "\t", ".csv": ","}
 _VARIANT = re.compile(r"\(\d+\)$")  # cmudict's "word(2)": the second pronunciation of word
-_STRESS = re.compile(r"(?<=[A-Z])[012]\b")  # the stress digit of a vowel: AH0, AH1, AH2
 
 
 def load_cmudict(stress: bool = True) -> Pairs:
@@ -49,7 +49,7 @@ def load_cmudict(stress: bool = True) -> Pairs:
         if len(fields) >= 2:
             pairs.append((_VARIANT.sub("", fields[0]), " ".join(fields[1:])))
     if not stress:
-        pairs = list(dict.fromkeys((w, _STRESS.sub("", t)) for w, t in pairs))
+        pairs = list(dict.fromkeys((w, " ".join(unstressed(t.split()))) for w, t in pairs))
     return pairs
 
 
