@@ -32,6 +32,23 @@ def test_reports_are_split_by_whether_a_frame_is_in_rnnkit_native(tmp_path):
     assert all("libtorch_cpu" in r for r in others)
 
 
+def test_a_race_counts_where_its_racing_access_runs_rnnkit(tmp_path):
+    """Torch's access on a libgomp thread to memory an rnnkit team used before (a barrier on the
+    main thread's stack, seen in a run) is not ours; our access racing torch's earlier one is."""
+    access = "  {} of size 8 at 0x7ffc by thread T{}:\n    #0 f ({}+0x10)\n"
+    head = "WARNING: ThreadSanitizer: data race (pid=1)\n"
+    ours_then_torch = (
+        head
+        + access.format("Read", 3, "libtorch_cpu.so")
+        + access.format("Previous atomic write", 11, "rnnkit_native_avx512_0123_thread.so")
+    )
+    torch_then_ours = head + access.format("Write", 11, "rnnkit_native_avx512_0123_thread.so")
+    torch_then_ours += access.format("Previous read", 3, "libtorch_cpu.so")
+    (tmp_path / "log.1").write_text(ours_then_torch + torch_then_ours)
+    found, others = _tool().reports(tmp_path)
+    assert found == [torch_then_ours] and others == [ours_then_torch]
+
+
 def test_no_log_means_no_report(tmp_path):
     assert _tool().reports(tmp_path) == ([], [])
 
