@@ -50,6 +50,23 @@ def cifg_step(gx, gh, h_prev, extra_prev, params):
     return o * torch.tanh(c), (c,), ()
 
 
+def gained_gru_step(gx, gh, h_prev, extra_prev, params):
+    """A GRU with gh apart (split_hidden=True), a gain on its candidate and an optional bias
+    parameter (``params`` = (gain, shift), shift None where the layer has no bias)."""
+    gain, shift = params
+    H = h_prev.shape[1]
+    r = torch.sigmoid(gx[:, :H] + gh[:, :H])
+    z = torch.sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
+    pre_n = gx[:, 2 * H :] + r * gh[:, 2 * H :] * gain
+    n = torch.tanh(pre_n if shift is None else pre_n + shift)
+    return torch.lerp(n, h_prev, z), (), ()
+
+
+def elman_step(gx, gh, h_prev, extra_prev, params):
+    """No extra state, no parameters."""
+    return torch.tanh(gx), (), ()
+
+
 def cli_fails(capsys, argv: list[str], match: str) -> str:
     """``rnnkit argv`` returns 2 and prints exactly one line, ``rnnkit: error: ...`` containing
     ``match``, with no traceback; returns that line (output before the call is discarded)."""

@@ -11,23 +11,12 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import assert_close, cifg_step, weighted_sum
+from helpers import assert_close, cifg_step, elman_step, gained_gru_step, weighted_sum
 from rnnkit.engine import backends
 from rnnkit.engine.native import compiled, compiler_available
 from rnnkit.engine.native.stepgraph import trace_step
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
-
-
-def gained_gru_step(gx, gh, h_prev, extra_prev, params):
-    """A GRU with gh apart, a gain on its candidate and an optional bias parameter."""
-    gain, shift = params
-    H = h_prev.shape[1]
-    r = torch.sigmoid(gx[:, :H] + gh[:, :H])
-    z = torch.sigmoid(gx[:, H : 2 * H] + gh[:, H : 2 * H])
-    pre_n = gx[:, 2 * H :] + r * gh[:, 2 * H :] * gain
-    n = torch.tanh(pre_n if shift is None else pre_n + shift)
-    return torch.lerp(n, h_prev, z), (), ()
 
 
 def many_ops_step(gx, gh, h_prev, extra_prev, params):
@@ -57,11 +46,6 @@ def branchy_step(gx, gh, h_prev, extra_prev, params):
     m_new = torch.where(m <= 0.0, gate * m, torch.tanh(m)) + torch.where(a >= 0.2, shaped, 0.0)
     h = torch.where(h_prev < -0.5, -0.5, torch.tanh(m_new + shaped * 0.5))
     return h, (m_new,), ()
-
-
-def elman_step(gx, gh, h_prev, extra_prev, params):
-    """No extra state, no parameters."""
-    return torch.tanh(gx), (), ()
 
 
 CELLS = {

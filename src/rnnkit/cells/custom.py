@@ -17,7 +17,16 @@ from torch import Tensor
 
 from .base import CellMath, ParamSpec
 
-__all__ = ["autograd_step_backward", "define_cell"]
+__all__ = ["autograd_step_backward", "define_cell", "defined_cells"]
+
+# every cell define_cell made in this process, by name: where a program saved by torch.export
+# (or an AOTInductor package) finds the cell its operators name (engine/native/cell_ops.py)
+_DEFINED: dict[str, list[CellMath]] = {}
+
+
+def defined_cells(name: str) -> tuple[CellMath, ...]:
+    """The cells ``define_cell`` made under ``name`` in this process, oldest first."""
+    return tuple(_DEFINED.get(name, ()))
 
 
 def _saving_inputs(step: Callable) -> Callable:
@@ -82,7 +91,7 @@ def define_cell(
         )
     if step_backward is None:
         step, step_backward = _saving_inputs(step), autograd_step_backward(step)
-    return CellMath(
+    cell = CellMath(
         name=name,
         gates=gates,
         extra_states=extra_states,
@@ -93,3 +102,5 @@ def define_cell(
         forget_gate=forget_gate,
         prepare_input=prepare_input,
     )
+    _DEFINED.setdefault(name, []).append(cell)
+    return cell

@@ -32,7 +32,9 @@ from torch import Tensor
 from torch.nn.utils.rnn import PackedSequence
 
 from ..cells.minimal import MinCell
+from ..errors import RnnkitError
 from .native import native_cells
+from .native.cell_ops import cell_key, cell_scan, why_not
 from .native.infer_op import op_infer
 from .native.ops import op_scan
 from .parallel_scan import log_linear_scan
@@ -54,18 +56,17 @@ class Traced:
         cell = spec.cell
         if noise.per_sequence():
             raise NotImplementedError("traced: recurrent noise")
-        if not isinstance(cell, MinCell) and cell.name not in native_cells():
-            raise NotImplementedError(f"traced: no registered operator runs {cell.name}")
+        key = _compiled_key(call)
         if c.x is None:
-            return _packed(call)
-        if _inference(call):
+            return _packed(call, key)
+        if not key and _inference(call):
             return _infer(call)
         x = c.x  # (T, B, I)
         T, B = x.shape[0], x.shape[1]
         lens = None if c.lengths is None else Lengths.of(c.lengths.to(x.device), T)
 
         def layer_direction(rows, w, params, start, reverse):
-            return _layer(cell, rows, w, params, start, lens, reverse, T, B)
+            return _layer(cell, key, rows, w, params, start, lens, reverse, T, B)
 
         rows, states = _stack(call, x.reshape(T * B, x.shape[2]), B, layer_direction)
         out = rows.view(T, B, rows.shape[1])
@@ -74,6 +75,27 @@ class Traced:
         elif spec.batch_first:
             out = out.transpose(0, 1)
         return out, (states[0] if len(states) == 1 else states)
+
+
+def _compiled_key(call: StackCall) -> str:
+    """The operators' key of a cell of one's own compiled from its step ("" for a built-in or
+    minimal cell); ``NotImplementedError`` where its step does not compile (torch.compile then
+    breaks the graph there), ``RnnkitError`` with the reason under torch.export."""
+    cell = call.spec.cell
+    if isinstance(cell, MinCell) or cell.name in native_cells():
+        return ""
+    _, params = call.weights.layer_weights(0)
+    present = tuple(p is not None for p in params)
+    key = cell_key(cell, present)
+    if not key:
+        reason = why_not(cell, present)
+        if torch.compiler.is_exporting():
+            raise RnnkitError(
+                f"torch.export cannot trace the {cell.name} layer: its step does not compile "
+                f"({reason}); rnnkit.export.to_onnx exports it as a Loop of its step"
+            )
+        raise NotImplementedError(f"traced: {reason}")
+    return key
 
 
 def _inference(call: StackCall) -> bool:
@@ -95,7 +117,7 @@ def _infer(call: StackCall) -> tuple:
     return stack_output(call, *out)
 
 
-def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
+def _packed(call: StackCall, key: str) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...]]:
     """A PackedSequence: its rows are already in the operators' order (time-major, longest
     first), so each built-in cell's layer-direction runs on them with the sequence's own
     batch_sizes, nothing read from their values; states in and out through its indices."""
@@ -105,10 +127,7 @@ def _packed(call: StackCall) -> tuple[PackedSequence, Tensor | tuple[Tensor, ...
     order, back = packed.sorted_indices, packed.unsorted_indices
 
     def layer_direction(rows, w, params, start, reverse):
-        c0 = start[1] if len(start) > 1 else None
-        y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, packed.batch_sizes,
-                              reverse)  # fmt: skip
-        return (y, h_n) if c_n is None else (y, h_n, c_n)
+        return _sweep(cell, key, w, params, reverse)(rows, start, packed.batch_sizes)
 
     rows, states = _stack(call, packed.data, call.checked.B, layer_direction, order)
     if back is not None:
@@ -166,23 +185,32 @@ class Lengths(NamedTuple):
                    torch.argsort(packed), flipped)  # fmt: skip
 
 
-def _layer(cell, rows, w, params, start, lens, reverse, T, B) -> tuple[Tensor, ...]:
-    """One layer-direction on the grid rows (T·B, I_k): (y (T·B, P), h_n[, c_n])."""
-    if isinstance(cell, MinCell):
-        return _min_layer(cell, rows, w, start[0], lens, reverse, T, B)
-    c0 = start[1] if len(start) > 1 else None
-    if lens is None:
-        batch_sizes = torch.full((T,), B, dtype=torch.int64)
+def _sweep(cell, key: str, w, params, reverse: bool):
+    """One layer-direction's operator call: (packed rows, start states, batch_sizes) ->
+    (y, *final states); a cell of one's own (``key``) through cell_ops, a built-in through ops."""
+
+    def run(rows: Tensor, start: tuple[Tensor, ...], batch_sizes: Tensor) -> tuple:
+        if key:
+            return cell_scan(key, cell, rows, tuple(w), params, start, batch_sizes, reverse)
+        c0 = start[1] if len(start) > 1 else None
         y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse)
         return (y, h_n) if c_n is None else (y, h_n, c_n)
+
+    return run
+
+
+def _layer(cell, key, rows, w, params, start, lens, reverse, T, B) -> tuple[Tensor, ...]:
+    """One layer-direction on the grid rows (T·B, I_k): (y (T·B, P), h_n, *other states)."""
+    if isinstance(cell, MinCell):
+        return _min_layer(cell, rows, w, start[0], lens, reverse, T, B)
+    sweep = _sweep(cell, key, w, params, reverse)
+    if lens is None:
+        return sweep(rows, start, torch.full((T,), B, dtype=torch.int64))
     order, back = lens.sorted_indices, lens.unsorted_indices
-    y, h_n, c_n = op_scan(
-        cell, rows.index_select(0, lens.packed), tuple(w), params, start[0].index_select(0, order),
-        None if c0 is None else c0.index_select(0, order), lens.batch_sizes, reverse,
-    )  # fmt: skip
-    y = y.index_select(0, lens.unpacked)  # the padding's rows are zeros
-    h_n = h_n.index_select(0, back)
-    return (y, h_n) if c_n is None else (y, h_n, c_n.index_select(0, back))
+    ordered = tuple(s.index_select(0, order) for s in start)
+    y, *states = sweep(rows.index_select(0, lens.packed), ordered, lens.batch_sizes)
+    # the padding's rows are zeros
+    return (y.index_select(0, lens.unpacked), *(s.index_select(0, back) for s in states))
 
 
 def _min_layer(cell, rows, w, h0, lens, reverse, T, B) -> tuple[Tensor, Tensor]:
