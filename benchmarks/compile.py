@@ -2,6 +2,7 @@
 
     python benchmarks/compile.py                     # GRU, B16 T100 H64, forward + backward
     python benchmarks/compile.py --cell lstm --batch 32 --hidden 256 --name compile_lstm
+    python benchmarks/compile.py --cell cifg     # a cell of one's own vs torch.nn.LSTM
 
 The model is an embedding, a recurrent layer (rnnkit's or torch.nn's, the same weights) and a
 linear head; a step is forward and backward of the mean squared output. For each of the four
@@ -25,11 +26,19 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import rnnkit
+from cell_loops import cifg_cell
 from report import machine_info, write_results
 from timing import gemm_peak
 
+
+def _cifg(*args, **kwargs) -> rnnkit.Recurrent:
+    """A layer of one's own cell (the CIFG LSTM of docs/custom_cells.md)."""
+    return rnnkit.Recurrent(cifg_cell(), *args, **kwargs)
+
+
+# (torch.nn has no CIFG: the cifg row runs torch.nn.LSTM of equal width, with its own weights)
 LAYERS = {"gru": (rnnkit.GRU, torch.nn.GRU), "lstm": (rnnkit.LSTM, torch.nn.LSTM),
-          "rnn": (rnnkit.RNN, torch.nn.RNN)}  # fmt: skip
+          "rnn": (rnnkit.RNN, torch.nn.RNN), "cifg": (_cifg, torch.nn.LSTM)}  # fmt: skip
 
 
 class LanguageModel(torch.nn.Module):
@@ -67,7 +76,8 @@ def run(args: argparse.Namespace) -> dict:
                          args.hidden)  # fmt: skip
     theirs = LanguageModel(torch_cls(args.embed, args.hidden, batch_first=True), 64, args.embed,
                            args.hidden)  # fmt: skip
-    theirs.load_state_dict(ours.state_dict())
+    if args.cell != "cifg":
+        theirs.load_state_dict(ours.state_dict())
     tokens = torch.randint(0, 64, (args.batch, args.steps))
     bare = NoLayer(64, args.hidden)
     contenders = {
