@@ -152,3 +152,22 @@ def test_jit_trace_and_legacy_onnx_export_refuse_instead_of_freezing_a_constant(
     with rnnkit.use_backend("reference"):  # a Python loop of torch ops traces (T fixed)
         traced = torch.jit.trace(layer, x, check_trace=False)
     assert max_rel_err(traced(x)[0], layer(x)[0]) <= 1e-5
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_compiles_fullgraph_under_autocast(cell):
+    """Under autocast a layer compiles in one graph and returns what eager returns, in its dtype,
+    within bfloat16's rounding (the traced forward keeps the layer's GEMMs in float32, which
+    eager lowers to bfloat16 where the CPU has it), gradients too."""
+    torch.manual_seed(0)
+    layer = make_layer(cell, 8, 12, num_layers=2, batch_first=True)
+    x = torch.randn(3, 7, 8)
+    compiled = torch.compile(layer, fullgraph=True, dynamic=True)
+    with torch.autocast("cpu", torch.bfloat16):
+        got, want = compiled(x)[0], layer(x)[0]
+    assert got.dtype == want.dtype == (torch.bfloat16 if cell == "lstm" else torch.float32)
+    assert max_rel_err(got.float(), want.float()) <= 2e-2
+    grads = [torch.autograd.grad(y.float().square().sum(), list(layer.parameters()))
+             for y in (got, want)]  # fmt: skip
+    for g, r in zip(*grads, strict=True):
+        assert max_rel_err(g, r) <= 2e-2

@@ -21,6 +21,7 @@ a CUDA path, is one more entry of the plan.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import NamedTuple, Protocol
 
 import torch
@@ -245,8 +246,9 @@ def _to(value: object, dtype: torch.dtype) -> object:
 
 def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tuple:
     """A call under autocast: the recurrence and its state in the weights' dtype (autocast off
-    inside), the big GEMMs in bfloat16 where the CPU has it (precision.py), the outputs in the
-    dtype torch.nn returns: autocast's (LSTM, RNN) or the input's."""
+    inside), the big GEMMs in bfloat16 where the CPU has it (precision.py; not while traced:
+    there every GEMM of the layer stays in the weights' dtype), the outputs in the dtype
+    torch.nn returns: autocast's (LSTM, RNN) or the input's."""
     device = weight.device.type
     data = input.data if isinstance(input, PackedSequence) else input
     if not isinstance(data, Tensor):  # the checks say what is wrong
@@ -255,10 +257,15 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
     # torch.nn's LSTM / RNN return autocast's dtype for a padded tensor, the input's when packed
     lowers = spec.autocast_lowers and isinstance(input, Tensor)
     out_dtype = torch.get_autocast_dtype(device) if lowers else data.dtype
-    # bfloat16 if native, for float32 weights (autocast leaves float64 alone)
-    native = precision.lowers_to(device, torch.get_autocast_dtype(device))
-    gemm = native if weight.dtype == torch.float32 else None
-    with torch.autocast(device, enabled=False), precision.lowered_gemms(gemm):
+    # traced by torch.compile / torch.export: the operators' GEMMs stay in the weights' dtype
+    # (the lowering is a context variable, and the CPU's flags come from a file: dynamo traces
+    # neither)
+    lowering = nullcontext()
+    if not torch.compiler.is_compiling():
+        # bfloat16 if native, for float32 weights (autocast leaves float64 alone)
+        native = precision.lowers_to(device, torch.get_autocast_dtype(device))
+        lowering = precision.lowered_gemms(native if weight.dtype == torch.float32 else None)
+    with torch.autocast(device, enabled=False), lowering:
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
         output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
     return _to(output, out_dtype), _to(states, out_dtype)
