@@ -25,6 +25,28 @@ def test_build_optimizer_by_name(name, cls):
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.1
 
 
+@pytest.mark.parametrize("name, cls", [("adam", torch.optim.Adam), ("adamw", torch.optim.AdamW)])
+def test_adam_runs_fused_and_updates_as_torch_s_default_does(name, cls):
+    """The fused kernel where every parameter is a dense float tensor on one device type: the
+    same updates as torch's default (foreach) Adam over ten steps, to float32 rounding."""
+    torch.manual_seed(0)
+    start = [torch.randn(7, 5), torch.randn(5)]
+    ours = [torch.nn.Parameter(t.clone()) for t in start]
+    theirs = [torch.nn.Parameter(t.clone()) for t in start]
+    cfg = TrainConfig(optimizer=name, lr=0.01, weight_decay=0.1)
+    opt = build_optimizer(ours, cfg)
+    ref = cls(theirs, lr=0.01, weight_decay=0.1, foreach=True)
+    assert opt.param_groups[0]["fused"] is True
+    for _ in range(10):
+        grads = [torch.randn_like(t) for t in start]
+        for params, o in ((ours, opt), (theirs, ref)):
+            for q, g in zip(params, grads):
+                q.grad = g.clone()
+            o.step()
+    for a, b in zip(ours, theirs):
+        assert (a - b).abs().max() <= 1e-6 * b.abs().max()
+
+
 def test_warmup_is_linear_then_cosine_ends_at_min_ratio():
     cfg = TrainConfig(warmup=10, schedule="cosine", min_lr_ratio=0.1)
     assert lr_factor(0, 100, cfg) == pytest.approx(0.1)

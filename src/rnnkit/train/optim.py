@@ -23,10 +23,14 @@ __all__ = ["build_optimizer", "build_scheduler", "lr_factor", "optimizer_step"]
 def build_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``cfg.optimizer`` over ``params`` at rate ``cfg.lr``."""
     params = list(params)
+    # Adam's fused kernel: one pass per parameter instead of a dozen foreach ops over all of
+    # them (measured, the translate default's 2.67 M parameters, 2 threads, Zen 4: 1.17 ms a
+    # step vs 8.2 ms, ~8% of its training step); the same update, to rounding
+    fused = _fusable(params)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused)
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
@@ -36,6 +40,14 @@ def build_optimizer(params: Iterable[nn.Parameter], cfg: TrainConfig) -> torch.o
             params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
         )
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected adam, adamw, rmsprop or sgd")
+
+
+def _fusable(params: list[nn.Parameter]) -> bool | None:
+    """True where torch's fused Adam runs every parameter (floating, dense, CPU or CUDA, one
+    device type), else None (its default: foreach)."""
+    kinds = {p.device.type for p in params}
+    ok = len(kinds) == 1 and kinds <= {"cpu", "cuda"}
+    return True if ok and all(p.is_floating_point() and not p.is_sparse for p in params) else None
 
 
 def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
