@@ -5,6 +5,7 @@
                            # shared cache used from several CPU kinds)
     rnnkit build --runtime # the operators' C++ library for AOTInductor packages run
                            # without Python (docs/deploy.md); prints its path only
+    rnnkit build --runtime --cell mycells:CIFG   # with a cell of your own compiled in
 
 The engine compiles its C++ loops on first use (about a minute) into torch's extensions cache,
 one build per source version, compiler flags, CPU capability and torch, reused by every copy
@@ -16,6 +17,7 @@ against a torch of its own choosing in an isolated environment.)
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import subprocess
 import sys
@@ -38,13 +40,40 @@ def add_parser(subparsers) -> None:
     runtime = ("build only the library that runs AOTInductor packages of rnnkit models without "
                "Python (this CPU's capability) and print its path")  # fmt: skip
     p.add_argument("--runtime", action="store_true", help=runtime)
+    own = (
+        "with --runtime: a cell of your own the packages hold (repeat for more), as "
+        "MODULE:NAME, the module importable from here and NAME its rnnkit.define_cell cell"
+    )
+    p.add_argument("--cell", action="append", default=[], metavar="MODULE:NAME", help=own)
     p.set_defaults(func=_run)
 
 
+def _own_cell(spec: str) -> object:
+    """The cell ``MODULE:NAME`` names (the module imported with the working directory on the
+    path); ``RnnkitError`` saying what was expected and what came."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise RnnkitError(f"--cell expects MODULE:NAME (e.g. mycells:CIFG); got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the user's module: any failure, in one line
+        raise RnnkitError(f"--cell {spec}: importing {module_name} failed: {exc}") from exc
+    if not hasattr(module, attr):
+        raise RnnkitError(f"--cell {spec}: {module_name} has no {attr}")
+    return getattr(module, attr)
+
+
 def _run(args: argparse.Namespace) -> int:
+    if args.cell and not args.runtime:
+        raise RnnkitError("--cell goes with --runtime (the library of AOTInductor packages)")
     if args.runtime:
+        cells = [_own_cell(spec) for spec in args.cell]
         try:
-            print(runtime_library())
+            print(runtime_library(cells))
+        except TypeError as exc:  # not a cell
+            raise RnnkitError(f"rnnkit build --runtime --cell: {exc}") from exc
         except NotImplementedError as exc:
             first = (str(exc).splitlines() or ["failed"])[0]  # a compiler's log: its first line
             raise RnnkitError(f"rnnkit build --runtime: {first}") from exc

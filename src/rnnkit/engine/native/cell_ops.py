@@ -36,7 +36,7 @@ from .build import load
 from .codegen import cell_source
 from .compiled import CompiledCell, compiled_cell
 
-__all__ = ["cell_key", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
+__all__ = ["cell_key", "cell_of", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
 
 _BY_KEY: dict[str, tuple[CellMath, CompiledCell]] = {}
 
@@ -82,7 +82,7 @@ def why_not(cell: CellMath, present: tuple[bool, ...]) -> str:
     return ""
 
 
-def _cell(key: str) -> tuple[CellMath, CompiledCell]:
+def cell_of(key: str) -> tuple[CellMath, CompiledCell]:
     """The cell of ``key``: one a trace registered (cell_key), else the one of that name and
     step that ``define_cell`` made in this process (compiled on first use); ``RuntimeError``
     naming the key where there is none."""
@@ -146,7 +146,7 @@ def cell_sweep(
     reverse: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(y, h_n, xs_n, pre, S, gh): see the module docstring."""
-    cell, compiled = _cell(key)
+    cell, compiled = cell_of(key)
     graph, E = compiled.graph, cell.extra_states
     sizes, n = _steps(batch_sizes, h0.shape[0])
     N = x.shape[0]
@@ -162,7 +162,7 @@ def cell_sweep(
 
 @cell_sweep.register_fake
 def _(key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse):
-    cell, compiled = _cell(key)
+    cell, compiled = cell_of(key)
     N, (B, H), G, E = x.shape[0], h0.shape, W_ih.shape[0], cell.extra_states
     split = compiled.graph.split
     return (x.new_empty(N, H), x.new_empty(B, H), x.new_empty(B, E * H) if E else x.new_empty(0),
@@ -188,7 +188,7 @@ def cell_sweep_backward(
     reverse: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(dG, dG_h, H_prev, dh_0, dxs_0, dP): see the module docstring."""
-    cell, compiled = _cell(key)
+    cell, compiled = cell_of(key)
     graph, E = compiled.graph, cell.extra_states
     sizes, n = _steps(batch_sizes, h0.shape[0])
     N = y.shape[0]
@@ -207,7 +207,7 @@ def cell_sweep_backward(
 
 @cell_sweep_backward.register_fake
 def _(key, pre, gh, S, y, h0, xs0, W_hh, params, dy, dh_n, dxs_n, batch_sizes, reverse):
-    cell, compiled = _cell(key)
+    cell, compiled = cell_of(key)
     (N, G), (B, H), E = pre.shape, h0.shape, cell.extra_states
     KP = sum(compiled.graph.param_units) * H
     none = lambda: y.new_empty(0)  # noqa: E731  (an output of its own: none alias)
@@ -240,7 +240,7 @@ def _backward(ctx, dy, dh_n, dxs_n, *_saved_grads):
     db_in = dG.sum(0) if ctx.has[0] and need[3] else None
     dW_hh = dG_h.t() @ H_prev if need[4] else None  # (G, H)
     db_hh = dG_h.sum(0) if ctx.has[1] and need[5] else None
-    _, compiled = _cell(ctx.key)
+    _, compiled = cell_of(ctx.key)
     dparams, start, H = [], 0, h0.shape[1]
     for units in compiled.graph.param_units:  # dP: (B, Σ units·H), per row slot
         dparams.append(dP[:, start : start + units * H].sum(0) if units else None)
@@ -267,7 +267,7 @@ def cell_scan(
     (y (N, H), h_n (B, H), *the extra states' final values (B, H) each). ``weights`` = (W_ih,
     W_hh, b_ih, b_hh, W_hr), ``start`` = (h_0, *extra states at step 0)."""
     W_ih, W_hh, b_ih, b_hh, _ = weights
-    split = _cell(key)[1].graph.split
+    split = cell.split_hidden  # (the compiled graph's split; no table read while traced)
     # the input bias: b_ih, plus b_hh where the step adds h·W_hhᵀ into gx (not split)
     b_in = b_ih if split or b_ih is None or b_hh is None else b_ih + b_hh
     h0, extra0 = start[0], start[1:]

@@ -217,8 +217,10 @@ def _stores(graph: StepGraph, adjoint: dict[int, str]) -> list[str]:
     return lines
 
 
-def cell_source(graph: StepGraph, name: str) -> str:
-    """The C++ translation unit of the cell's row kernels (see the module docstring)."""
+def cell_source(graph: StepGraph, name: str, symbol: str = "rnnkit_cell") -> str:
+    """The C++ translation unit of the cell's row kernels (see the module docstring), its four
+    functions named ``{symbol}_{fwd,bwd}_{f32,f64}`` (the runtime library links several cells
+    into one library, each under a symbol of its own)."""
     fwd = _forward_lines(graph, _ancestors(graph, (graph.h, *graph.extra)))
     fwd.append(f"v{graph.h}.store(h_out + j, c);")
     fwd += [f"v{node}.store(xs_out + {k} * H + j, c);" for k, node in enumerate(graph.extra)]
@@ -253,12 +255,12 @@ void bwd(int64_t H, T* dh, const T* dy, T* dxs, const T* gx, const T* gh, const 
 }}  // namespace
 
 #define RNNKIT_CELL(T, S)                                                                  \\
-  extern "C" void rnnkit_cell_fwd_##S(int64_t H, const T* gx, const T* gh, const T* h,    \\
+  extern "C" void {symbol}_fwd_##S(int64_t H, const T* gx, const T* gh, const T* h,    \\
                                       const T* xs, const T* const* prm, T* h_out,         \\
                                       T* xs_out) {{                                         \\
     fwd<T>(H, gx, gh, h, xs, prm, h_out, xs_out);                                         \\
   }}                                                                                        \\
-  extern "C" void rnnkit_cell_bwd_##S(int64_t H, T* dh, const T* dy, T* dxs, const T* gx, \\
+  extern "C" void {symbol}_bwd_##S(int64_t H, T* dh, const T* dy, T* dxs, const T* gx, \\
                                       const T* gh, const T* h, const T* xs,               \\
                                       const T* const* prm, T* dgx, T* dgh, T* dP) {{        \\
     bwd<T>(H, dh, dy, dxs, gx, gh, h, xs, prm, dgx, dgh, dP);                             \\

@@ -9,8 +9,9 @@
 // that imported rnnkit (whose Python package defines the operators) it registers nothing.
 //
 // cells.inc, written by runtime.py from the Python specs, names each built-in cell with the
-// traits the extension's Cell is made from (native/__init__.py: native_cell), the schema and
-// the layer norm's eps.
+// traits the extension's Cell is made from (native/__init__.py: native_cell), the schemas and
+// the layer norm's eps; own_cells.inc the cells of one's own compiled in (rnnkit::cell_sweep,
+// engine/native/cell_ops.py), whose generated row kernels are linked into the library.
 #include <ATen/ATen.h>
 #include <torch/library.h>
 
@@ -33,7 +34,24 @@ struct BuiltinCell {
   bool gates_saved;             // the sweep's act output holds the gates (else it is empty)
 };
 
-#include "cells.inc"  // kCells, kInferSchema, kForwardSchema, kProjectedSchema, kEps
+#include "cells.inc"  // kCells, kInferSchema, kForwardSchema, kProjectedSchema, kCellSchema, kEps
+
+// A cell of one's own compiled in (engine/native/cell_ops.py names it by key): its traits and
+// the addresses of its row kernels (fwd f32, fwd f64, bwd f32, bwd f64: custom.cpp's order).
+struct OwnCell {
+  const char* key;
+  int64_t gates, extras;
+  bool split;
+  std::vector<int64_t> units;  // per cell parameter: its size in units of H, 0 where absent
+  std::vector<int64_t> fns;
+};
+
+template <typename F>
+int64_t address(F* fn) {
+  return reinterpret_cast<int64_t>(fn);
+}
+
+#include "own_cells.inc"  // the kernels' declarations, kOwnCells
 
 const BuiltinCell& find_cell(std::string_view name) {
   for (const BuiltinCell& c : kCells) {
@@ -142,6 +160,44 @@ SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
   return sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse);
 }
 
+using CellOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
+                               at::Tensor>;
+
+// cell_ops.py's rnnkit::cell_sweep: a cell of one's own over packed rows x (N, I), the input
+// projection made here; (y, h_n, the extra states' final values, the pre-activations, the extra
+// states per row, gh), an absent one empty.
+CellOutputs cell_sweep_op(c10::string_view key, const at::Tensor& x, const at::Tensor& W_ih,
+                          const std::optional<at::Tensor>& b_in, const at::Tensor& W_hh,
+                          const std::optional<at::Tensor>& b_hh, const at::Tensor& h0,
+                          const at::Tensor& xs0, at::TensorList params,
+                          const at::Tensor& batch_sizes, bool reverse) {
+  const std::string_view name(key.data(), key.size());
+  const OwnCell* found = nullptr;
+  for (const OwnCell& c : kOwnCells) {
+    if (name == c.key) found = &c;
+  }
+  TORCH_CHECK(found, "rnnkit::cell_sweep: this library has no cell '", name,
+              "': build it with the cell (rnnkit.engine.runtime_library([cell]), or rnnkit "
+              "build --runtime --cell MODULE:NAME)");
+  int64_t n = 0;
+  const std::vector<int64_t> steps = row_steps(batch_sizes, h0.size(0), n);
+  const int64_t N = x.size(0);
+  const at::Tensor rows = x.narrow(0, 0, n);
+  at::Tensor gx = b_in ? at::addmm(*b_in, rows, W_ih.t()) : at::mm(rows, W_ih.t());
+  gx = gx.contiguous();  // the sweep turns it into the pre-activations
+  TensorList taken;  // the cell parameters (an absent one empty: its units are 0)
+  for (size_t k = 0; k < found->units.size(); ++k) taken.emplace_back(params[k]);
+  std::vector<at::Tensor> out = custom_forward_sweep(
+      found->fns, found->gates, found->extras, found->split, gx, W_hh,
+      found->split ? b_hh : std::nullopt, h0,
+      found->extras ? std::optional<at::Tensor>(xs0) : std::nullopt, taken, found->units, steps,
+      reverse);
+  const at::Tensor& y = out[0];
+  const at::Tensor xs_n = out[2].defined() ? out[2] : h0.new_empty({0});
+  return {padded_rows(y, N, y), out[1], xs_n, padded_rows(gx, N, y), padded_rows(out[3], N, y),
+          padded_rows(out[4], N, y)};
+}
+
 }  // namespace
 }  // namespace rnnkit
 
@@ -159,11 +215,13 @@ const bool kRegistered = [] {
   defs.def(kInferSchema);
   defs.def(kForwardSchema);
   defs.def(kProjectedSchema);
+  defs.def(kCellSchema);
   static torch::Library kernels(torch::Library::IMPL, "rnnkit", c10::DispatchKey::CPU, __FILE__,
                                 __LINE__);
   kernels.impl("infer_stack", TORCH_FN(infer_stack_op));
   kernels.impl("forward_sweep", TORCH_FN(forward_sweep_op));
   kernels.impl("projected_sweep", TORCH_FN(projected_sweep_op));
+  kernels.impl("cell_sweep", TORCH_FN(cell_sweep_op));
   return true;
 }();
 
