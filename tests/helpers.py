@@ -62,6 +62,27 @@ def gained_gru_step(gx, gh, h_prev, extra_prev, params):
     return torch.lerp(n, h_prev, z), (), ()
 
 
+def gained_gru_params() -> tuple:
+    """The cell parameters of gained_gru_step: a gain, and a shift that is a bias (absent
+    where the layer has bias=False)."""
+    import rnnkit
+
+    return (rnnkit.ParamSpec("gain", 1, "uniform"),
+            rnnkit.ParamSpec("shift", 1, "uniform", is_bias=True))  # fmt: skip
+
+
+# A Python process that cannot import rnnkit runs an AOTInductor package with the runtime
+# library: python -c NO_RNNKIT_RUNNER LIBRARY PACKAGE CALLS.pt OUTPUTS.pt
+NO_RNNKIT_RUNNER = """
+import sys, torch
+sys.modules["rnnkit"] = None  # any import of rnnkit fails: no Python kernel can run
+torch.ops.load_library(sys.argv[1])
+runner = torch._inductor.aoti_load_package(sys.argv[2])
+with torch.no_grad():
+    torch.save([runner(*args) for args in torch.load(sys.argv[3])], sys.argv[4])
+"""
+
+
 def elman_step(gx, gh, h_prev, extra_prev, params):
     """No extra state, no parameters."""
     return torch.tanh(gx), (), ()

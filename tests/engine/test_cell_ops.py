@@ -11,13 +11,12 @@ import pytest
 import torch
 
 import rnnkit
-from helpers import cifg_step, elman_step, gained_gru_step
+from helpers import cifg_step, elman_step, gained_gru_params, gained_gru_step
 from rnnkit.engine.native import cell_ops, compiler_available
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
-GAINED = (rnnkit.ParamSpec("gain", 1, "uniform"),
-          rnnkit.ParamSpec("shift", 1, "uniform", is_bias=True))  # fmt: skip
+GAINED = gained_gru_params()
 CELLS = {
     "cifg": rnnkit.define_cell("ops_cifg", 3, cifg_step, extra_states=1),
     "gained_gru": rnnkit.define_cell(

@@ -17,7 +17,7 @@ import torch
 from torch.export import Dim
 
 import rnnkit
-from helpers import max_rel_err
+from helpers import NO_RNNKIT_RUNNER, max_rel_err
 from rnnkit.engine import runtime_library
 from rnnkit.engine.native import compiler_available
 
@@ -85,16 +85,6 @@ def package(tmp_path_factory):
     return padded, lengths, model, runtime_library()
 
 
-_NO_RNNKIT = """
-import sys, torch
-sys.modules["rnnkit"] = None  # any import of rnnkit fails: no Python kernel can run
-torch.ops.load_library(sys.argv[1])
-runner = torch._inductor.aoti_load_package(sys.argv[2])
-with torch.no_grad():
-    torch.save([runner(*args) for args in torch.load(sys.argv[3])], sys.argv[4])
-"""
-
-
 @pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
 def test_a_python_process_without_rnnkit_runs_the_package(package, tmp_path, with_lengths):
     padded, lengths, model, library = package
@@ -107,7 +97,9 @@ def test_a_python_process_without_rnnkit_runs_the_package(package, tmp_path, wit
     out = tmp_path / "ys.pt"
     path = lengths if with_lengths else padded
     args = [str(library), str(path), str(tmp_path / "calls.pt"), str(out)]
-    done = subprocess.run([sys.executable, "-c", _NO_RNNKIT, *args], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_RNNKIT_RUNNER, *args], capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     with torch.no_grad():
         for call, y in zip(calls, torch.load(out)):

@@ -15,7 +15,14 @@ import torch
 from torch.export import Dim
 
 import rnnkit
-from helpers import cifg_step, cli_fails, gained_gru_step, max_rel_err
+from helpers import (
+    NO_RNNKIT_RUNNER,
+    cifg_step,
+    cli_fails,
+    gained_gru_params,
+    gained_gru_step,
+    max_rel_err,
+)
 from rnnkit.engine import runtime_library
 from rnnkit.engine.native import compiler_available
 
@@ -24,8 +31,7 @@ pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compile
 CIFG = rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1)
 GAINED = rnnkit.define_cell(
     "runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
-    params=(rnnkit.ParamSpec("gain", 1, "uniform"),
-            rnnkit.ParamSpec("shift", 1, "uniform", is_bias=True)),
+    params=gained_gru_params(),
 )  # fmt: skip
 
 
@@ -58,20 +64,10 @@ def package(tmp_path_factory):
     return path, model, runtime_library([CIFG, GAINED])
 
 
-_NO_RNNKIT = """
-import sys, torch
-sys.modules["rnnkit"] = None  # any import of rnnkit fails: no Python kernel can run
-torch.ops.load_library(sys.argv[1])
-runner = torch._inductor.aoti_load_package(sys.argv[2])
-with torch.no_grad():
-    torch.save([runner(*args) for args in torch.load(sys.argv[3])], sys.argv[4])
-"""
-
-
 def _run(library, path, calls, tmp_path) -> subprocess.CompletedProcess:
     torch.save(calls, tmp_path / "calls.pt")
     args = [str(library), str(path), str(tmp_path / "calls.pt"), str(tmp_path / "ys.pt")]
-    return subprocess.run([sys.executable, "-c", _NO_RNNKIT, *args], capture_output=True,
+    return subprocess.run([sys.executable, "-c", NO_RNNKIT_RUNNER, *args], capture_output=True,
                           text=True)  # fmt: skip
 
 

@@ -18,18 +18,13 @@ from rnnkit.engine.native import compiler_available
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.registry import make_layer
 
-pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
+pytestmark = [
+    pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH"),
+    pytest.mark.usefixtures("fresh_dynamo"),  # (conftest.py)
+]
 
 CELLS = ["rnn", "rnn_relu", "lstm", "gru", "layernorm_lstm", "layernorm_gru", "peephole_lstm",
          "indrnn", "indrnn_tanh", "mingru", "minlstm"]  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    """Each test compiles its own models: dynamo's per-code cache (8 entries) starts empty."""
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
 
 
 class Tagger(torch.nn.Module):

@@ -19,27 +19,22 @@ from torch._dynamo.testing import CompileCounterWithBackend
 from torch.export import Dim
 
 import rnnkit
-from helpers import cifg_step, gained_gru_step, max_rel_err
+from helpers import cifg_step, gained_gru_params, gained_gru_step, max_rel_err
 from rnnkit.engine.native import compiler_available
 from rnnkit.errors import RnnkitError
 
-pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
+pytestmark = [
+    pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH"),
+    pytest.mark.usefixtures("fresh_dynamo"),  # (conftest.py)
+]
 
-GAINED = (rnnkit.ParamSpec("gain", 1, "uniform"),
-          rnnkit.ParamSpec("shift", 1, "uniform", is_bias=True))  # fmt: skip
+GAINED = gained_gru_params()
 CELLS = {
     "cifg": rnnkit.define_cell("deploy_cifg", 3, cifg_step, extra_states=1),
     "gained_gru": rnnkit.define_cell(
         "deploy_gained_gru", 3, gained_gru_step, split_hidden=True, params=GAINED
     ),
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
 
 
 class Tagger(torch.nn.Module):

@@ -15,14 +15,10 @@ import rnnkit
 from helpers import max_rel_err
 from rnnkit.engine.native import compiler_available
 
-pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
+pytestmark = [
+    pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH"),
+    pytest.mark.usefixtures("fresh_dynamo"),  # (conftest.py)
+]
 
 
 class Stack(torch.nn.Module):

@@ -15,16 +15,12 @@ from helpers import max_rel_err
 from rnnkit.engine.native import compiler_available
 from rnnkit.layers.registry import make_layer
 
-pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
+pytestmark = [
+    pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH"),
+    pytest.mark.usefixtures("fresh_dynamo"),  # (conftest.py)
+]
 
 TWINS = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_dynamo():
-    torch._dynamo.reset()
-    yield
-    torch._dynamo.reset()
 
 
 def _flat(result) -> list[torch.Tensor]:

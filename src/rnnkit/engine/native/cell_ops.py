@@ -35,6 +35,7 @@ from ...cells.custom import defined_cells
 from .build import load
 from .codegen import cell_source
 from .compiled import CompiledCell, compiled_cell
+from .ops import packed_steps, pad_rows
 
 __all__ = ["cell_key", "cell_of", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
 
@@ -106,23 +107,9 @@ def cell_of(key: str) -> tuple[CellMath, CompiledCell]:
     return found
 
 
-def _steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
-    sizes = [s for s in batch_sizes.tolist() if s > 0]
-    if not sizes or sizes[0] != B:
-        raise ValueError(
-            f"rnnkit cell sweep: expected {B} rows at the first step (one per sequence: lengths "
-            f"must be at least 1), got batch_sizes starting {batch_sizes[:3].tolist()}"
-        )
-    return sizes, sum(sizes)
-
-
 def _rows(t: Tensor | None, N: int, like: Tensor) -> Tensor:
     """A per-row output of the n packed rows, zero rows up to N; empty where absent."""
-    if t is None:
-        return like.new_empty(0)
-    if t.shape[0] == N:
-        return t
-    return torch.cat([t, t.new_zeros(N - t.shape[0], *t.shape[1:])])
+    return like.new_empty(0) if t is None else pad_rows(t, N)
 
 
 def _params(params: list[Tensor], compiled: CompiledCell) -> list[Tensor]:
@@ -148,7 +135,7 @@ def cell_sweep(
     """(y, h_n, xs_n, pre, S, gh): see the module docstring."""
     cell, compiled = cell_of(key)
     graph, E = compiled.graph, cell.extra_states
-    sizes, n = _steps(batch_sizes, h0.shape[0])
+    sizes, n = packed_steps(batch_sizes, h0.shape[0])
     N = x.shape[0]
     gx = x[:n] @ W_ih.t() if b_in is None else torch.addmm(b_in, x[:n], W_ih.t())
     gx = gx.contiguous()  # the sweep turns it into the pre-activations
@@ -190,7 +177,7 @@ def cell_sweep_backward(
     """(dG, dG_h, H_prev, dh_0, dxs_0, dP): see the module docstring."""
     cell, compiled = cell_of(key)
     graph, E = compiled.graph, cell.extra_states
-    sizes, n = _steps(batch_sizes, h0.shape[0])
+    sizes, n = packed_steps(batch_sizes, h0.shape[0])
     N = y.shape[0]
     pre, gh, S, y, dy = (t[:n] if t.numel() else None for t in (pre, gh, S, y, dy))
     dG, dG_h, H_prev, dh0, dxs0, dP = load().custom_backward_sweep(

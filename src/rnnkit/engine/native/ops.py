@@ -39,7 +39,14 @@ from ...cells.base import CellMath
 from ...cells.layernorm import EPS
 from .build import load
 
-__all__ = ["backward_sweep", "forward_sweep", "op_scan", "projected_sweep"]
+__all__ = [
+    "backward_sweep",
+    "forward_sweep",
+    "op_scan",
+    "packed_steps",
+    "pad_rows",
+    "projected_sweep",
+]
 
 _GRU_KERNELS = (2,)  # csrc/sweeps.h: the GRU (its gh_n is saved as S)
 _LN_KERNELS = {3: 3, 4: 1}  # LN_LSTM, LN_GRU -> statistics saved per row
@@ -111,21 +118,21 @@ def forward_sweep(
 def _sweep(cell, act, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse) -> tuple:
     """forward_sweep on a gx (N, G) of its own, which becomes the post-activation gates."""
     ext, native = _native(cell)
-    sizes, n = _steps(batch_sizes, h0.shape[0])
+    sizes, n = packed_steps(batch_sizes, h0.shape[0])
     if n < act.shape[0]:
         act[n:] = 0  # the padding's rows
     y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
         native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(cell, params), sizes, reverse
     )
     N = act.shape[0]
-    y, S, raw, aux_stats = (_pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
+    y, S, raw, aux_stats = (pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
                                                        _aux(aux, stats, y)))  # fmt: skip
     if not _cell(cell)[1].gates_saved:  # RNN, IndRNN: the backward reads y alone
         act = act.new_empty(0)  # (nothing N·G kept for it)
     return y, h_n, _or_empty(c_n, y), act, S, raw, aux_stats
 
 
-def _steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
+def packed_steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
     """The steps that have rows (trailing zeros dropped) and their row count n."""
     sizes = [s for s in batch_sizes.tolist() if s > 0]
     if not sizes or sizes[0] != B:
@@ -136,7 +143,7 @@ def _steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
     return sizes, sum(sizes)
 
 
-def _pad_rows(t: Tensor, N: int) -> Tensor:
+def pad_rows(t: Tensor, N: int) -> Tensor:
     """A per-row output of the packed rows with zero rows up to N (the padding's rows)."""
     if t.numel() == 0 or t.shape[0] == N:
         return t
@@ -195,7 +202,7 @@ def backward_sweep(
     the cell does not keep gh apart (it is dG then), dH_out without a projection, dc_0 without
     c, dP without cell parameters."""
     ext, native = _native(cell)
-    sizes, n = _steps(batch_sizes, h0.shape[0])
+    sizes, n = packed_steps(batch_sizes, h0.shape[0])
     N, G = y.shape[0], (act.shape[1] if act.dim() == 2 else 0)  # (RNN, IndRNN: no act)
     act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
@@ -205,7 +212,7 @@ def backward_sweep(
         sizes, reverse,
     )  # fmt: skip
     dG_h = dG.new_empty(0) if dG_h is dG else dG_h
-    dG, dG_h, H_prev, dH_out = (_pad_rows(t, N) for t in (dG, dG_h, H_prev, _or_empty(dH_out, dG)))
+    dG, dG_h, H_prev, dH_out = (pad_rows(t, N) for t in (dG, dG_h, H_prev, _or_empty(dH_out, dG)))
     return (dG, dG_h, H_prev, dH_out, dh0, _or_empty(dc0, dG), _or_empty(dP, dG))
 
 
