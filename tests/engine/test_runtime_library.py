@@ -156,3 +156,13 @@ def test_rnnkit_build_runtime_prints_the_library(package, capsys):
     assert main(["build", "--runtime"]) == 0
     assert capsys.readouterr().out.strip() == str(package[3])
     assert package[3].exists()
+
+
+def test_importing_rnnkit_after_the_library_says_what_to_do(package):
+    """The library first, then `import rnnkit`: both would define the operators; the import
+    fails with the way out instead of torch's 'registered multiple times'."""
+    code = f"import torch; torch.ops.load_library({str(package[3])!r}); import rnnkit"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: rnnkit: its operators") and "import rnnkit first" in last

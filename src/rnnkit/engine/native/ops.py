@@ -48,6 +48,25 @@ __all__ = [
     "projected_sweep",
 ]
 
+
+def _defined_elsewhere() -> bool:
+    """Whether rnnkit's operators are already defined in this process: by a library loaded
+    before rnnkit (the runtime library, runtime.py), which this package cannot define them over."""
+    try:
+        torch.ops.rnnkit.forward_sweep  # noqa: B018  (an attribute lookup that may raise)
+    except (AttributeError, RuntimeError):
+        return False
+    return True
+
+
+if _defined_elsewhere():
+    raise ImportError(
+        "rnnkit: its operators (rnnkit::forward_sweep, ...) are already defined in this process "
+        "by a library loaded before `import rnnkit` (the runtime library of `rnnkit build "
+        "--runtime`?): import rnnkit first and then load the library (it adds nothing then), or "
+        "run the package without rnnkit"
+    )
+
 _GRU_KERNELS = (2,)  # csrc/sweeps.h: the GRU (its gh_n is saved as S)
 _LN_KERNELS = {3: 3, 4: 1}  # LN_LSTM, LN_GRU -> statistics saved per row
 

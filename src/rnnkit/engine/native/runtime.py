@@ -12,12 +12,13 @@ operators under the same schemas (csrc/runtime.cpp): load it (``dlopen`` from C+
 
 The library and rnnkit's Python package each define the operators: loaded into a process that
 imported rnnkit, the library registers nothing (the Python kernels run the same loops);
-``import rnnkit`` after the library fails to define them a second time. It links against the
-libtorch of the torch that built it, which the package's runtime must be. The built-in cells'
-traits are written into ``cells.inc`` beside the library from their Python specs, the one
-place they are described. Cells of one's own a model holds (``rnnkit::cell_sweep``, by key:
-cell_ops.py) are compiled in where ``runtime_library(cells)`` names them: their generated row
-kernels, each under a symbol of its own, and ``own_cells.inc``, their keys and traits.
+``import rnnkit`` after the library fails (an ImportError saying to import rnnkit first). It
+links against the libtorch of the torch that built it, which the package's runtime must be.
+The built-in cells' traits are written into ``cells.inc`` beside the library from their Python
+specs, the one place they are described. Cells of one's own a model holds
+(``rnnkit::cell_sweep``, by key: cell_ops.py) are compiled in where ``runtime_library(cells)``
+names them: their generated row kernels, each under a symbol of its own, and
+``own_cells.inc``, their keys and traits.
 """
 
 from __future__ import annotations
