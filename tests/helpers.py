@@ -100,3 +100,28 @@ def cli_fails(capsys, argv: list[str], match: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("rnnkit: error:"), err
     assert match in lines[0] and "Traceback" not in err, lines[0]
     return lines[0]
+
+
+def runtime_cells() -> tuple:
+    """The cells of one's own the runtime library tests compile in (one library for all of
+    them: a build takes a minute): a CIFG LSTM and the gained GRU, made once per process."""
+    global _RUNTIME_CELLS
+    if _RUNTIME_CELLS is None:
+        import rnnkit
+
+        _RUNTIME_CELLS = (
+            rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1),
+            rnnkit.define_cell("runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
+                               params=gained_gru_params()),
+        )  # fmt: skip
+    return _RUNTIME_CELLS
+
+
+_RUNTIME_CELLS = None
+
+
+def __getattr__(name: str):
+    """helpers:RUNTIME_CIFG / helpers:RUNTIME_GAINED, for `rnnkit build --runtime --cell`."""
+    if name in ("RUNTIME_CIFG", "RUNTIME_GAINED"):
+        return runtime_cells()[name == "RUNTIME_GAINED"]
+    raise AttributeError(name)

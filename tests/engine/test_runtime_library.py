@@ -17,7 +17,7 @@ import torch
 from torch.export import Dim
 
 import rnnkit
-from helpers import NO_RNNKIT_RUNNER, max_rel_err
+from helpers import NO_RNNKIT_RUNNER, max_rel_err, runtime_cells
 from rnnkit.engine import runtime_library
 from rnnkit.engine.native import compiler_available
 
@@ -82,7 +82,7 @@ def package(tmp_path_factory):
     sweeps = {"rnnkit.projected_sweep.default", "rnnkit.forward_sweep.default"}
     example = (torch.randn(3, 7, 5), torch.tensor([7, 2, 5]))
     lengths = _compiled(model, example, ({0: B, 1: T}, {0: B}), sweeps, folder / "lengths.pt2")
-    return padded, lengths, model, runtime_library()
+    return padded, lengths, model, runtime_library(runtime_cells())  # (one build for both files)
 
 
 @pytest.mark.parametrize("with_lengths", [False, True], ids=["padded", "lengths"])
@@ -153,7 +153,8 @@ def test_a_cpp_program_runs_the_package(package, tmp_path):
 def test_rnnkit_build_runtime_prints_the_library(package, capsys):
     from rnnkit.cli import main
 
-    assert main(["build", "--runtime"]) == 0
+    cells = ["--cell", "helpers:RUNTIME_CIFG", "--cell", "helpers:RUNTIME_GAINED"]
+    assert main(["build", "--runtime", *cells]) == 0
     assert capsys.readouterr().out.strip() == str(package[3])
     assert package[3].exists()
 

@@ -15,24 +15,14 @@ import torch
 from torch.export import Dim
 
 import rnnkit
-from helpers import (
-    NO_RNNKIT_RUNNER,
-    cifg_step,
-    cli_fails,
-    gained_gru_params,
-    gained_gru_step,
-    max_rel_err,
-)
+from helpers import NO_RNNKIT_RUNNER, cli_fails, elman_step, max_rel_err, runtime_cells
 from rnnkit.engine import runtime_library
 from rnnkit.engine.native import compiler_available
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
-CIFG = rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1)
-GAINED = rnnkit.define_cell(
-    "runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
-    params=gained_gru_params(),
-)  # fmt: skip
+CIFG, GAINED = runtime_cells()  # the library test_runtime_library.py builds too
+ELMAN = rnnkit.define_cell("runtime_elman", 1, elman_step)  # in no library
 
 
 class OwnCells(torch.nn.Module):
@@ -83,18 +73,15 @@ def test_a_python_process_without_rnnkit_runs_a_package_of_own_cells(package, tm
 
 
 def test_a_library_without_the_cell_names_it(package, tmp_path):
-    path, _, _ = package
-    done = _run(runtime_library(), path, [(torch.randn(2, 4, 5), torch.tensor([4, 3]))], tmp_path)
+    _, _, library = package
+    model = torch.nn.Sequential(rnnkit.Recurrent(ELMAN, 5, 4, batch_first=True)).eval()
+    with torch.no_grad():
+        program = torch.export.export(model, (torch.randn(2, 4, 5),))
+    path = tmp_path / "elman.pt2"
+    torch._inductor.aoti_compile_and_package(program, package_path=str(path))
+    done = _run(library, path, [(torch.randn(2, 4, 5),)], tmp_path)
     assert done.returncode != 0
-    assert "this library has no cell 'runtime_cifg-" in done.stderr
-
-
-def test_rnnkit_build_runtime_cell_prints_the_library_with_the_cells(package, capsys):
-    from rnnkit.cli import main
-
-    assert main(["build", "--runtime", "--cell", f"{__name__}:CIFG",
-                 "--cell", f"{__name__}:GAINED"]) == 0  # fmt: skip
-    assert capsys.readouterr().out.strip() == str(package[2])
+    assert "this library has no cell 'runtime_elman-" in done.stderr
 
 
 @pytest.mark.parametrize(
