@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+import rnnkit
+
 # float64: absolute 1e-10; float32: 1e-5 relative to the largest magnitude of the expected value.
 TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 
@@ -65,8 +67,6 @@ def gained_gru_step(gx, gh, h_prev, extra_prev, params):
 def gained_gru_params() -> tuple:
     """The cell parameters of gained_gru_step: a gain, and a shift that is a bias (absent
     where the layer has bias=False)."""
-    import rnnkit
-
     return (rnnkit.ParamSpec("gain", 1, "uniform"),
             rnnkit.ParamSpec("shift", 1, "uniform", is_bias=True))  # fmt: skip
 
@@ -104,24 +104,11 @@ def cli_fails(capsys, argv: list[str], match: str) -> str:
 
 def runtime_cells() -> tuple:
     """The cells of one's own the runtime library tests compile in (one library for all of
-    them: a build takes a minute): a CIFG LSTM and the gained GRU, made once per process."""
-    global _RUNTIME_CELLS
-    if _RUNTIME_CELLS is None:
-        import rnnkit
-
-        _RUNTIME_CELLS = (
-            rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1),
-            rnnkit.define_cell("runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
-                               params=gained_gru_params()),
-        )  # fmt: skip
-    return _RUNTIME_CELLS
+    them: a build takes a minute); ``rnnkit build --runtime --cell helpers:RUNTIME_CIFG`` names
+    them too."""
+    return RUNTIME_CIFG, RUNTIME_GAINED
 
 
-_RUNTIME_CELLS = None
-
-
-def __getattr__(name: str):
-    """helpers:RUNTIME_CIFG / helpers:RUNTIME_GAINED, for `rnnkit build --runtime --cell`."""
-    if name in ("RUNTIME_CIFG", "RUNTIME_GAINED"):
-        return runtime_cells()[name == "RUNTIME_GAINED"]
-    raise AttributeError(name)
+RUNTIME_CIFG = rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1)
+RUNTIME_GAINED = rnnkit.define_cell("runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
+                                    params=gained_gru_params())  # fmt: skip

@@ -34,7 +34,7 @@ from ...cells.base import CellMath
 from ...cells.custom import defined_cells
 from .build import load
 from .codegen import cell_source
-from .compiled import CompiledCell, compiled_cell
+from .compiled import CompiledCell, compiled_cell, param_grads
 from .ops import packed_steps, pad_rows
 
 __all__ = ["cell_key", "cell_of", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
@@ -227,12 +227,8 @@ def _backward(ctx, dy, dh_n, dxs_n, *_saved_grads):
     db_in = dG.sum(0) if ctx.has[0] and need[3] else None
     dW_hh = dG_h.t() @ H_prev if need[4] else None  # (G, H)
     db_hh = dG_h.sum(0) if ctx.has[1] and need[5] else None
-    _, compiled = cell_of(ctx.key)
-    dparams, start, H = [], 0, h0.shape[1]
-    for units in compiled.graph.param_units:  # dP: (B, Σ units·H), per row slot
-        dparams.append(dP[:, start : start + units * H].sum(0) if units else None)
-        start += units * H
-    dparams += [None] * (len(params) - len(dparams))  # cell_scan's placeholder
+    units = cell_of(ctx.key)[1].graph.param_units
+    dparams = param_grads(dP, units, h0.shape[1], len(params))  # (cell_scan's placeholder: None)
     return (None, dx, dW_ih, db_in, dW_hh, db_hh, dh0, dxs0 if xs0.numel() else None, dparams,
             None, None)  # fmt: skip
 

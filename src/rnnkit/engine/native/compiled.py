@@ -30,7 +30,14 @@ from .build import build_cell, load
 from .codegen import cell_source
 from .stepgraph import StepGraph, trace_step
 
-__all__ = ["CompiledCell", "check_tensors", "compiled_cell", "compiled_scan", "layer_grads"]
+__all__ = [
+    "CompiledCell",
+    "check_tensors",
+    "compiled_cell",
+    "compiled_scan",
+    "layer_grads",
+    "param_grads",
+]
 
 _DTYPES = (torch.float32, torch.float64)
 
@@ -83,6 +90,21 @@ def check_tensors(x: Tensor, tensors) -> None:
             raise NotImplementedError(f"native scan runs on CPU only; got a tensor on {t.device}")
         if t.dtype != x.dtype:
             raise NotImplementedError(f"native scan needs one dtype; got {x.dtype} and {t.dtype}")
+
+
+def param_grads(
+    dP: Tensor | None, units: tuple[int, ...], H: int, n: int, wanted=None
+) -> list[Tensor | None]:
+    """The cell parameters' gradients from a sweep's dP (B, Σ units·H: each parameter's
+    units·H columns, per batch slot), summed over the slots; None for an absent parameter (0
+    units), one not ``wanted``, and past the cell's own up to ``n`` (a placeholder)."""
+    grads: list[Tensor | None] = [None] * n
+    start = 0
+    for k, u in enumerate(units):
+        if u and (wanted is None or wanted[k]):
+            grads[k] = dP[:, start : start + u * H].sum(0)
+        start += u * H
+    return grads
 
 
 def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None):
@@ -146,12 +168,8 @@ class _CompiledScan(torch.autograd.Function):
         need = ctx.needs_input_grad
         grads = layer_grads(need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm)
         dextra = dxs0.chunk(ctx.n_extra, 1) if ctx.n_extra else ()
-        dparams: list[Tensor | None] = [None] * len(params)
-        start, H = 0, h0.shape[1]
-        for k, units in enumerate(graph.param_units):  # dP: (B, Σ units·H), summed per slot
-            if units and need[10 + ctx.n_extra + k]:
-                dparams[k] = dP[:, start : start + units * H].sum(0)
-            start += units * H
+        wanted = need[10 + ctx.n_extra :]
+        dparams = param_grads(dP, graph.param_units, h0.shape[1], len(params), wanted)
         return (None, None, None, None, *grads, dh0, *dextra, *dparams)
 
 

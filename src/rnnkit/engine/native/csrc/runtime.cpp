@@ -174,7 +174,10 @@ CellOutputs cell_sweep_op(c10::string_view key, const at::Tensor& x, const at::T
   const std::string_view name(key.data(), key.size());
   const OwnCell* found = nullptr;
   for (const OwnCell& c : kOwnCells) {
-    if (name == c.key) found = &c;
+    if (name == c.key) {
+      found = &c;
+      break;
+    }
   }
   TORCH_CHECK(found, "rnnkit::cell_sweep: this library has no cell '", name,
               "': build it with the cell (rnnkit.engine.runtime_library([cell]), or rnnkit "
