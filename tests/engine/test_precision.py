@@ -11,7 +11,7 @@ import torch
 import rnnkit
 from helpers import cifg_step, max_rel_err, weighted_sum
 from rnnkit.engine import autotune, backends, precision
-from rnnkit.engine.native import compiler_available
+from rnnkit.engine.native import compiler_available, load
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
@@ -90,10 +90,17 @@ def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, fo
         pytest.skip("the CPU has AMX but no AVX512-BF16")
     try:
         y, *_ = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)
-        dG, *_ = ext.backward_sweep(cell, None, None, None, None, y, h0, None, W, None, [],
-                                    dy, dh_n, None, sizes, False)  # fmt: skip
+        dG, *_, dG16, _, db, _ = ext.backward_sweep(
+            cell, None, None, None, None, y, h0, None, W, None, [], dy, dh_n, None, sizes, False,
+            True,
+        )  # fmt: skip
     finally:
         ext.set_bf16_products(False)
+    if H % 2:  # G odd: no whole bfloat16 pairs per row; the caller casts dG itself
+        assert dG16 is None and db is None
+    else:  # kept for the weight gradients: dG rounded, its rows summed per batch slot
+        assert dG16.dtype == torch.bfloat16 and torch.equal(dG16, dG.to(torch.bfloat16))
+        assert max_rel_err(db, dG.double().view(T, B, H).sum(0)) <= 1e-6
     # each step from the sweep's own float32 state (so both round the same values to bfloat16)
     ys, dGs = y.double().split(B), dG.double().split(B)
     prev = [h0.double(), *ys[:-1]]
@@ -127,3 +134,45 @@ def test_native_bfloat16_needs_the_cpu_flags_where_they_are_known(monkeypatch):
         assert autotune.native_bf16() is native
         assert precision.lowers_to("cpu", torch.bfloat16) == (torch.bfloat16 if native else None)
     monkeypatch.setattr(autotune, "_bf16", None)
+
+
+KEPT = {
+    "gru": (lambda: rnnkit.GRU(6, 48, num_layers=2, bidirectional=True), None),
+    "lstm_proj": (lambda: rnnkit.LSTM(6, 48, proj_size=20), None),
+    "rnn_lengths": (lambda: rnnkit.RNN(6, 64), torch.tensor([7, 2, 5, 7, 1])),
+}
+
+
+@pytest.mark.skipif(not autotune.native_bf16(), reason="the CPU has no native bfloat16")
+@pytest.mark.parametrize("split", [0, 1, 2])  # alone, a units team, a row team
+@pytest.mark.parametrize("name", list(KEPT))
+def test_kept_bfloat16_gradients_equal_casting_them_after_the_sweep(name, split, forced_team,
+                                                                     monkeypatch):  # fmt: skip
+    """Under autocast the backward sweep keeps dG rounded to bfloat16 and its per-slot sums
+    (low_grads) for the weight-gradient GEMMs: the gradients equal those of casting and summing
+    dG after the sweep, weights and inputs bit for bit, biases to float32 summation order."""
+    torch.manual_seed(0)
+    make, lengths = KEPT[name]
+    layer, x = make(), torch.randn(7, 5, 6)
+    if split:
+        forced_team(2, split)
+
+    def grads():
+        xi = x.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16), rnnkit.use_backend("native"):
+            out, state = layer(xi, lengths=lengths) if lengths is not None else layer(xi)
+        states = list(state) if isinstance(state, tuple) else [state]
+        names = ["x", *(n for n, _ in layer.named_parameters())]
+        return dict(zip(names, torch.autograd.grad(
+            weighted_sum([out.float(), *states]), [xi, *layer.parameters()])))  # fmt: skip
+
+    kept = grads()
+    ext = load()
+    sweep = ext.backward_sweep
+    monkeypatch.setattr(ext, "backward_sweep", lambda *args: sweep(*args[:-1], False))
+    cast = grads()
+    for name, want in cast.items():
+        if "bias" in name:
+            assert max_rel_err(kept[name], want) <= 1e-6, name
+        else:
+            assert torch.equal(kept[name], want), name

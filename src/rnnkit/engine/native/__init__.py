@@ -223,10 +223,10 @@ class _NativeScan(torch.autograd.Function):
         dc_n = dextra_n[0] if dextra_n else None
         ext = load()
         with _sweep_settings(ext, ctx.gemm, ctx.cap):
-            dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
+            dG, dG_h, H_prev, dH_out, dh0, dc0, dP, *low_grads = ext.backward_sweep(
                 native_cell(ctx.cell, spec, ext), act, S, aux, stats, y, h0, c0, W_hh, W_hr,
                 [params[k] for k in spec.step_params], dy, dh_n, dc_n,
-                ctx.layout.batch_sizes, ctx.reverse,
+                ctx.layout.batch_sizes, ctx.reverse, ctx.gemm is torch.bfloat16,
             )  # fmt: skip
         # (cell, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, W_hr, h0, *extra0, *params)
         need = ctx.needs_input_grad
@@ -238,8 +238,9 @@ class _NativeScan(torch.autograd.Function):
                 dG, gx_raw, [gx_raw.shape[1]], mean, rstd, params[0], params[1], mask
             )
         dx, dW_ih, dW_hh, db_ih, db_hh = layer_grads(
-            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm
-        )
+            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm,
+            low_grads if low_grads[0] is not None else None,
+        )  # fmt: skip
         dW_hr = dH_out.t() @ raw if W_hr is not None and need[9] else None  # (P, H) dL/dW_hr
         if dP is not None and any(need_params[k] for k, _ in spec.row_grads):
             _sum_row_grads(spec, dP, params, need_params, dparams)

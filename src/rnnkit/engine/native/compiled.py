@@ -107,25 +107,31 @@ def param_grads(
     return grads
 
 
-def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None):
+def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None, kept=None):
     """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G) and H_prev, each
     one GEMM or sum over all N rows; ``need`` indexes them as the Functions' inputs 4-8. With
     ``gemm`` (precision.py: bfloat16 under autocast) the GEMMs' operands are cast to it once
-    (x may come in it already), the results come in the weights' dtype."""
+    (x may come in it already), the results come in the weights' dtype. ``kept``: the sweep's
+    (dG, dG_h) in ``gemm`` already and their rows' sums per batch slot (B, G) each (csrc
+    backward_sweep's low_grads), used instead of casting and summing dG / dG_h here."""
     out = W_ih.dtype
-    dG_low = low(dG, gemm) if need[4] or need[5] else None
+    if kept is None:
+        dG_low = low(dG, gemm) if need[4] or need[5] else None
+        dG_h_low = dG_low if dG_h is dG and dG_low is not None else dG_h
+        sums, sums_h = dG, dG_h  # the biases' gradients: the rows summed here
+    else:
+        dG_low, dG_h_low, sums, sums_h = kept  # the slots' sums
     dx = mm(dG_low, W_ih, gemm, out) if need[4] else None  # (N, I) dL/dX
     dW_ih = mm(dG_low.t(), x, gemm, out) if need[5] else None  # (G, I) dL/dW_ih
     dW_hh = None
     if need[6] and W_hh.dim() == 1:  # (H,) Σ_rows dG ⊙ H_prev (IndRNN)
         dW_hh = (dG_h * H_prev).sum(0)
     elif need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev
-        dG_h_low = dG_low if dG_h is dG and dG_low is not None else dG_h
         dW_hh = mm(dG_h_low.t(), H_prev, gemm, out)
-    db_ih = dG.sum(0) if has_bias and need[7] else None  # (G,) dL/db_ih
+    db_ih = sums.sum(0) if has_bias and need[7] else None  # (G,) dL/db_ih
     db_hh = None
     if has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
-        db_hh = dG_h.sum(0) if dG_h is not dG or db_ih is None else db_ih.clone()
+        db_hh = sums_h.sum(0) if sums_h is not sums or db_ih is None else db_ih.clone()
     return dx, dW_ih, dW_hh, db_ih, db_hh
 
 

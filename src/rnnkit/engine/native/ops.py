@@ -225,10 +225,10 @@ def backward_sweep(
     N, G = y.shape[0], (act.shape[1] if act.dim() == 2 else 0)  # (RNN, IndRNN: no act)
     act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
-    dG, dG_h, H_prev, dH_out, dh0, dc0, dP = ext.backward_sweep(
+    dG, dG_h, H_prev, dH_out, dh0, dc0, dP, *_ = ext.backward_sweep(
         native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(cell, params),
         dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
-        sizes, reverse,
+        sizes, reverse, False,
     )  # fmt: skip
     dG_h = dG.new_empty(0) if dG_h is dG else dG_h
     dG, dG_h, H_prev, dH_out = (pad_rows(t, N) for t in (dG, dG_h, H_prev, _or_empty(dH_out, dG)))

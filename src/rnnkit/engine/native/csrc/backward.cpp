@@ -33,7 +33,48 @@ struct Bwd {
   T *dH_out, *dh, *dc;   // (N, P) dL/dh before projection; (B, P) dh state; (B, H) dc state
   T* dP;                 // (B, KP) cell-parameter gradients, summed per batch slot
   T* scratch;            // (B, H) dL/dh_raw through the projection
+  // low_grads (under autocast, bfloat16 products): dG and dG_h rounded to bfloat16 row by row
+  // (N, G) for the weight-gradient GEMMs, and their rows summed per batch slot (B, G) for the
+  // biases' gradients; null otherwise
+  uint16_t *dG16, *dG_h16;
+  float *db, *db_h;
 };
+
+// Units [lo, hi) of row `row` (batch slot i) of dG and dG_h: rounded into dG16 / dG_h16 and
+// added into the slot's sums (low_grads; every gate's columns of those units).
+template <typename T>
+void keep_low(const Bwd<T>& b, int64_t i, int64_t row, int64_t lo, int64_t hi) {
+  if constexpr (std::is_same_v<T, float>) {
+    const int64_t H = b.H, G = b.G;
+    const bool whole = lo == 0 && hi == H;  // the row at once, else a span per gate
+    const int64_t spans = whole ? 1 : b.cell.gates, width = whole ? G : hi - lo;
+    for (int64_t g = 0; g < spans; ++g) {
+      const int64_t c0 = whole ? 0 : g * H + lo;
+      bf16_round_add(c0, c0 + width, b.dG + row * G, b.dG16 + row * G, b.db + i * G);
+      if (b.dG_h16 != b.dG16) {
+        bf16_round_add(c0, c0 + width, b.dG_h + row * G, b.dG_h16 + row * G, b.db_h + i * G);
+      }
+    }
+  }
+}
+
+// dL/dh_{t-1} (n, P) [+]= dG_h·W_hh for the n rows from `row` on, into dh: from the rows'
+// bfloat16 copies where the sweep keeps them and W_hh has bfloat16 panels, else times_w.
+template <typename T>
+void dh_prev(const Bwd<T>& b, int64_t n, int64_t row, T* dh) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (b.dG16 && b.W_hh.pb.p) {
+      const auto* r32 = reinterpret_cast<const uint32_t*>(b.dG_h16 + row * b.G);
+      return bf16_rounded_times_blocks(n, b.G / 2, b.P, r32, b.W_hh.pb, b.cell.direct_dh(), dh,
+                                       b.P);
+    }
+  }
+  times_w(n, b.dG_h + row * b.G, b.G, b.W_hh, b.cell.direct_dh(), dh, b.P);
+}
+
+uint16_t* low_ptr(const at::Tensor& t) {
+  return t.defined() ? reinterpret_cast<uint16_t*>(t.data_ptr<at::BFloat16>()) : nullptr;
+}
 
 // One row's backward. dh_in (+ dy, where not null) is dL/dh_t; c_prev is c_{t-1} (LSTM family).
 template <typename T>
@@ -85,11 +126,10 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t lo, i
   for_rows(n, G, [&](int64_t i) {
     step_row_backward(b, lo + i, off + i, dh_in + i * ld_in, dy ? dy + i * P : nullptr,
                       c_prev_of(b, steps, t, lo + i));
+    if (b.dG16) keep_low(b, lo + i, off + i, 0, H);
   });
   // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
-  if (!b.cell.diagonal) {
-    times_w(n, b.dG_h + off * G, G, b.W_hh, b.cell.direct_dh(), b.dh + lo * P, P);
-  }
+  if (!b.cell.diagonal) dh_prev(b, n, off, b.dh + lo * P);
 }
 
 // c_{t-1} of row i at step t: the previous step's c, or c_0 for rows that start here (LSTM
@@ -111,11 +151,18 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
   for (int64_t i = 0; w > 0 && i < n; ++i) {
     step_row_backward(b, i, off + i, b.dh + i * P, b.dy + (off + i) * P,
                       c_prev_of(b, steps, t, i), u);
+    if (b.dG16) keep_low(b, i, off + i, u.lo, u.hi);
   }
   bar.wait();  // dG_h of this step: every column written
-  if (w > 0) {
-    member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, b.cell.direct_dh(), b.dh + u.lo, P);
+  if (w <= 0) return;
+  if constexpr (std::is_same_v<T, float>) {
+    if (b.dG16 && b.W_hh.pb.p) {  // the rows' bfloat16 copies, rounded once for the team
+      const auto* r32 = reinterpret_cast<const uint32_t*>(b.dG_h16 + off * G);
+      return bf16_rows_times_panels(n, G / 2, w, r32, b.W_hh.pb, u.lo, b.cell.direct_dh(),
+                                    b.dh + u.lo, P);
+    }
   }
+  member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, b.cell.direct_dh(), b.dh + u.lo, P);
 }
 
 }  // namespace
@@ -125,7 +172,8 @@ std::vector<at::Tensor> backward_sweep(
     std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
     at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
     std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
-    std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse) {
+    std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse,
+    bool low_grads) {
   TORCH_CHECK(cell.kernel != CUSTOM, "native scan: a compiled cell runs custom_backward_sweep");
   const Steps steps(batch_sizes, reverse);
   const bool proj = W_hr.has_value(), lstm = cell.has_c, gru = cell.kernel == GRU;
@@ -152,6 +200,17 @@ std::vector<at::Tensor> backward_sweep(
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
   at::Tensor scratch = proj ? at::empty({B, H}, y.options()) : at::Tensor();
+  // bfloat16 copies of dG / dG_h and their per-slot sums (Bwd::dG16): float32 cells with W_hh
+  // products in bfloat16 (G even: whole pairs per row); the layer-norm cells' dG goes back
+  // through their norm in float32 first
+  at::Tensor dG16, dG_h16, db, db_h;
+  if (low_grads && y.scalar_type() == at::kFloat && bf16_products() && cpu_has_bf16() &&
+      !diag && !norm && G % 2 == 0) {
+    dG16 = at::empty({N, G}, y.options().dtype(at::kBFloat16));
+    dG_h16 = cell.split ? at::empty({N, G}, dG16.options()) : dG16;
+    db = at::zeros({B, G}, y.options());
+    db_h = cell.split ? at::zeros({B, G}, y.options()) : db;
+  }
   const Team team = plan_team(cell.unit_local() && !proj, B, steps.T(), G, P, H, lanes_of(y));
   const bool pack = packs_w_hh(diag, steps.T());  // the panels of W_hh and W_hr for rows·W
   at::Tensor W_hh_p, W_hr_p;
@@ -163,7 +222,8 @@ std::vector<at::Tensor> backward_sweep(
                    packed_weight<T>(W_hh, false, P, pack, W_hh_p),
                    packed_weight<T>(W_hr_c, false, H, pack, W_hr_p), param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
-                   ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch)};
+                   ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch), low_ptr(dG16), low_ptr(dG_h16),
+                   ptr<float>(db), ptr<float>(db_h)};
     auto rows = [&](int64_t t, int64_t lo, int64_t hi) { backward_step(b, steps, t, lo, hi); };
     if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, true, rows);
     auto member = [&](int m, SpinBarrier& bar) {
@@ -174,7 +234,7 @@ std::vector<at::Tensor> backward_sweep(
     };
     run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, true, rows); });
   });
-  return {dG, dG_h, H_prev, dH_out, dh, dc, dP};
+  return {dG, dG_h, H_prev, dH_out, dh, dc, dP, dG16, dG_h16, db, db_h};
 }
 
 Cell make_cell(int64_t kernel, int64_t gates, bool has_c, bool split, bool diagonal, bool relu,

@@ -173,6 +173,22 @@ RNNKIT_BF16 inline void bf16_rows_of(int64_t n, int64_t K, const float* v, int64
   }
 }
 
+// Columns [lo, hi) of a float row: rounded to bfloat16 into dst (as the per-step rows are) and
+// added into sum (float): a backward sweep's dG row, kept for the weight-gradient GEMMs.
+RNNKIT_BF16 inline void bf16_round_add(int64_t lo, int64_t hi, const float* src, uint16_t* dst,
+                                       float* sum) {
+  int64_t k = lo;
+  for (; k + kBf16Lanes <= hi; k += kBf16Lanes) {
+    const __m512 v = _mm512_loadu_ps(src + k);
+    _mm512_storeu_ps(sum + k, _mm512_add_ps(_mm512_loadu_ps(sum + k), v));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(v));
+  }
+  for (; k < hi; ++k) {
+    sum[k] += src[k];
+    dst[k] = to_bf16(src[k]);
+  }
+}
+
 // The rows of v (n, K) as bfloat16 pairs, in this thread's buffer (valid until its next call).
 RNNKIT_BF16 inline const uint32_t* bf16_rows(int64_t n, int64_t K, const float* v, int64_t ld_v) {
   thread_local std::vector<uint16_t> rows;
@@ -207,16 +223,28 @@ RNNKIT_BF16 inline void bf16_times_panels(int64_t n, int64_t K, int64_t m, const
   bf16_rows_times_panels(n, (K + 1) / 2, m, r32, A, col, accumulate, out, ld_out);
 }
 
+// out (n, M) [+]= rows (n, K2 pairs) · A (K, M) over all of A's column blocks
+RNNKIT_BF16 inline void bf16_rounded_times_blocks(int64_t n, int64_t K2, int64_t M,
+                                                  const uint32_t* r32, const Bf16Panels& A,
+                                                  bool accumulate, float* out, int64_t ld_out) {
+  for (int64_t b0 = 0; b0 < M; b0 += A.block) {
+    bf16_rows_times_panels(n, K2, A.block, r32, A, b0, accumulate, out + b0, ld_out);
+  }
+}
+
 // out (n, M) [+]= v (n, K) · A (K, M) over all of A's column blocks (the rows rounded once)
 RNNKIT_BF16 inline void bf16_times_blocks(int64_t n, int64_t K, int64_t M, const float* v,
                                           int64_t ld_v, const Bf16Panels& A, bool accumulate,
                                           float* out, int64_t ld_out) {
   const uint32_t* r32 = bf16_rows(n, K, v, ld_v);
-  for (int64_t b0 = 0; b0 < M; b0 += A.block) {
-    bf16_rows_times_panels(n, (K + 1) / 2, A.block, r32, A, b0, accumulate, out + b0, ld_out);
-  }
+  bf16_rounded_times_blocks(n, (K + 1) / 2, M, r32, A, accumulate, out, ld_out);
 }
 #else
+inline void bf16_round_add(int64_t, int64_t, const float*, uint16_t*, float*) {}
+inline void bf16_rounded_times_blocks(int64_t, int64_t, int64_t, const uint32_t*,
+                                      const Bf16Panels&, bool, float*, int64_t) {}
+inline void bf16_rows_times_panels(int64_t, int64_t, int64_t, const uint32_t*, const Bf16Panels&,
+                                   int64_t, bool, float*, int64_t) {}
 inline void bf16_times_blocks(int64_t, int64_t, int64_t, const float*, int64_t,
                               const Bf16Panels&, bool, float*, int64_t) {}
 inline void bf16_times_panels(int64_t, int64_t, int64_t, const float*, int64_t,

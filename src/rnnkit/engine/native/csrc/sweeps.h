@@ -189,13 +189,19 @@ std::vector<at::Tensor> forward_sweep(const Cell& cell, at::Tensor gx, at::Tenso
 // act, S, aux and stats are what forward_sweep saved (act None for RNN / IndRNN, whose
 // backward needs only y). Returns [dG (N, G), dG_h (N, G) (the same tensor unless the cell
 // splits the hidden projection), H_prev (N, P), dH_out (N, P) | None, dh_0 (B, P),
-// dc_0 (B, H) | None, dP (B, Σ sizes·H) | None: cell-parameter gradients per batch slot].
+// dc_0 (B, H) | None, dP (B, Σ sizes·H) | None: cell-parameter gradients per batch slot,
+// dG16, dG_h16 (N, G) bfloat16 | None, db, db_h (B, G) | None]. low_grads: with the per-step
+// products in bfloat16 (set_bf16_products), also dG and dG_h rounded to bfloat16 (dG_h16 is
+// dG16 unless split) and their rows summed per batch slot (db_h is db unless split), for the
+// caller's bfloat16 weight-gradient GEMMs and float32 bias gradients; None where the sweep
+// declines (float64, IndRNN, the layer-norm cells, odd G, products in float32).
 std::vector<at::Tensor> backward_sweep(
     const Cell& cell, std::optional<at::Tensor> act, std::optional<at::Tensor> S,
     std::optional<at::Tensor> aux, std::optional<at::Tensor> stats, at::Tensor y,
     at::Tensor h0, std::optional<at::Tensor> c0, at::Tensor W_hh,
     std::optional<at::Tensor> W_hr, TensorList params, at::Tensor dy, at::Tensor dh_n,
-    std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse);
+    std::optional<at::Tensor> dc_n, std::vector<int64_t> batch_sizes, bool reverse,
+    bool low_grads);
 
 // One layer-direction's arguments for infer_stack: W_ih, W_hh, b_ih, b_hh, W_hr, the input layer
 // norm's γ and β (layer-norm cells), then the cell parameters the step takes (cell.params).
