@@ -3,6 +3,7 @@
     python benchmarks/compile.py                     # GRU, B16 T100 H64, forward + backward
     python benchmarks/compile.py --cell lstm --batch 32 --hidden 256 --name compile_lstm
     python benchmarks/compile.py --cell cifg     # a cell of one's own vs torch.nn.LSTM
+    python benchmarks/compile.py --bf16 --batch 64 --hidden 512   # under bfloat16 autocast
 
 The model is an embedding, a recurrent layer (rnnkit's or torch.nn's, the same weights) and a
 linear head; a step is forward and backward of the mean squared output. For each of the four
@@ -64,9 +65,10 @@ class NoLayer(torch.nn.Module):
         return self.head(self.embed(tokens))
 
 
-def _step(model, tokens) -> None:
-    out = model(tokens)
-    torch.autograd.grad(out.square().mean(), list(model.parameters()))
+def _step(model, tokens, bf16: bool = False) -> None:
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        out = model(tokens)
+    torch.autograd.grad(out.float().square().mean(), list(model.parameters()))
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -89,15 +91,16 @@ def run(args: argparse.Namespace) -> dict:
         "no recurrent layer compiled": torch.compile(bare, fullgraph=True, dynamic=True),
     }
     first = {}
+    bf16 = getattr(args, "bf16", False)
     for name, model in contenders.items():
         start = time.perf_counter()
-        _step(model, tokens)
+        _step(model, tokens, bf16)
         first[name] = (time.perf_counter() - start) * 1e3
     times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(args.repeats):
         for name, model in contenders.items():
             start = time.perf_counter()
-            _step(model, tokens)
+            _step(model, tokens, bf16)
             times[name].append((time.perf_counter() - start) * 1e3)
     return {
         name: {"first_call_ms": round(first[name], 1),
@@ -119,13 +122,15 @@ def model_options(p: argparse.ArgumentParser, repeats: int, threads: int, name: 
 
 
 def measure_and_write(argv, script: str, title: str, run, first: tuple[str, str, str],
-                      steady: str, defaults: dict, extra=None) -> int:  # fmt: skip
-    """Parse the model options (``defaults``: repeats, threads, name), ``run(args)`` ->
-    {contender: {first[0]: ..., "steady_ms": ...}}, and write the results: a table of the
-    first column (key, header, format), steady ms (``steady`` format) and the ratio to rnnkit
-    eager, then ``extra(results)``'s lines."""
+                      steady: str, defaults: dict, extra=None, options=None) -> int:  # fmt: skip
+    """Parse the model options (``defaults``: repeats, threads, name; ``options(parser)`` adds
+    a script's own), ``run(args)`` -> {contender: {first[0]: ..., "steady_ms": ...}}, and
+    write the results: a table of the first column (key, header, format), steady ms
+    (``steady`` format) and the ratio to rnnkit eager, then ``extra(results)``'s lines."""
     p = argparse.ArgumentParser(description=title)
     model_options(p, **defaults)
+    if options is not None:
+        options(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     results = run(args)
@@ -140,6 +145,7 @@ def measure_and_write(argv, script: str, title: str, run, first: tuple[str, str,
     table += extra(results) if extra else []
     command = " ".join([f"python benchmarks/{script}", *(argv or sys.argv[1:])])
     shape = f"{args.cell.upper()} B{args.batch} T{args.steps} H{args.hidden}"
+    shape += " under bfloat16 autocast" if getattr(args, "bf16", False) else ""
     write_results(args.name, command, vars(args), machine, results, f"{title}: {shape}", table)
     return 0
 
@@ -152,11 +158,19 @@ def _own_cost(results: dict) -> list[str]:
             f"{ours[1] - ours[0]:.3f} ms"]  # fmt: skip
 
 
+def _options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="every step under torch.autocast('cpu', dtype=torch.bfloat16)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     defaults = {"repeats": 20, "threads": 2, "name": "compile"}
     return measure_and_write(argv, "compile.py", "torch.compile", run,
                              ("first_call_ms", "first call ms", ".0f"), ".2f", defaults,
-                             _own_cost)  # fmt: skip
+                             _own_cost, _options)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import torch
 
 import rnnkit
 from helpers import TOL, max_rel_err
+from rnnkit.engine import autotune, precision
 from rnnkit.engine.native import _SPECS, compiler_available, ops
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
@@ -43,7 +44,8 @@ def _forward_args(layer, reverse: bool, grad: bool):
     step = [leaf(params[k]) for k in spec.step_params]  # an absent optional one: empty
     step = [torch.empty(0, dtype=torch.float64) if p is None else p for p in step]
     batch_sizes = torch.full((T,), B, dtype=torch.int64)
-    return (cell.name, gx, leaf(w.W_hh), b_hh, leaf(w.W_hr), h0, c0, step, batch_sizes, reverse)
+    return (cell.name, gx, leaf(w.W_hh), b_hh, leaf(w.W_hr), h0, c0, step, batch_sizes, reverse,
+            False)  # fmt: skip
 
 
 @pytest.mark.parametrize(("reverse", "bias"), [(False, True), (True, False)])
@@ -55,14 +57,14 @@ def test_forward_and_backward_operators_pass_opcheck(name, reverse, bias):
     torch.library.opcheck(ops.forward_sweep, args)
     with torch.no_grad():
         y, h_n, c_n, act, S, _, aux = ops.forward_sweep(*args)
-    cell, _, W_hh, _, W_hr, h0, c0, step, batch_sizes, _ = (
+    cell, _, W_hh, _, W_hr, h0, c0, step, batch_sizes, _, _ = (
         t.detach() if isinstance(t, torch.Tensor) else t for t in args
     )
     c0 = None if c0 is None else c0.detach()
     dc_n = torch.randn_like(c_n) if c0 is not None else None
     backward_args = (
         cell, act, S, aux, y, h0, c0, W_hh, W_hr, [p.detach() for p in step],
-        torch.randn_like(y), torch.randn_like(h_n), dc_n, batch_sizes, reverse,
+        torch.randn_like(y), torch.randn_like(h_n), dc_n, batch_sizes, reverse, False,
     )  # fmt: skip
     torch.library.opcheck(ops.backward_sweep, backward_args)
     if not layer.cell.name.startswith("layernorm"):  # the projection inside the operator
@@ -131,3 +133,52 @@ def test_operators_run_the_packed_rows_of_a_padded_batch_and_zero_the_padding(na
     assert not grads[0][9:].any()
     assert max_rel_err(grads[0][:9], grads_alone[0][:9]) <= TOL[torch.float64]
     assert max_rel_err(grads[1], grads_alone[1]) <= TOL[torch.float64]
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm_proj"])
+def test_operators_under_autocasts_lowering_pass_opcheck_and_equal_the_eager_scan(name):
+    """bf16=True (autocast's lowering, carried by the traced call): the float32 operators pass
+    opcheck and give what the eager native scan gives with its GEMMs lowered (forced on any
+    CPU), gradients to float32 summation order; where the CPU has bfloat16 step products,
+    not the results of float32 ones."""
+    torch.manual_seed(0)
+    layer = LAYERS[name]()
+    x = torch.randn(T, B, 4, requires_grad=True)
+    w, params = layer.layer_weights(0)
+    spec = _SPECS[layer.cell]
+    in_bias = w.b_ih + w.b_hh if spec.fold_b_hh else w.b_ih
+    b_hh = None if spec.fold_b_hh else w.b_hh
+    h0 = torch.zeros(B, layer.proj_size or layer.hidden_size)
+    c0 = torch.zeros(B, layer.hidden_size) if layer.cell.extra_states else None
+    args = (
+        layer.cell.name,
+        x.detach().reshape(T * B, 4).requires_grad_(True),
+        w.W_ih,
+        in_bias,
+        w.W_hh,
+        b_hh,
+        w.W_hr,
+        h0,
+        c0,
+        [torch.empty(0)],
+        torch.full((T,), B),
+        False,
+        True,
+    )
+    torch.library.opcheck(ops.projected_sweep, args)
+
+    def run(lowered: bool):
+        y, h_n, _ = ops.op_scan(layer.cell, x.reshape(T * B, 4), tuple(w), params, h0, c0,
+                                  torch.full((T,), B), False, lowered)  # fmt: skip
+        grads = torch.autograd.grad((y * y).sum(), [x, *layer.parameters()])
+        return [y, h_n, *grads]
+
+    with precision.lowered_gemms(torch.bfloat16), rnnkit.use_backend("native"):
+        y_ref = layer(x)[0].reshape(T * B, -1)  # the eager scan as autocast runs it
+    want = [y_ref, *torch.autograd.grad((y_ref**2).sum(), [x, *layer.parameters()])]
+    got = run(True)
+    assert max_rel_err(got[0], want[0]) <= 1e-6
+    for a, b in zip(got[2:], want[1:]):
+        assert max_rel_err(a, b) <= 1e-5
+    if autotune.native_bf16():
+        assert max_rel_err(run(False)[0], got[0]) > 1e-4

@@ -14,6 +14,7 @@ from torch.export import Dim
 
 import rnnkit
 from helpers import max_rel_err
+from rnnkit.engine import autotune
 from rnnkit.engine.native import compiler_available
 from rnnkit.errors import RnnkitError
 from rnnkit.layers.registry import make_layer
@@ -151,9 +152,10 @@ def test_jit_trace_and_legacy_onnx_export_refuse_instead_of_freezing_a_constant(
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_compiles_fullgraph_under_autocast(cell):
-    """Under autocast a layer compiles in one graph and returns what eager returns, in its dtype,
-    within bfloat16's rounding (the traced forward keeps the layer's GEMMs in float32, which
-    eager lowers to bfloat16 where the CPU has it), gradients too."""
+    """Under autocast a layer compiles in one graph and runs what eager runs: its GEMMs and
+    per-step products in bfloat16 where the CPU has it (the call carries the lowering to the
+    operators), the recurrence in float32; outputs in eager's dtype and equal to eager's,
+    gradients to float32 summation order (bias sums)."""
     torch.manual_seed(0)
     layer = make_layer(cell, 8, 12, num_layers=2, batch_first=True)
     x = torch.randn(3, 7, 8)
@@ -161,8 +163,10 @@ def test_compiles_fullgraph_under_autocast(cell):
     with torch.autocast("cpu", torch.bfloat16):
         got, want = compiled(x)[0], layer(x)[0]
     assert got.dtype == want.dtype == (torch.bfloat16 if cell == "lstm" else torch.float32)
-    assert max_rel_err(got.float(), want.float()) <= 2e-2
+    assert max_rel_err(got.float(), want.float()) <= 1e-6
+    if autotune.native_bf16():  # lowered: not what float32 GEMMs give
+        assert max_rel_err(got.float(), compiled(x)[0]) > 1e-4
     grads = [torch.autograd.grad(y.float().square().sum(), list(layer.parameters()))
              for y in (got, want)]  # fmt: skip
     for g, r in zip(*grads, strict=True):
-        assert max_rel_err(g, r) <= 2e-2
+        assert max_rel_err(g, r) <= 1e-5

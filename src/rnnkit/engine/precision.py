@@ -28,7 +28,7 @@ from torch import Tensor
 
 from . import autotune
 
-__all__ = ["addmm", "gemm_dtype", "low", "lowered_gemms", "lowers_to", "mm"]
+__all__ = ["addmm", "gemm_dtype", "low", "lowered_gemms", "lowers_to", "mm", "traced_lowering"]
 
 _gemm: ContextVar[torch.dtype | None] = ContextVar("rnnkit_gemm_dtype", default=None)
 
@@ -39,6 +39,19 @@ def lowers_to(device_type: str, autocast_dtype: torch.dtype) -> torch.dtype | No
     if device_type != "cpu" or autocast_dtype != torch.bfloat16:
         return None
     return torch.bfloat16 if autotune.native_bf16() else None
+
+
+def traced_lowering(device_type: str, autocast_dtype: torch.dtype) -> torch.dtype | None:
+    """``lowers_to`` for torch.compile / torch.export: the CPU's answer a constant of the trace,
+    read once while tracing (its flags come from a file, which dynamo does not trace)."""
+    if device_type != "cpu" or autocast_dtype != torch.bfloat16:
+        return None
+    return torch.bfloat16 if _native_bf16() else None
+
+
+@torch.compiler.assume_constant_result
+def _native_bf16() -> bool:
+    return autotune.native_bf16()
 
 
 def gemm_dtype() -> torch.dtype | None:

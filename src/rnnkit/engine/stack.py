@@ -130,6 +130,9 @@ class StackCall(NamedTuple):
     states: tuple[Tensor, ...] | None  # (L*D, B, width) each, user's batch order; None = zeros
     noise: StackNoise
     grad: bool  # autograd is recording
+    # the big GEMMs' dtype under autocast (precision.py; None: the weights' own), for the traced
+    # path, which cannot read precision.gemm_dtype()'s context variable
+    gemm: torch.dtype | None = None
 
 
 class Backend(Protocol):
@@ -155,7 +158,9 @@ def plan() -> Sequence[Backend]:
     return _plan
 
 
-def _plain_call(spec, weights, input, hx, lengths, noise, weight, grad) -> StackCall | None:
+def _plain_call(
+    spec, weights, input, hx, lengths, noise, weight, grad, gemm=None
+) -> StackCall | None:
     """The call where it is a well-formed batched tensor without lengths, with well-formed
     states or none (a streaming call: a few microseconds count), else None: then the full
     checks run and explain what is wrong. Accepts nothing that they would refuse."""
@@ -186,7 +191,7 @@ def _plain_call(spec, weights, input, hx, lengths, noise, weight, grad) -> Stack
             ):
                 return None
     checked = tuple.__new__(CheckedInput, (x, None, None, B, T, spec.batch_first, False))
-    return tuple.__new__(StackCall, (spec, weights, input, checked, states, noise, grad))
+    return tuple.__new__(StackCall, (spec, weights, input, checked, states, noise, grad, gemm))
 
 
 def run_stack(
@@ -198,10 +203,12 @@ def run_stack(
     noise: StackNoise,
     weight: Tensor,
     grad: bool,
+    gemm: torch.dtype | None = None,
 ) -> tuple:
     """Check the call once (input, lengths and states against the stack and ``weight``'s dtype
     and device: TypeError / ValueError naming what was expected, before any work), then run it
-    on the first backend of the plan that takes it."""
+    on the first backend of the plan that takes it. ``gemm``: autocast's lowering of the big
+    GEMMs (set by the autocast path below; the eager backends read it from precision.py)."""
     if torch.jit.is_tracing() and get_backend() != "reference":
         raise RnnkitError(
             f"{spec.owner} cannot be traced by torch.jit.trace or torch.onnx.export(dynamo=False): "
@@ -211,13 +218,13 @@ def run_stack(
         )
     if torch.is_autocast_enabled(weight.device.type):
         return _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad)
-    call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad)
+    call = _plain_call(spec, weights, input, hx, lengths, noise, weight, grad, gemm)
     if call is None:  # the full checks, which explain what is wrong
         checked = check_input(spec.owner, input, lengths, spec.input_size, spec.batch_first, weight)
         states = check_states(
             spec.owner, hx, spec.state_widths, spec.LD, checked.B, checked.unbatched, weight
         )
-        call = StackCall(spec, weights, input, checked, states, noise, grad)
+        call = StackCall(spec, weights, input, checked, states, noise, grad, gemm)
     return run_plan(_plan, call)
 
 
@@ -246,9 +253,9 @@ def _to(value: object, dtype: torch.dtype) -> object:
 
 def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tuple:
     """A call under autocast: the recurrence and its state in the weights' dtype (autocast off
-    inside), the big GEMMs in bfloat16 where the CPU has it (precision.py; not while traced:
-    there every GEMM of the layer stays in the weights' dtype), the outputs in the dtype
-    torch.nn returns: autocast's (LSTM, RNN) or the input's."""
+    inside), the big GEMMs in bfloat16 where the CPU has it (precision.py; traced, the call
+    carries the lowering to the operators: StackCall.gemm), the outputs in the dtype torch.nn
+    returns: autocast's (LSTM, RNN) or the input's."""
     device = weight.device.type
     data = input.data if isinstance(input, PackedSequence) else input
     if not isinstance(data, Tensor):  # the checks say what is wrong
@@ -257,17 +264,17 @@ def _run_autocast(spec, weights, input, hx, lengths, noise, weight, grad) -> tup
     # torch.nn's LSTM / RNN return autocast's dtype for a padded tensor, the input's when packed
     lowers = spec.autocast_lowers and isinstance(input, Tensor)
     out_dtype = torch.get_autocast_dtype(device) if lowers else data.dtype
-    # traced by torch.compile / torch.export: the operators' GEMMs stay in the weights' dtype
-    # (the lowering is a context variable, and the CPU's flags come from a file: dynamo traces
-    # neither)
-    lowering = nullcontext()
-    if not torch.compiler.is_compiling():
-        # bfloat16 if native, for float32 weights (autocast leaves float64 alone)
-        native = precision.lowers_to(device, torch.get_autocast_dtype(device))
-        lowering = precision.lowered_gemms(native if weight.dtype == torch.float32 else None)
+    # bfloat16 if native, for float32 weights (autocast leaves float64 alone); traced by
+    # torch.compile / torch.export, the call carries it (dynamo does not trace the context
+    # variable, and the CPU's flags come from a file: precision.traced_lowering)
+    gemm = None
+    if weight.dtype == torch.float32:
+        lowers = precision.traced_lowering if torch.compiler.is_compiling() else precision.lowers_to
+        gemm = lowers(device, torch.get_autocast_dtype(device))
+    lowering = nullcontext() if torch.compiler.is_compiling() else precision.lowered_gemms(gemm)
     with torch.autocast(device, enabled=False), lowering:
         input, hx = _to(input, weight.dtype), _to(hx, weight.dtype)
-        output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad)
+        output, states = run_stack(spec, weights, input, hx, lengths, noise, weight, grad, gemm)
     return _to(output, out_dtype), _to(states, out_dtype)
 
 

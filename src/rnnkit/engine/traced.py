@@ -66,8 +66,9 @@ class Traced:
         lens = None if c.lengths is None else Lengths.of(c.lengths.to(x.device), T)
 
         def layer_direction(rows, w, params, start, reverse):
-            return _layer(cell, key, rows, w, params, start, lens, reverse, T, B)
+            return _layer(cell, key, rows, w, params, start, lens, reverse, T, B, bf16)
 
+        bf16 = call.gemm is torch.bfloat16
         rows, states = _stack(call, x.reshape(T * B, x.shape[2]), B, layer_direction)
         out = rows.view(T, B, rows.shape[1])
         if c.unbatched:
@@ -113,7 +114,8 @@ def _infer(call: StackCall) -> tuple:
     spec = call.spec
     layers = [call.weights.layer_weights(k) for k in range(spec.LD)]
     h0, c0 = stack_states(call)
-    out = op_infer(spec.cell, call.checked.x, layers, spec.num_directions, h0, c0, False)
+    bf16 = call.gemm is torch.bfloat16
+    out = op_infer(spec.cell, call.checked.x, layers, spec.num_directions, h0, c0, bf16)
     return stack_output(call, *out)
 
 
@@ -127,8 +129,9 @@ def _packed(call: StackCall, key: str) -> tuple[PackedSequence, Tensor | tuple[T
     order, back = packed.sorted_indices, packed.unsorted_indices
 
     def layer_direction(rows, w, params, start, reverse):
-        return _sweep(cell, key, w, params, reverse)(rows, start, packed.batch_sizes)
+        return _sweep(cell, key, w, params, reverse, bf16)(rows, start, packed.batch_sizes)
 
+    bf16 = call.gemm is torch.bfloat16
     rows, states = _stack(call, packed.data, call.checked.B, layer_direction, order)
     if back is not None:
         states = tuple(s.index_select(1, back) for s in states)
@@ -185,25 +188,27 @@ class Lengths(NamedTuple):
                    torch.argsort(packed), flipped)  # fmt: skip
 
 
-def _sweep(cell, key: str, w, params, reverse: bool):
+def _sweep(cell, key: str, w, params, reverse: bool, bf16: bool):
     """One layer-direction's operator call: (packed rows, start states, batch_sizes) ->
-    (y, *final states); a cell of one's own (``key``) through cell_ops, a built-in through ops."""
+    (y, *final states); a cell of one's own (``key``) through cell_ops (its GEMMs in float32),
+    a built-in through ops (``bf16``: autocast's lowering, StackCall.gemm)."""
 
     def run(rows: Tensor, start: tuple[Tensor, ...], batch_sizes: Tensor) -> tuple:
         if key:
             return cell_scan(key, cell, rows, tuple(w), params, start, batch_sizes, reverse)
         c0 = start[1] if len(start) > 1 else None
-        y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse)
+        y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse,
+                              bf16)  # fmt: skip
         return (y, h_n) if c_n is None else (y, h_n, c_n)
 
     return run
 
 
-def _layer(cell, key, rows, w, params, start, lens, reverse, T, B) -> tuple[Tensor, ...]:
+def _layer(cell, key, rows, w, params, start, lens, reverse, T, B, bf16) -> tuple[Tensor, ...]:
     """One layer-direction on the grid rows (T·B, I_k): (y (T·B, P), h_n, *other states)."""
     if isinstance(cell, MinCell):
         return _min_layer(cell, rows, w, start[0], lens, reverse, T, B)
-    sweep = _sweep(cell, key, w, params, reverse)
+    sweep = _sweep(cell, key, w, params, reverse, bf16)
     if lens is None:
         return sweep(rows, start, torch.full((T,), B, dtype=torch.int64))
     order, back = lens.sorted_indices, lens.unsorted_indices

@@ -35,7 +35,7 @@ from ...cells.custom import defined_cells
 from .build import load
 from .codegen import cell_source
 from .compiled import CompiledCell, compiled_cell, param_grads
-from .ops import packed_steps, pad_rows
+from .rows import packed_steps, pad_rows
 
 __all__ = ["cell_key", "cell_of", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
 

@@ -23,10 +23,7 @@ T and B), and the forward's autograd is registered: its backward is the backward
 plus one GEMM per weight. ``batch_sizes`` is a (T,) int64 tensor (rows per step), so T stays
 symbolic. tests/engine/test_ops.py checks both with ``torch.library.opcheck``.
 
-Padded rows: a padded batch with lengths keeps all N = T·B rows (its size is not data
-dependent, so a traced graph can hold it): the packed rows first, n = Σ batch_sizes of them,
-then the padding's rows; ``batch_sizes`` may then end in zeros (steps no sequence reaches).
-The sweeps run the n packed rows only; every per-row output is zero on the padding's rows.
+Padded rows (a padded batch with lengths): rows.py.
 """
 
 from __future__ import annotations
@@ -37,14 +34,14 @@ from torch import Tensor
 
 from ...cells.base import CellMath
 from ...cells.layernorm import EPS
+from ..precision import addmm, low, mm
 from .build import load
+from .rows import packed_steps, pad_rows
 
 __all__ = [
     "backward_sweep",
     "forward_sweep",
     "op_scan",
-    "packed_steps",
-    "pad_rows",
     "projected_sweep",
 ]
 
@@ -126,47 +123,31 @@ def forward_sweep(
     params: list[Tensor],
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(y, h_n, c_n, act, S, raw, aux_stats): see the module docstring; a tensor the cell does
     not have is empty."""
     # an operator may not write its input: the sweep turns a copy into the gates
     return _sweep(cell, gx.contiguous().clone(), W_hh, b_hh, W_hr, h0, c0, params, batch_sizes,
-                  reverse)  # fmt: skip
+                  reverse, bf16)  # fmt: skip
 
 
-def _sweep(cell, act, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse) -> tuple:
+def _sweep(cell, act, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16) -> tuple:
     """forward_sweep on a gx (N, G) of its own, which becomes the post-activation gates."""
     ext, native = _native(cell)
     sizes, n = packed_steps(batch_sizes, h0.shape[0])
     if n < act.shape[0]:
         act[n:] = 0  # the padding's rows
-    y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
-        native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(cell, params), sizes, reverse
-    )
+    with _products(ext, bf16):
+        y, h_n, c_n, S, raw, aux, stats = ext.forward_sweep(
+            native, act[:n], W_hh, b_hh, W_hr, h0, c0, _present(cell, params), sizes, reverse
+        )
     N = act.shape[0]
     y, S, raw, aux_stats = (pad_rows(t, N) for t in (y, _or_empty(S, y), _or_empty(raw, y),
                                                        _aux(aux, stats, y)))  # fmt: skip
     if not _cell(cell)[1].gates_saved:  # RNN, IndRNN: the backward reads y alone
         act = act.new_empty(0)  # (nothing N·G kept for it)
     return y, h_n, _or_empty(c_n, y), act, S, raw, aux_stats
-
-
-def packed_steps(batch_sizes: Tensor, B: int) -> tuple[list[int], int]:
-    """The steps that have rows (trailing zeros dropped) and their row count n."""
-    sizes = [s for s in batch_sizes.tolist() if s > 0]
-    if not sizes or sizes[0] != B:
-        raise ValueError(
-            f"rnnkit sweep: expected {B} rows at the first step (one per sequence: lengths must "
-            f"be at least 1), got batch_sizes starting {batch_sizes[:3].tolist()}"
-        )
-    return sizes, sum(sizes)
-
-
-def pad_rows(t: Tensor, N: int) -> Tensor:
-    """A per-row output of the packed rows with zero rows up to N (the padding's rows)."""
-    if t.numel() == 0 or t.shape[0] == N:
-        return t
-    return torch.cat([t, t.new_zeros(N - t.shape[0], *t.shape[1:])])
 
 
 def _aux(aux: Tensor | None, stats: Tensor | None, like: Tensor) -> Tensor:
@@ -177,8 +158,22 @@ def _aux(aux: Tensor | None, stats: Tensor | None, like: Tensor) -> Tensor:
     return torch.cat([aux, stats], 1)
 
 
+def _products(ext, bf16: bool):
+    """Around a sweep: its per-step products in bfloat16 where ``bf16`` (autocast's lowering,
+    carried by the operator's argument) and the CPU has AVX512-BF16; float32 otherwise."""
+    from . import _sweep_settings
+
+    return _sweep_settings(ext, torch.bfloat16 if bf16 else None, 0)
+
+
+def _gemm(bf16: bool) -> torch.dtype | None:
+    """The dtype of a sweep's big GEMMs: bfloat16 where the operator was told, else the
+    tensors' own (precision.py)."""
+    return torch.bfloat16 if bf16 else None
+
+
 @forward_sweep.register_fake
-def _(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse):
+def _(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16):
     return _fake_sweep(cell, gx, gx.shape[0], h0, W_hr)
 
 
@@ -216,6 +211,7 @@ def backward_sweep(
     dc_n: Tensor | None,
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """(dG, dG_h, H_prev, dH_out, dh_0, dc_0, dP): see the module docstring; dG_h is empty where
     the cell does not keep gh apart (it is dG then), dH_out without a projection, dc_0 without
@@ -225,11 +221,12 @@ def backward_sweep(
     N, G = y.shape[0], (act.shape[1] if act.dim() == 2 else 0)  # (RNN, IndRNN: no act)
     act, S, aux_stats, y, dy = (t[:n] if t.numel() else t for t in (act, S, aux_stats, y, dy))
     aux, stats = (aux_stats[:, :G], aux_stats[:, G:]) if aux_stats.numel() else (None, None)
-    dG, dG_h, H_prev, dH_out, dh0, dc0, dP, *_ = ext.backward_sweep(
-        native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(cell, params),
-        dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
-        sizes, reverse, False,
-    )  # fmt: skip
+    with _products(ext, bf16):
+        dG, dG_h, H_prev, dH_out, dh0, dc0, dP, *_ = ext.backward_sweep(
+            native, act, S, aux, stats, y, h0, c0, W_hh, W_hr, _present(cell, params),
+            dy.contiguous(), dh_n.contiguous(), None if dc_n is None else dc_n.contiguous(),
+            sizes, reverse, False,
+        )  # fmt: skip
     dG_h = dG.new_empty(0) if dG_h is dG else dG_h
     dG, dG_h, H_prev, dH_out = (pad_rows(t, N) for t in (dG, dG_h, H_prev, _or_empty(dH_out, dG)))
     return (dG, dG_h, H_prev, dH_out, dh0, _or_empty(dc0, dG), _or_empty(dP, dG))
@@ -237,7 +234,7 @@ def backward_sweep(
 
 @backward_sweep.register_fake
 def _(cell, act, S, aux_stats, y, h0, c0, W_hh, W_hr, params, dy, dh_n, dc_n, batch_sizes,
-      reverse):  # fmt: skip
+      reverse, bf16):  # fmt: skip
     (N, P), B = y.shape, h0.shape[0]
     H = P if W_hr is None else W_hr.shape[1]
     G, has_c, _, _, KP = _traits(cell, H)
@@ -254,11 +251,11 @@ def _(cell, act, S, aux_stats, y, h0, c0, W_hh, W_hr, params, dy, dh_n, dc_n, ba
     )
 
 
-def _save(ctx, cell, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, output,
+def _save(ctx, cell, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16, output,
           *extra) -> None:  # fmt: skip
     """What a sweep's backward reads (``extra``: the projection's x and W_ih, where it ran)."""
     y, _, _, act, S, raw, aux_stats = output
-    ctx.cell, ctx.reverse, ctx.n_extra = cell, reverse, len(extra)
+    ctx.cell, ctx.reverse, ctx.bf16, ctx.n_extra = cell, reverse, bf16, len(extra)
     ctx.has = (b_hh is not None, W_hr is not None, c0 is not None)
     ctx.save_for_backward(act, S, aux_stats, y, h0, c0, W_hh, W_hr, raw, batch_sizes, *extra,
                           *params)  # fmt: skip
@@ -276,11 +273,17 @@ def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
     dG, dG_h, H_prev, dH_out, dh0, dc0, dP = backward_sweep(
         ctx.cell, act, S, aux_stats, y, h0, c0 if has_c else None, W_hh,
         W_hr if has_proj else None, params, dy, dh_n, dc_n if has_c else None, batch_sizes,
-        ctx.reverse,
+        ctx.reverse, ctx.bf16,
     )  # fmt: skip
+    gemm = _gemm(ctx.bf16)
+    dG_low = low(dG, gemm)  # cast once for every GEMM it feeds (bfloat16 under autocast)
+    dG_h_low = dG_low if dG_h.numel() == 0 else low(dG_h, gemm)
     dG_h = dG if dG_h.numel() == 0 else dG_h
     # dL/dW_hh = dG_hᵀ·H_prev, or Σ_rows dG ⊙ H_prev for a diagonal W_hh (IndRNN)
-    dW_hh = (dG_h * H_prev).sum(0) if W_hh.dim() == 1 else dG_h.t() @ H_prev
+    if W_hh.dim() == 1:
+        dW_hh = (dG_h * H_prev).sum(0)
+    else:
+        dW_hh = mm(dG_h_low.t(), H_prev, gemm, W_hh.dtype)
     db_hh = dG_h.sum(0) if has_b_hh else None  # the GRU's b_hh, added inside the step
     dW_hr = dH_out.t() @ raw if has_proj else None  # (P, H)
     H = raw.shape[1] if has_proj else h0.shape[1]
@@ -291,7 +294,7 @@ def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
         dparams.append(None if p.numel() == 0 else dP[:, start : start + width].sum(0))
         start += width
     dparams += [None] * (len(params) - len(dparams))  # op_scan's placeholder
-    return extra, (dG, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams)
+    return extra, (dG, dG_low, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams)
 
 
 def _setup(ctx, inputs, output) -> None:
@@ -300,8 +303,8 @@ def _setup(ctx, inputs, output) -> None:
 
 
 def _backward(ctx, dy, dh_n, dc_n, *_saved_grads):
-    _, (dG, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
-    return (None, dG, *grads, None, None)
+    _, (dG, _, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
+    return (None, dG, *grads, None, None, None)
 
 
 forward_sweep.register_autograd(_backward, setup_context=_setup)
@@ -321,20 +324,23 @@ def projected_sweep(
     params: list[Tensor],
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """forward_sweep of gx = x·W_ihᵀ + b_in (N, G), the input projection made here: the sweep
     writes the gates into it, where forward_sweep has to copy the gx it is given."""
-    return _sweep(cell, _project(x, W_ih, b_in), W_hh, b_hh, W_hr, h0, c0, params, batch_sizes,
-                  reverse)  # fmt: skip
+    return _sweep(cell, _project(x, W_ih, b_in, bf16), W_hh, b_hh, W_hr, h0, c0, params,
+                  batch_sizes, reverse, bf16)  # fmt: skip
 
 
-def _project(x: Tensor, W_ih: Tensor, bias: Tensor | None) -> Tensor:
-    """gx = x·W_ihᵀ (+ bias), (N, G): all steps in one GEMM."""
-    return x @ W_ih.t() if bias is None else torch.addmm(bias, x, W_ih.t())
+def _project(x: Tensor, W_ih: Tensor, bias: Tensor | None, bf16: bool = False) -> Tensor:
+    """gx = x·W_ihᵀ (+ bias), (N, G): all steps in one GEMM (in bfloat16 where ``bf16``, as
+    the eager path under autocast: precision.py)."""
+    gemm = _gemm(bf16)
+    return mm(x, W_ih.t(), gemm, W_ih.dtype) if bias is None else addmm(bias, x, W_ih.t(), gemm)
 
 
 @projected_sweep.register_fake
-def _(cell, x, W_ih, b_in, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse):
+def _(cell, x, W_ih, b_in, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16):
     return _fake_sweep(cell, x, x.shape[0], h0, W_hr)
 
 
@@ -345,12 +351,13 @@ def _setup_projected(ctx, inputs, output) -> None:
 
 
 def _backward_projected(ctx, dy, dh_n, dc_n, *_saved_grads):
-    (x, W_ih), (dG, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
+    (x, W_ih), (dG, dG_low, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
     need_x, need_W_ih, need_b_in = ctx.needs_input_grad[1:4]
-    dx = dG @ W_ih if need_x else None  # (N, I)
-    dW_ih = dG.t() @ x if need_W_ih else None  # (G, I)
+    gemm = _gemm(ctx.bf16)
+    dx = mm(dG_low, W_ih, gemm, x.dtype) if need_x else None  # (N, I)
+    dW_ih = mm(dG_low.t(), x, gemm, W_ih.dtype) if need_W_ih else None  # (G, I)
     db_in = dG.sum(0) if ctx.has_b_in and need_b_in else None
-    return (None, dx, dW_ih, db_in, *grads, None, None)
+    return (None, dx, dW_ih, db_in, *grads, None, None, None)
 
 
 projected_sweep.register_autograd(_backward_projected, setup_context=_setup_projected)
@@ -365,10 +372,12 @@ def op_scan(
     c0: Tensor | None,
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor | None]:
     """One layer-direction of a built-in cell on packed rows x (N, I) through the operators:
     (y (N, P), h_n (B, P), c_n (B, H) or None). ``weights`` = (W_ih, W_hh, b_ih, b_hh, W_hr),
-    ``params`` the cell's own parameters in ``cell.params`` order."""
+    ``params`` the cell's own parameters in ``cell.params`` order. ``bf16``: the GEMMs and
+    per-step products as the eager path runs them under bfloat16 autocast (precision.py)."""
     _, spec = _cell(cell.name)
     W_ih, W_hh, b_ih, b_hh, W_hr = weights
     # the input bias: b_ih, plus b_hh where the cell folds it in (the GRU adds b_hh in the step)
@@ -378,12 +387,11 @@ def op_scan(
     # Tensor[] to the operator as None (torch 2.13), which its schema refuses
     step_params = [_or_empty(params[k], x) for k in spec.step_params] or [x.new_empty(0)]
     if spec.input_norm:  # LN(x·W_ihᵀ) in torch ops, the sweep on a copy of it
-        gx = _project(x, W_ih, in_bias)
+        gx = _project(x, W_ih, in_bias, bf16)
         gx = F.layer_norm(gx, (gx.shape[1],), params[0], params[1], EPS)
-        y, h_n, c_n, *_ = forward_sweep(
-            cell.name, gx, W_hh, b_hh_step, W_hr, h0, c0, step_params, batch_sizes, reverse
-        )
+        y, h_n, c_n, *_ = forward_sweep(cell.name, gx, W_hh, b_hh_step, W_hr, h0, c0, step_params,
+                                        batch_sizes, reverse, bf16)  # fmt: skip
     else:  # (N, G) all steps in one GEMM, inside the operator
         y, h_n, c_n, *_ = projected_sweep(cell.name, x, W_ih, in_bias, W_hh, b_hh_step, W_hr, h0,
-                                          c0, step_params, batch_sizes, reverse)  # fmt: skip
+                                          c0, step_params, batch_sizes, reverse, bf16)  # fmt: skip
     return y, h_n, (c_n if c0 is not None else None)

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bf16.h"
 #include "sweeps.h"
 
 namespace rnnkit {
@@ -121,7 +122,8 @@ at::Tensor padded_rows(const at::Tensor& t, int64_t N, const at::Tensor& like) {
 SweepOutputs sweep(c10::string_view cell_name, at::Tensor act, const at::Tensor& W_hh,
                    const std::optional<at::Tensor>& b_hh, const std::optional<at::Tensor>& W_hr,
                    const at::Tensor& h0, const std::optional<at::Tensor>& c0,
-                   at::TensorList params, const at::Tensor& batch_sizes, bool reverse) {
+                   at::TensorList params, const at::Tensor& batch_sizes, bool reverse,
+                   bool bf16) {
   const BuiltinCell& b = find_cell(std::string_view(cell_name.data(), cell_name.size()));
   int64_t n = 0;
   const std::vector<int64_t> steps = row_steps(batch_sizes, h0.size(0), n);
@@ -131,6 +133,7 @@ SweepOutputs sweep(c10::string_view cell_name, at::Tensor act, const at::Tensor&
   for (size_t k = 0; k < b.units.size(); ++k) {
     taken.push_back(params[k].numel() ? std::optional<at::Tensor>(params[k]) : std::nullopt);
   }
+  const Bf16ProductsScope products(bf16 && cpu_has_bf16());  // autocast's per-step products
   std::vector<at::Tensor> out = forward_sweep(native_cell(b), act.narrow(0, 0, n), W_hh, b_hh,
                                               W_hr, h0, c0, taken, steps, reverse);
   const at::Tensor& y = out[0];
@@ -144,10 +147,10 @@ SweepOutputs forward_sweep_op(c10::string_view cell, const at::Tensor& gx, const
                               const std::optional<at::Tensor>& b_hh,
                               const std::optional<at::Tensor>& W_hr, const at::Tensor& h0,
                               const std::optional<at::Tensor>& c0, at::TensorList params,
-                              const at::Tensor& batch_sizes, bool reverse) {
+                              const at::Tensor& batch_sizes, bool reverse, bool bf16) {
   // an operator may not write its input: the sweep turns a copy into the gates
   return sweep(cell, gx.contiguous().clone(), W_hh, b_hh, W_hr, h0, c0, params, batch_sizes,
-               reverse);
+               reverse, bf16);
 }
 
 SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
@@ -155,9 +158,15 @@ SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
                                 const at::Tensor& W_hh, const std::optional<at::Tensor>& b_hh,
                                 const std::optional<at::Tensor>& W_hr, const at::Tensor& h0,
                                 const std::optional<at::Tensor>& c0, at::TensorList params,
-                                const at::Tensor& batch_sizes, bool reverse) {
-  const at::Tensor gx = b_in ? at::addmm(*b_in, x, W_ih.t()) : at::mm(x, W_ih.t());
-  return sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse);
+                                const at::Tensor& batch_sizes, bool reverse, bool bf16) {
+  at::Tensor gx;
+  if (bf16) {  // ops.py's _project under autocast: a bfloat16 product, widened, plus the bias
+    gx = at::mm(x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t()).to(x.scalar_type());
+    if (b_in) gx.add_(*b_in);
+  } else {
+    gx = b_in ? at::addmm(*b_in, x, W_ih.t()) : at::mm(x, W_ih.t());
+  }
+  return sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16);
 }
 
 using CellOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
