@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import torch
 from torch import Tensor
 
@@ -112,3 +117,13 @@ def runtime_cells() -> tuple:
 RUNTIME_CIFG = rnnkit.define_cell("runtime_cifg", 3, cifg_step, extra_states=1)
 RUNTIME_GAINED = rnnkit.define_cell("runtime_gained_gru", 3, gained_gru_step, split_hidden=True,
                                     params=gained_gru_params())  # fmt: skip
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """benchmarks/<name>.py as a module (a script, not part of the installed package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"rnnkit_benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module

@@ -4,30 +4,21 @@ markdown written, the thread count restored. No timing asserts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
+from helpers import load_benchmark
 from rnnkit.engine.native import compiler_available
-
-BF16_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "bf16.py"
 
 pytestmark = pytest.mark.skipif(not compiler_available(), reason="no C++ compiler on PATH")
 
 
 @pytest.fixture(scope="module")
 def bf16():
-    """benchmarks/bf16.py as a module (a script, not part of the installed package)."""
-    spec = importlib.util.spec_from_file_location("rnnkit_benchmarks_bf16", BF16_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("bf16")
 
 
 @pytest.mark.parametrize("mode", ["infer", "train"])

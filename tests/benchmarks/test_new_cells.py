@@ -5,27 +5,21 @@ sane JSON and markdown. No timing asserts."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-NEW_CELLS_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "new_cells.py"
+from helpers import load_benchmark
+
 BACKEND = "eager"  # torch.compile backend of the tiny runs
 
 
 @pytest.fixture(scope="module")
 def new_cells():
-    """benchmarks/new_cells.py as a module (a script, not part of the installed package)."""
-    spec = importlib.util.spec_from_file_location("rnnkit_benchmarks_new_cells", NEW_CELLS_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("new_cells")
 
 
 @pytest.fixture(scope="module")

@@ -5,32 +5,19 @@ No timing assertions: only that every cell has rows and the numbers are well-for
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 import rnnkit
-
-RUN_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
-
-
-def _load_run():
-    """benchmarks/run.py as a module (it is a script, not part of the installed package)."""
-    spec = importlib.util.spec_from_file_location("rnnkit_benchmarks_run", RUN_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def run():
-    return _load_run()
+    return load_benchmark("run")
 
 
 @pytest.fixture(scope="module")

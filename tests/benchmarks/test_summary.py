@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-SUMMARY_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "summary.py"
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("rnnkit_benchmarks_summary", SUMMARY_PY)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+from helpers import load_benchmark
 
 
 def _row(cell, mode, speedup, engine="native", **extra):
@@ -56,7 +45,7 @@ def test_tables_hold_the_rows_speedups_and_the_torch_mark(tmp_path):
             _row("gru", "stream", 1.5),
         ],
     }
-    summary = _load()
+    summary = load_benchmark("summary")
     text = summary.summarize(data)
     assert "| B2 T5 I3 H4 | 2.50 | 0.98 (torch) | - |" in text  # train: rnn, lstm, gru
     assert "| B2 T5 I3 H4 | 0.75 |" in text  # packed / padded of rnnkit: 6 / 8
@@ -69,7 +58,7 @@ def test_tables_hold_the_rows_speedups_and_the_torch_mark(tmp_path):
 
 
 def test_bad_files_are_refused_with_exit_2(tmp_path, capsys):
-    summary = _load()
+    summary = load_benchmark("summary")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     assert summary.main([str(bad)]) == 2
