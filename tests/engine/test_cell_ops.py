@@ -36,7 +36,8 @@ def _inputs(cell, B, sizes, N, dtype, shift=True):
     key = cell_ops.cell_key(cell, present)
     xs0 = t(B, E * H) if E else torch.empty(0, dtype=dtype)
     args = (key, t(N, I), t(G, I), t(G), t(G, H), t(G) if cell.split_hidden else None, t(B, H),
-            xs0, params or [torch.empty(0, dtype=dtype)], torch.tensor(sizes), False)  # fmt: skip
+            xs0, params or [torch.empty(0, dtype=dtype)], torch.tensor(sizes), False,
+            False)  # fmt: skip
     return args
 
 
@@ -50,14 +51,23 @@ def test_opcheck_cell_sweep(name, sizes, N):
     torch.library.opcheck(torch.ops.rnnkit.cell_sweep.default, args)
 
 
+@pytest.mark.parametrize("name", ["cifg", "gained_gru"])
+def test_opcheck_cell_sweep_with_bfloat16_gemms(name):
+    """bf16=True (autocast's lowering, float32 rows): the projection and the weight-gradient
+    GEMMs in bfloat16, registered autograd and fake kernel consistent."""
+    args = list(_inputs(CELLS[name], 3, [3, 2, 1], 6, torch.float32))
+    args[-1] = True
+    torch.library.opcheck(torch.ops.rnnkit.cell_sweep.default, tuple(args))
+
+
 @pytest.mark.parametrize("name", list(CELLS))
 def test_opcheck_cell_sweep_backward(name):
     cell = CELLS[name]
-    key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, sizes, rev = _inputs(
+    key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, sizes, rev, bf16 = _inputs(
         cell, 2, [2, 2, 1], 6, torch.float64
     )
     y, _, _, pre, S, gh = cell_ops.cell_sweep(key, x, W_ih, b_in, W_hh, b_hh, h0, xs0,
-                                                   params, sizes, rev)  # fmt: skip
+                                                   params, sizes, rev, bf16)  # fmt: skip
     args = (key, pre.detach(), gh.detach(), S.detach(), y.detach(), h0.detach(), xs0.detach(),
             W_hh.detach(), [p.detach() for p in params], torch.randn_like(y), torch.randn_like(h0),
             torch.randn_like(xs0), sizes, rev)  # fmt: skip

@@ -82,6 +82,19 @@ def test_compiles_fullgraph_equal_to_eager_without_recompiling(name):
     assert frames[0] == frames[-1], "recompiled for a new T or B"
 
 
+def test_compiles_under_autocast_as_eager_runs():
+    """Under bfloat16 autocast the traced cell's GEMMs are lowered as eager lowers them (the
+    operators' bf16 argument): outputs and gradients equal to eager's."""
+    torch.manual_seed(0)
+    model = Tagger(CELLS["gained_gru"])
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True, dynamic=True)
+    inputs = _inputs(model, 5, 6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got, want = _grads(compiled, *inputs), _grads(model, *inputs)
+    for g, w in zip(got, want, strict=True):
+        assert max_rel_err(g.float(), w.float()) <= 1e-5
+
+
 def test_inductor_trains_it():
     torch.manual_seed(0)
     model = Tagger(CELLS["cifg"])

@@ -190,12 +190,13 @@ class Lengths(NamedTuple):
 
 def _sweep(cell, key: str, w, params, reverse: bool, bf16: bool):
     """One layer-direction's operator call: (packed rows, start states, batch_sizes) ->
-    (y, *final states); a cell of one's own (``key``) through cell_ops (its GEMMs in float32),
-    a built-in through ops (``bf16``: autocast's lowering, StackCall.gemm)."""
+    (y, *final states); a cell of one's own (``key``) through cell_ops, a built-in through ops
+    (``bf16``: autocast's lowering, StackCall.gemm)."""
 
     def run(rows: Tensor, start: tuple[Tensor, ...], batch_sizes: Tensor) -> tuple:
         if key:
-            return cell_scan(key, cell, rows, tuple(w), params, start, batch_sizes, reverse)
+            return cell_scan(key, cell, rows, tuple(w), params, start, batch_sizes, reverse,
+                             bf16)  # fmt: skip
         c0 = start[1] if len(start) > 1 else None
         y, h_n, c_n = op_scan(cell, rows, tuple(w), params, start[0], c0, batch_sizes, reverse,
                               bf16)  # fmt: skip

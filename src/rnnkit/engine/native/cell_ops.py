@@ -32,6 +32,8 @@ from torch.utils._python_dispatch import _disable_current_modes
 
 from ...cells.base import CellMath
 from ...cells.custom import defined_cells
+from ..precision import addmm, low, mm
+from . import ops  # noqa: F401  (first: ops.py refuses operators a library defined before rnnkit)
 from .build import load
 from .codegen import cell_source
 from .compiled import CompiledCell, compiled_cell, param_grads
@@ -131,13 +133,17 @@ def cell_sweep(
     params: list[Tensor],
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """(y, h_n, xs_n, pre, S, gh): see the module docstring."""
+    """(y, h_n, xs_n, pre, S, gh): see the module docstring; ``bf16``: the input projection
+    in bfloat16 (autocast's lowering, as the eager compiled scan runs it)."""
     cell, compiled = cell_of(key)
     graph, E = compiled.graph, cell.extra_states
     sizes, n = packed_steps(batch_sizes, h0.shape[0])
     N = x.shape[0]
-    gx = x[:n] @ W_ih.t() if b_in is None else torch.addmm(b_in, x[:n], W_ih.t())
+    gemm = torch.bfloat16 if bf16 else None
+    rows, W = x[:n], W_ih.t()
+    gx = mm(rows, W, gemm, W_ih.dtype) if b_in is None else addmm(b_in, rows, W, gemm)
     gx = gx.contiguous()  # the sweep turns it into the pre-activations
     y, h_n, xs_n, S, gh = load().custom_forward_sweep(
         list(compiled.fns), graph.gates, E, graph.split, gx, W_hh, b_hh, h0, xs0 if E else None,
@@ -148,7 +154,7 @@ def cell_sweep(
 
 
 @cell_sweep.register_fake
-def _(key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse):
+def _(key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse, bf16):
     cell, compiled = cell_of(key)
     N, (B, H), G, E = x.shape[0], h0.shape, W_ih.shape[0], cell.extra_states
     split = compiled.graph.split
@@ -204,9 +210,10 @@ def _(key, pre, gh, S, y, h0, xs0, W_hh, params, dy, dh_n, dxs_n, batch_sizes, r
 
 
 def _setup(ctx, inputs, output) -> None:
-    key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse = inputs
+    key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse, bf16 = inputs
     y, _, _, pre, S, gh = output
     ctx.key, ctx.reverse, ctx.has = key, reverse, (b_in is not None, b_hh is not None)
+    ctx.gemm = torch.bfloat16 if bf16 else None
     ctx.n_params = len(params)
     ctx.save_for_backward(x, W_ih, W_hh, h0, xs0, y, pre, S, gh, batch_sizes, *params)
 
@@ -220,17 +227,19 @@ def _backward(ctx, dy, dh_n, dxs_n, *_saved_grads):
     dG, dG_h, H_prev, dh0, dxs0, dP = cell_sweep_backward(
         ctx.key, pre, gh, S, y, h0, xs0, W_hh, params, dy, dh_n, dxs_n, batch_sizes, ctx.reverse
     )
+    gemm, need = ctx.gemm, ctx.needs_input_grad
+    dG_low = low(dG, gemm)  # cast once (bfloat16 under autocast)
+    dG_h_low = dG_low if dG_h.numel() == 0 else low(dG_h, gemm)
     dG_h = dG if dG_h.numel() == 0 else dG_h
-    need = ctx.needs_input_grad
-    dx = dG @ W_ih if need[1] else None  # (N, I)
-    dW_ih = dG.t() @ x if need[2] else None  # (G, I)
+    dx = mm(dG_low, W_ih, gemm, x.dtype) if need[1] else None  # (N, I)
+    dW_ih = mm(dG_low.t(), x, gemm, W_ih.dtype) if need[2] else None  # (G, I)
     db_in = dG.sum(0) if ctx.has[0] and need[3] else None
-    dW_hh = dG_h.t() @ H_prev if need[4] else None  # (G, H)
+    dW_hh = mm(dG_h_low.t(), H_prev, gemm, W_hh.dtype) if need[4] else None  # (G, H)
     db_hh = dG_h.sum(0) if ctx.has[1] and need[5] else None
     units = cell_of(ctx.key)[1].graph.param_units
     dparams = param_grads(dP, units, h0.shape[1], len(params))  # (cell_scan's placeholder: None)
     return (None, dx, dW_ih, db_in, dW_hh, db_hh, dh0, dxs0 if xs0.numel() else None, dparams,
-            None, None)  # fmt: skip
+            None, None, None)  # fmt: skip
 
 
 cell_sweep.register_autograd(_backward, setup_context=_setup)
@@ -245,10 +254,12 @@ def cell_scan(
     start: tuple[Tensor, ...],
     batch_sizes: Tensor,
     reverse: bool,
+    bf16: bool = False,
 ) -> tuple[Tensor, ...]:
     """One layer-direction of a compiled cell on packed rows x (N, I) through the operators:
     (y (N, H), h_n (B, H), *the extra states' final values (B, H) each). ``weights`` = (W_ih,
-    W_hh, b_ih, b_hh, W_hr), ``start`` = (h_0, *extra states at step 0)."""
+    W_hh, b_ih, b_hh, W_hr), ``start`` = (h_0, *extra states at step 0); ``bf16``: the GEMMs
+    in bfloat16 (autocast's lowering, StackCall.gemm)."""
     W_ih, W_hh, b_ih, b_hh, _ = weights
     split = cell.split_hidden  # (the compiled graph's split; no table read while traced)
     # the input bias: b_ih, plus b_hh where the step adds h·W_hhᵀ into gx (not split)
@@ -257,5 +268,5 @@ def cell_scan(
     xs0 = torch.cat(extra0, 1) if extra0 else h0.new_empty(0)
     step_params = [h0.new_empty(0) if p is None else p for p in params] or [h0.new_empty(0)]
     y, h_n, xs_n, *_ = cell_sweep(key, x, W_ih, b_in, W_hh, b_hh if split else None, h0, xs0,
-                                  step_params, batch_sizes, reverse)  # fmt: skip
+                                  step_params, batch_sizes, reverse, bf16)  # fmt: skip
     return (y, h_n, *(xs_n.chunk(len(extra0), 1) if extra0 else ()))

@@ -118,6 +118,15 @@ at::Tensor padded_rows(const at::Tensor& t, int64_t N, const at::Tensor& like) {
   return at::cat({t, at::zeros({N - t.size(0), t.size(1)}, t.options())});
 }
 
+// x·W_ihᵀ (+ b_in), (N, G); `bf16`: as precision.py under autocast, a bfloat16 product widened,
+// then the bias (ops.py's _project, cell_ops.py's cell_sweep).
+at::Tensor projection(const at::Tensor& x, const at::Tensor& W_ih,
+                      const std::optional<at::Tensor>& b_in, bool bf16) {
+  if (!bf16) return b_in ? at::addmm(*b_in, x, W_ih.t()) : at::mm(x, W_ih.t());
+  at::Tensor gx = at::mm(x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t()).to(x.scalar_type());
+  return b_in ? gx.add_(*b_in) : gx;
+}
+
 // ops.py's _sweep: the forward sweep on act (N, G), a gx of its own that becomes the gates.
 SweepOutputs sweep(c10::string_view cell_name, at::Tensor act, const at::Tensor& W_hh,
                    const std::optional<at::Tensor>& b_hh, const std::optional<at::Tensor>& W_hr,
@@ -159,14 +168,8 @@ SweepOutputs projected_sweep_op(c10::string_view cell, const at::Tensor& x,
                                 const std::optional<at::Tensor>& W_hr, const at::Tensor& h0,
                                 const std::optional<at::Tensor>& c0, at::TensorList params,
                                 const at::Tensor& batch_sizes, bool reverse, bool bf16) {
-  at::Tensor gx;
-  if (bf16) {  // ops.py's _project under autocast: a bfloat16 product, widened, plus the bias
-    gx = at::mm(x.to(at::kBFloat16), W_ih.to(at::kBFloat16).t()).to(x.scalar_type());
-    if (b_in) gx.add_(*b_in);
-  } else {
-    gx = b_in ? at::addmm(*b_in, x, W_ih.t()) : at::mm(x, W_ih.t());
-  }
-  return sweep(cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16);
+  return sweep(cell, projection(x, W_ih, b_in, bf16), W_hh, b_hh, W_hr, h0, c0, params,
+               batch_sizes, reverse, bf16);
 }
 
 using CellOutputs = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor,
@@ -179,7 +182,7 @@ CellOutputs cell_sweep_op(c10::string_view key, const at::Tensor& x, const at::T
                           const std::optional<at::Tensor>& b_in, const at::Tensor& W_hh,
                           const std::optional<at::Tensor>& b_hh, const at::Tensor& h0,
                           const at::Tensor& xs0, at::TensorList params,
-                          const at::Tensor& batch_sizes, bool reverse) {
+                          const at::Tensor& batch_sizes, bool reverse, bool bf16) {
   const std::string_view name(key.data(), key.size());
   const OwnCell* found = nullptr;
   for (const OwnCell& c : kOwnCells) {
@@ -195,8 +198,7 @@ CellOutputs cell_sweep_op(c10::string_view key, const at::Tensor& x, const at::T
   const std::vector<int64_t> steps = row_steps(batch_sizes, h0.size(0), n);
   const int64_t N = x.size(0);
   const at::Tensor rows = x.narrow(0, 0, n);
-  at::Tensor gx = b_in ? at::addmm(*b_in, rows, W_ih.t()) : at::mm(rows, W_ih.t());
-  gx = gx.contiguous();  // the sweep turns it into the pre-activations
+  at::Tensor gx = projection(rows, W_ih, b_in, bf16).contiguous();  // becomes the pre-activations
   TensorList taken;  // the cell parameters (an absent one empty: its units are 0)
   for (size_t k = 0; k < found->units.size(); ++k) taken.emplace_back(params[k]);
   std::vector<at::Tensor> out = custom_forward_sweep(
