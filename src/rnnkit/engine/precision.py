@@ -28,7 +28,16 @@ from torch import Tensor
 
 from . import autotune
 
-__all__ = ["addmm", "gemm_dtype", "low", "lowered_gemms", "lowers_to", "mm", "traced_lowering"]
+__all__ = [
+    "addmm",
+    "gemm_dtype",
+    "gemm_of",
+    "low",
+    "lowered_gemms",
+    "lowers_to",
+    "mm",
+    "traced_lowering",
+]
 
 _gemm: ContextVar[torch.dtype | None] = ContextVar("rnnkit_gemm_dtype", default=None)
 
@@ -67,6 +76,12 @@ def lowered_gemms(dtype: torch.dtype | None) -> Iterator[None]:
         yield
     finally:
         _gemm.reset(token)
+
+
+def gemm_of(bf16: bool) -> torch.dtype | None:
+    """The big GEMMs' dtype an operator's ``bf16`` argument names: bfloat16 where it is set
+    (autocast's lowering carried on the call), else None (the tensors' own)."""
+    return torch.bfloat16 if bf16 else None
 
 
 def low(t: Tensor, dtype: torch.dtype | None) -> Tensor:

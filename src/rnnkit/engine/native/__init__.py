@@ -45,7 +45,7 @@ from ..precision import addmm, gemm_dtype, low, mm
 from ..weights import LayerWeights
 from . import build
 from .build import compiler_available, load
-from .compiled import check_tensors, compiled_scan, layer_grads
+from .compiled import check_tensors, compiled_scan, layer_grads, layer_needs
 
 __all__ = [
     "StackWeights",
@@ -238,7 +238,7 @@ class _NativeScan(torch.autograd.Function):
                 dG, gx_raw, [gx_raw.shape[1]], mean, rstd, params[0], params[1], mask
             )
         dx, dW_ih, dW_hh, db_ih, db_hh = layer_grads(
-            need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm,
+            layer_needs(need, ctx.has_bias), x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm,
             low_grads if low_grads[0] is not None else None,
         )  # fmt: skip
         dW_hr = dH_out.t() @ raw if W_hr is not None and need[9] else None  # (P, H) dL/dW_hr

@@ -32,11 +32,11 @@ from torch.utils._python_dispatch import _disable_current_modes
 
 from ...cells.base import CellMath
 from ...cells.custom import defined_cells
-from ..precision import addmm, low, mm
+from ..precision import addmm, gemm_of, mm
 from . import ops  # noqa: F401  (first: ops.py refuses operators a library defined before rnnkit)
 from .build import load
 from .codegen import cell_source
-from .compiled import CompiledCell, compiled_cell, param_grads
+from .compiled import CompiledCell, compiled_cell, layer_grads, param_grads
 from .rows import packed_steps, pad_rows
 
 __all__ = ["cell_key", "cell_of", "cell_scan", "cell_sweep", "cell_sweep_backward", "why_not"]
@@ -141,7 +141,7 @@ def cell_sweep(
     graph, E = compiled.graph, cell.extra_states
     sizes, n = packed_steps(batch_sizes, h0.shape[0])
     N = x.shape[0]
-    gemm = torch.bfloat16 if bf16 else None
+    gemm = gemm_of(bf16)
     rows, W = x[:n], W_ih.t()
     gx = mm(rows, W, gemm, W_ih.dtype) if b_in is None else addmm(b_in, rows, W, gemm)
     gx = gx.contiguous()  # the sweep turns it into the pre-activations
@@ -213,7 +213,7 @@ def _setup(ctx, inputs, output) -> None:
     key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse, bf16 = inputs
     y, _, _, pre, S, gh = output
     ctx.key, ctx.reverse, ctx.has = key, reverse, (b_in is not None, b_hh is not None)
-    ctx.gemm = torch.bfloat16 if bf16 else None
+    ctx.gemm = gemm_of(bf16)
     ctx.n_params = len(params)
     ctx.save_for_backward(x, W_ih, W_hh, h0, xs0, y, pre, S, gh, batch_sizes, *params)
 
@@ -227,15 +227,11 @@ def _backward(ctx, dy, dh_n, dxs_n, *_saved_grads):
     dG, dG_h, H_prev, dh0, dxs0, dP = cell_sweep_backward(
         ctx.key, pre, gh, S, y, h0, xs0, W_hh, params, dy, dh_n, dxs_n, batch_sizes, ctx.reverse
     )
-    gemm, need = ctx.gemm, ctx.needs_input_grad
-    dG_low = low(dG, gemm)  # cast once (bfloat16 under autocast)
-    dG_h_low = dG_low if dG_h.numel() == 0 else low(dG_h, gemm)
+    # (key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse, bf16)
+    need = ctx.needs_input_grad
+    need = (need[1], need[2], need[4], ctx.has[0] and need[3], ctx.has[1] and need[5])
     dG_h = dG if dG_h.numel() == 0 else dG_h
-    dx = mm(dG_low, W_ih, gemm, x.dtype) if need[1] else None  # (N, I)
-    dW_ih = mm(dG_low.t(), x, gemm, W_ih.dtype) if need[2] else None  # (G, I)
-    db_in = dG.sum(0) if ctx.has[0] and need[3] else None
-    dW_hh = mm(dG_h_low.t(), H_prev, gemm, W_hh.dtype) if need[4] else None  # (G, H)
-    db_hh = dG_h.sum(0) if ctx.has[1] and need[5] else None
+    dx, dW_ih, dW_hh, db_in, db_hh = layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm)
     units = cell_of(ctx.key)[1].graph.param_units
     dparams = param_grads(dP, units, h0.shape[1], len(params))  # (cell_scan's placeholder: None)
     return (None, dx, dW_ih, db_in, dW_hh, db_hh, dh0, dxs0 if xs0.numel() else None, dparams,

@@ -36,6 +36,7 @@ __all__ = [
     "compiled_cell",
     "compiled_scan",
     "layer_grads",
+    "layer_needs",
     "param_grads",
 ]
 
@@ -107,32 +108,41 @@ def param_grads(
     return grads
 
 
-def layer_grads(need, has_bias: bool, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None, kept=None):
-    """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G) and H_prev, each
-    one GEMM or sum over all N rows; ``need`` indexes them as the Functions' inputs 4-8. With
+def layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None, kept=None) -> tuple:
+    """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G; dG itself where
+    the cell does not keep gh apart) and H_prev, each one GEMM or sum over all N rows, None
+    where ``need`` (five flags in that order, False for an absent tensor) says so. With
     ``gemm`` (precision.py: bfloat16 under autocast) the GEMMs' operands are cast to it once
     (x may come in it already), the results come in the weights' dtype. ``kept``: the sweep's
     (dG, dG_h) in ``gemm`` already and their rows' sums per batch slot (B, G) each (csrc
-    backward_sweep's low_grads), used instead of casting and summing dG / dG_h here."""
-    out = W_ih.dtype
+    backward_sweep's low_grads), used instead of casting and summing dG / dG_h here. The one
+    home of the layer gradients of every native path (autograd Functions and operators)."""
+    need_x, need_W_ih, need_W_hh, need_b_ih, need_b_hh = need
+    out = W_hh.dtype
     if kept is None:
-        dG_low = low(dG, gemm) if need[4] or need[5] else None
+        dG_low = low(dG, gemm) if need_x or need_W_ih else None
         dG_h_low = dG_low if dG_h is dG and dG_low is not None else dG_h
         sums, sums_h = dG, dG_h  # the biases' gradients: the rows summed here
     else:
         dG_low, dG_h_low, sums, sums_h = kept  # the slots' sums
-    dx = mm(dG_low, W_ih, gemm, out) if need[4] else None  # (N, I) dL/dX
-    dW_ih = mm(dG_low.t(), x, gemm, out) if need[5] else None  # (G, I) dL/dW_ih
+    dx = mm(dG_low, W_ih, gemm, out) if need_x else None  # (N, I) dL/dX
+    dW_ih = mm(dG_low.t(), x, gemm, out) if need_W_ih else None  # (G, I) dL/dW_ih
     dW_hh = None
-    if need[6] and W_hh.dim() == 1:  # (H,) Σ_rows dG ⊙ H_prev (IndRNN)
+    if need_W_hh and W_hh.dim() == 1:  # (H,) Σ_rows dG ⊙ H_prev (IndRNN)
         dW_hh = (dG_h * H_prev).sum(0)
-    elif need[6]:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev
+    elif need_W_hh:  # (G, P) dL/dW_hh = dG_hᵀ·H_prev
         dW_hh = mm(dG_h_low.t(), H_prev, gemm, out)
-    db_ih = sums.sum(0) if has_bias and need[7] else None  # (G,) dL/db_ih
+    db_ih = sums.sum(0) if need_b_ih else None  # (G,) dL/db_ih
     db_hh = None
-    if has_bias and need[8]:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
+    if need_b_hh:  # (G,) dL/db_hh; its own tensor even where dG_h is dG
         db_hh = sums_h.sum(0) if sums_h is not sums or db_ih is None else db_ih.clone()
     return dx, dW_ih, dW_hh, db_ih, db_hh
+
+
+def layer_needs(need, has_bias: bool) -> tuple[bool, ...]:
+    """layer_grads' five flags from a Function's needs_input_grad whose inputs 4-8 are (x,
+    W_ih, W_hh, b_ih, b_hh), the biases present or absent together (``has_bias``)."""
+    return (need[4], need[5], need[6], has_bias and need[7], has_bias and need[8])
 
 
 class _CompiledScan(torch.autograd.Function):
@@ -172,7 +182,9 @@ class _CompiledScan(torch.autograd.Function):
         )  # fmt: skip
         # (compiled, layout, reverse, n_extra, x, W_ih, W_hh, b_ih, b_hh, h0, *extra0, *params)
         need = ctx.needs_input_grad
-        grads = layer_grads(need, ctx.has_bias, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm)
+        grads = layer_grads(
+            layer_needs(need, ctx.has_bias), x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm
+        )
         dextra = dxs0.chunk(ctx.n_extra, 1) if ctx.n_extra else ()
         wanted = need[10 + ctx.n_extra :]
         dparams = param_grads(dP, graph.param_units, h0.shape[1], len(params), wanted)

@@ -34,8 +34,9 @@ from torch import Tensor
 
 from ...cells.base import CellMath
 from ...cells.layernorm import EPS
-from ..precision import addmm, low, mm
+from ..precision import addmm, gemm_of, mm
 from .build import load
+from .compiled import layer_grads
 from .rows import packed_steps, pad_rows
 
 __all__ = [
@@ -163,13 +164,7 @@ def _products(ext, bf16: bool):
     carried by the operator's argument) and the CPU has AVX512-BF16; float32 otherwise."""
     from . import _sweep_settings
 
-    return _sweep_settings(ext, torch.bfloat16 if bf16 else None, 0)
-
-
-def _gemm(bf16: bool) -> torch.dtype | None:
-    """The dtype of a sweep's big GEMMs: bfloat16 where the operator was told, else the
-    tensors' own (precision.py)."""
-    return torch.bfloat16 if bf16 else None
+    return _sweep_settings(ext, gemm_of(bf16), 0)
 
 
 @forward_sweep.register_fake
@@ -261,10 +256,12 @@ def _save(ctx, cell, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf1
                           *params)  # fmt: skip
 
 
-def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
-    """(the saved extras, (dG, dW_hh, db_hh, dW_hr, dh0, dc0, dparams)) of a sweep."""
+def _sweep_grads(ctx, dy, dh_n, dc_n, need) -> tuple:
+    """A sweep's (dx, dW_ih, dG, db_in, dW_hh, db_hh, dW_hr, dh0, dc0, dparams); ``need``:
+    layer_grads' flags for (x, W_ih, W_hh, b_in, b_hh) (x, W_ih: the projection's, saved as
+    the extras where it ran)."""
     act, S, aux_stats, y, h0, c0, W_hh, W_hr, raw, batch_sizes, *rest = ctx.saved_tensors
-    extra, params = rest[: ctx.n_extra], rest[ctx.n_extra :]
+    (x, W_ih), params = (rest[:2] if ctx.n_extra else (None, None)), rest[ctx.n_extra :]
     has_b_hh, has_proj, has_c = ctx.has
     dy = torch.zeros_like(y) if dy is None else dy
     dh_n = torch.zeros_like(h0) if dh_n is None else dh_n
@@ -275,16 +272,10 @@ def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
         W_hr if has_proj else None, params, dy, dh_n, dc_n if has_c else None, batch_sizes,
         ctx.reverse, ctx.bf16,
     )  # fmt: skip
-    gemm = _gemm(ctx.bf16)
-    dG_low = low(dG, gemm)  # cast once for every GEMM it feeds (bfloat16 under autocast)
-    dG_h_low = dG_low if dG_h.numel() == 0 else low(dG_h, gemm)
-    dG_h = dG if dG_h.numel() == 0 else dG_h
-    # dL/dW_hh = dG_hᵀ·H_prev, or Σ_rows dG ⊙ H_prev for a diagonal W_hh (IndRNN)
-    if W_hh.dim() == 1:
-        dW_hh = (dG_h * H_prev).sum(0)
-    else:
-        dW_hh = mm(dG_h_low.t(), H_prev, gemm, W_hh.dtype)
-    db_hh = dG_h.sum(0) if has_b_hh else None  # the GRU's b_hh, added inside the step
+    dG_h = dG if dG_h.numel() == 0 else dG_h  # (the GRU's b_hh: added inside the step)
+    need = (*need[:4], has_b_hh and need[4])
+    dx, dW_ih, dW_hh, db_in, db_hh = layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev,
+                                                 gemm_of(ctx.bf16))  # fmt: skip
     dW_hr = dH_out.t() @ raw if has_proj else None  # (P, H)
     H = raw.shape[1] if has_proj else h0.shape[1]
     cell, spec = _cell(ctx.cell)
@@ -294,7 +285,7 @@ def _sweep_grads(ctx, dy, dh_n, dc_n) -> tuple[list, tuple]:
         dparams.append(None if p.numel() == 0 else dP[:, start : start + width].sum(0))
         start += width
     dparams += [None] * (len(params) - len(dparams))  # op_scan's placeholder
-    return extra, (dG, dG_low, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams)
+    return (dx, dW_ih, dG, db_in, dW_hh, db_hh, dW_hr, dh0, dc0 if has_c else None, dparams)
 
 
 def _setup(ctx, inputs, output) -> None:
@@ -303,7 +294,9 @@ def _setup(ctx, inputs, output) -> None:
 
 
 def _backward(ctx, dy, dh_n, dc_n, *_saved_grads):
-    _, (dG, _, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
+    # (cell, gx, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16)
+    need = ctx.needs_input_grad
+    _, _, dG, _, *grads = _sweep_grads(ctx, dy, dh_n, dc_n, (False, False, True, False, need[3]))
     return (None, dG, *grads, None, None, None)
 
 
@@ -335,7 +328,7 @@ def projected_sweep(
 def _project(x: Tensor, W_ih: Tensor, bias: Tensor | None, bf16: bool = False) -> Tensor:
     """gx = x·W_ihᵀ (+ bias), (N, G): all steps in one GEMM (in bfloat16 where ``bf16``, as
     the eager path under autocast: precision.py)."""
-    gemm = _gemm(bf16)
+    gemm = gemm_of(bf16)
     return mm(x, W_ih.t(), gemm, W_ih.dtype) if bias is None else addmm(bias, x, W_ih.t(), gemm)
 
 
@@ -351,13 +344,11 @@ def _setup_projected(ctx, inputs, output) -> None:
 
 
 def _backward_projected(ctx, dy, dh_n, dc_n, *_saved_grads):
-    (x, W_ih), (dG, dG_low, *grads) = _sweep_grads(ctx, dy, dh_n, dc_n)
-    need_x, need_W_ih, need_b_in = ctx.needs_input_grad[1:4]
-    gemm = _gemm(ctx.bf16)
-    dx = mm(dG_low, W_ih, gemm, x.dtype) if need_x else None  # (N, I)
-    dW_ih = mm(dG_low.t(), x, gemm, W_ih.dtype) if need_W_ih else None  # (G, I)
-    db_in = dG.sum(0) if ctx.has_b_in and need_b_in else None
-    return (None, dx, dW_ih, db_in, *grads, None, None, None)
+    # (cell, x, W_ih, b_in, W_hh, b_hh, W_hr, h0, c0, params, batch_sizes, reverse, bf16)
+    need_x, need_W_ih, need_b_in, _, need_b_hh = ctx.needs_input_grad[1:6]
+    need = (need_x, need_W_ih, True, ctx.has_b_in and need_b_in, need_b_hh)
+    dx, dW_ih, _, *grads = _sweep_grads(ctx, dy, dh_n, dc_n, need)
+    return (None, dx, dW_ih, *grads, None, None, None)
 
 
 projected_sweep.register_autograd(_backward_projected, setup_context=_setup_projected)
