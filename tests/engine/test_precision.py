@@ -90,17 +90,20 @@ def test_bfloat16_step_products_equal_a_loop_of_rounded_operands(H, B, split, fo
         pytest.skip("the CPU has AMX but no AVX512-BF16")
     try:
         y, *_ = ext.forward_sweep(cell, gx.clone(), W, None, None, h0, None, [], sizes, False)
-        dG, *_, dG16, _, db, _ = ext.backward_sweep(
-            cell, None, None, None, None, y, h0, None, W, None, [], dy, dh_n, None, sizes, False,
-            True,
-        )  # fmt: skip
+        args = (cell, None, None, None, None, y, h0, None, W, None, [], dy, dh_n, None, sizes)
+        plain = ext.backward_sweep(*args, False, False)
+        kept = ext.backward_sweep(*args, False, True)
     finally:
         ext.set_bf16_products(False)
+    dG = plain[0]
     if H % 2:  # G odd: no whole bfloat16 pairs per row; the caller casts dG itself
-        assert dG16 is None and db is None
-    else:  # kept for the weight gradients: dG rounded, its rows summed per batch slot
-        assert dG16.dtype == torch.bfloat16 and torch.equal(dG16, dG.to(torch.bfloat16))
-        assert max_rel_err(db, dG.double().view(T, B, H).sum(0)) <= 1e-6
+        assert kept[7] is None and kept[9] is None and torch.equal(kept[0], dG)
+    else:  # kept for the weight gradients: dG rounded, its rows summed per batch slot (float32
+        # dG then one step's scratch, not returned)
+        assert plain[7] is None and kept[0] is None
+        assert kept[7].dtype == torch.bfloat16 and torch.equal(kept[7], dG.to(torch.bfloat16))
+        assert max_rel_err(kept[9], dG.double().view(T, B, H).sum(0)) <= 1e-6
+    assert torch.equal(kept[2], plain[2]) and torch.equal(kept[4], plain[4])  # H_prev, dh_0
     # each step from the sweep's own float32 state (so both round the same values to bfloat16)
     ys, dGs = y.double().split(B), dG.double().split(B)
     prev = [h0.double(), *ys[:-1]]

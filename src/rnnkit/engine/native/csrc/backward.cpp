@@ -29,7 +29,8 @@ struct Bwd {
   Weight<T> W_hh, W_hr;  // (G, P) (IndRNN: .w the (H,) diagonal); (P, H), .w null without proj
   CellParams<T> prm;     // the cell's own parameters (cell.params)
   const T* H_prev;       // (N, P) h_{t-1} of every row
-  T *dG, *dG_h;          // (N, G) dL/dgx; dL/dgh (split_hidden cells; else the dG buffer)
+  T *dG, *dG_h;          // (N, G) dL/dgx; dL/dgh (split_hidden cells; else the dG buffer);
+                         // (B, G) a step's rows by batch slot where `slots`
   T *dH_out, *dh, *dc;   // (N, P) dL/dh before projection; (B, P) dh state; (B, H) dc state
   T* dP;                 // (B, KP) cell-parameter gradients, summed per batch slot
   T* scratch;            // (B, H) dL/dh_raw through the projection
@@ -38,6 +39,12 @@ struct Bwd {
   // biases' gradients; null otherwise
   uint16_t *dG16, *dG_h16;
   float *db, *db_h;
+  // the bfloat16 copies are kept and every dG_h·W_hh product reads them (W_hh in bfloat16
+  // panels): dG / dG_h are one step's scratch, a row written, rounded and summed at once
+  bool slots;
+
+  T* dG_row(int64_t i, int64_t row) const { return dG + (slots ? i : row) * G; }
+  T* dG_h_row(int64_t i, int64_t row) const { return dG_h + (slots ? i : row) * G; }
 };
 
 // Units [lo, hi) of row `row` (batch slot i) of dG and dG_h: rounded into dG16 / dG_h16 and
@@ -50,18 +57,19 @@ void keep_low(const Bwd<T>& b, int64_t i, int64_t row, int64_t lo, int64_t hi) {
     const int64_t spans = whole ? 1 : b.cell.gates, width = whole ? G : hi - lo;
     for (int64_t g = 0; g < spans; ++g) {
       const int64_t c0 = whole ? 0 : g * H + lo;
-      bf16_round_add(c0, c0 + width, b.dG + row * G, b.dG16 + row * G, b.db + i * G);
+      bf16_round_add(c0, c0 + width, b.dG_row(i, row), b.dG16 + row * G, b.db + i * G);
       if (b.dG_h16 != b.dG16) {
-        bf16_round_add(c0, c0 + width, b.dG_h + row * G, b.dG_h16 + row * G, b.db_h + i * G);
+        bf16_round_add(c0, c0 + width, b.dG_h_row(i, row), b.dG_h16 + row * G, b.db_h + i * G);
       }
     }
   }
 }
 
-// dL/dh_{t-1} (n, P) [+]= dG_h·W_hh for the n rows from `row` on, into dh: from the rows'
-// bfloat16 copies where the sweep keeps them and W_hh has bfloat16 panels, else times_w.
+// dL/dh_{t-1} (n, P) [+]= dG_h·W_hh for the n rows from `row` on (batch slots from `i`), into
+// dh: from the rows' bfloat16 copies where the sweep keeps them and W_hh has bfloat16 panels,
+// else times_w.
 template <typename T>
-void dh_prev(const Bwd<T>& b, int64_t n, int64_t row, T* dh) {
+void dh_prev(const Bwd<T>& b, int64_t n, int64_t i, int64_t row, T* dh) {
   if constexpr (std::is_same_v<T, float>) {
     if (b.dG16 && b.W_hh.pb.p) {
       const auto* r32 = reinterpret_cast<const uint32_t*>(b.dG_h16 + row * b.G);
@@ -69,7 +77,7 @@ void dh_prev(const Bwd<T>& b, int64_t n, int64_t row, T* dh) {
                                        b.P);
     }
   }
-  times_w(n, b.dG_h + row * b.G, b.G, b.W_hh, b.cell.direct_dh(), dh, b.P);
+  times_w(n, b.dG_h_row(i, row), b.G, b.W_hh, b.cell.direct_dh(), dh, b.P);
 }
 
 uint16_t* low_ptr(const at::Tensor& t) {
@@ -85,25 +93,25 @@ void step_row_backward(const Bwd<T>& b, int64_t i, int64_t row, const T* dh_in, 
   switch (b.cell.kernel) {
     case ELMAN:
       if (b.cell.diagonal) {  // IndRNN: also dL/dh_{t-1} = dpre ⊙ w, in place in dh
-        return indrnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.W_hh.w, b.dG + row * G);
+        return indrnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.W_hh.w, b.dG_row(i, row));
       }
-      return rnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.dG + row * G, u);
+      return rnn_bwd_row(H, b.cell.relu, dh, dy, b.y + row * P, b.dG_row(i, row), u);
     case LSTM:
       return lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
-                          b.dG + row * G, u);
+                          b.dG_row(i, row), u);
     case PEEPHOLE_LSTM:
       return peephole_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.S + row * H, c_prev,
-                              b.prm.p[0], b.dG + row * G, b.dP + i * b.KP, u);
+                              b.prm.p[0], b.dG_row(i, row), b.dP + i * b.KP, u);
     case LN_LSTM:
       return ln_lstm_bwd_row(H, dh_in, dy, b.dc + i * H, b.act + row * G, b.aux + row * G,
-                             b.stats + row * b.K, b.S + row * H, c_prev, b.prm, b.dG + row * G,
-                             b.dG_h + row * G, b.dP + i * b.KP);
+                             b.stats + row * b.K, b.S + row * H, c_prev, b.prm, b.dG_row(i, row),
+                             b.dG_h_row(i, row), b.dP + i * b.KP);
     case GRU:
       return gru_bwd_row(H, dh, dy, b.act + row * G, b.S + row * H, b.H_prev + row * P,
-                         b.dG + row * G, b.dG_h + row * G, u);
+                         b.dG_row(i, row), b.dG_h_row(i, row), u);
     case LN_GRU:
       return ln_gru_bwd_row(H, dh, dy, b.act + row * G, b.aux + row * G, b.stats + row * b.K,
-                            b.prm, b.H_prev + row * P, b.dG + row * G, b.dG_h + row * G,
+                            b.prm, b.H_prev + row * P, b.dG_row(i, row), b.dG_h_row(i, row),
                             b.dP + i * b.KP);
     case CUSTOM:
       return;  // custom.cpp runs its own rows
@@ -129,7 +137,7 @@ void backward_step(const Bwd<T>& b, const Steps& steps, int64_t t, int64_t lo, i
     if (b.dG16) keep_low(b, lo + i, off + i, 0, H);
   });
   // dL/dh_{t-1} (n, P) = dG_h·W_hh, added to the GRUs' direct part z·dL/dh_t already in dh
-  if (!b.cell.diagonal) dh_prev(b, n, off, b.dh + lo * P);
+  if (!b.cell.diagonal) dh_prev(b, n, lo, off, b.dh + lo * P);
 }
 
 // c_{t-1} of row i at step t: the previous step's c, or c_0 for rows that start here (LSTM
@@ -162,7 +170,7 @@ void backward_step_team(const Bwd<T>& b, const Steps& steps, int64_t t, Units u,
                                     b.dh + u.lo, P);
     }
   }
-  member_times_w(n, b.dG_h + off * G, G, b.W_hh, u.lo, w, b.cell.direct_dh(), b.dh + u.lo, P);
+  member_times_w(n, b.dG_h_row(0, off), G, b.W_hh, u.lo, w, b.cell.direct_dh(), b.dh + u.lo, P);
 }
 
 }  // namespace
@@ -194,8 +202,6 @@ std::vector<at::Tensor> backward_sweep(
   dy = checked(dy, "dy", {N, P}, y);
   at::Tensor dh = checked(dh_n, "dh_n", {B, P}, y).clone();  // state, becomes dh_0
   at::Tensor dc = lstm ? checked(dc_n, "dc_n", {B, H}, y).clone() : at::Tensor();
-  at::Tensor dG = at::empty({N, G}, y.options());
-  at::Tensor dG_h = cell.split ? at::empty({N, G}, y.options()) : dG;
   at::Tensor H_prev = at::empty({N, P}, y.options());
   at::Tensor dH_out = proj ? at::empty({N, P}, y.options()) : at::Tensor();
   at::Tensor dP = KP ? at::zeros({B, KP}, y.options()) : at::Tensor();
@@ -211,8 +217,11 @@ std::vector<at::Tensor> backward_sweep(
     db = at::zeros({B, G}, y.options());
     db_h = cell.split ? at::zeros({B, G}, y.options()) : db;
   }
-  const Team team = plan_team(cell.unit_local() && !proj, B, steps.T(), G, P, H, lanes_of(y));
   const bool pack = packs_w_hh(diag, steps.T());  // the panels of W_hh and W_hr for rows·W
+  const bool slots = dG16.defined() && pack;      // (bfloat16 panels: bf16_products above)
+  at::Tensor dG = at::empty({slots ? B : N, G}, y.options());
+  at::Tensor dG_h = cell.split ? at::empty({slots ? B : N, G}, y.options()) : dG;
+  const Team team = plan_team(cell.unit_local() && !proj, B, steps.T(), G, P, H, lanes_of(y));
   at::Tensor W_hh_p, W_hr_p;
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "rnnkit_backward_sweep", [&] {
     using T = scalar_t;
@@ -223,7 +232,7 @@ std::vector<at::Tensor> backward_sweep(
                    packed_weight<T>(W_hr_c, false, H, pack, W_hr_p), param_ptrs<T>(prm),
                    ptr<T>(H_prev), ptr<T>(dG), ptr<T>(dG_h), ptr<T>(dH_out), ptr<T>(dh),
                    ptr<T>(dc), ptr<T>(dP), ptr<T>(scratch), low_ptr(dG16), low_ptr(dG_h16),
-                   ptr<float>(db), ptr<float>(db_h)};
+                   ptr<float>(db), ptr<float>(db_h), slots};
     auto rows = [&](int64_t t, int64_t lo, int64_t hi) { backward_step(b, steps, t, lo, hi); };
     if (team.nt <= 1 || team.rows) return sweep_rows(steps, team, true, rows);
     auto member = [&](int m, SpinBarrier& bar) {
@@ -234,6 +243,7 @@ std::vector<at::Tensor> backward_sweep(
     };
     run_team(team.nt, member, [&] { sweep_rows(steps, Team{}, true, rows); });
   });
+  if (slots) dG = dG_h = at::Tensor();  // (scratch: the kept copies carry the rows)
   return {dG, dG_h, H_prev, dH_out, dh, dc, dP, dG16, dG_h16, db, db_h};
 }
 
