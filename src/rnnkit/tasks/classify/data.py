@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.files import read_text_file
 from ...data.records import json_text, jsonl_objects
 from ...errors import RnnkitError
 
@@ -48,21 +49,7 @@ def read_examples(
         raise RnnkitError(
             f"{flag} {path}: unsupported file format ({kind}); expected {' or '.join(FORMATS)}"
         )
-    if not p.exists():
-        raise RnnkitError(f"{flag} {path}: no such file")
-    if not p.is_file():
-        raise RnnkitError(f"{flag} {path}: not a regular file")
-    raw = p.read_bytes()
-    try:
-        content = raw.decode(encoding)
-    except LookupError:
-        raise RnnkitError(f"--encoding {encoding}: unknown text encoding") from None
-    except UnicodeDecodeError as exc:
-        raise RnnkitError(
-            f"{flag} {path} is not valid {encoding} (byte 0x{raw[exc.start]:02x} at offset "
-            f"{exc.start}); pass its encoding, e.g. --encoding latin-1 or --encoding cp1252"
-        ) from None
-    content = content.removeprefix("\ufeff")  # a byte-order mark is not part of the header
+    content = read_text_file(p, flag, encoding, encoding_flag=True)  # (byte-order mark dropped)
     columns = (text_column,) if label_column is None else (text_column, label_column)
     reader = _read_csv if p.suffix.lower() == ".csv" else _read_jsonl
     rows = reader(content, columns, f"{flag} {path}")

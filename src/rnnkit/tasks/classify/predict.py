@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
+from ...data.files import read_text_lines
 from ...data.text import Vocab
 from ...errors import CheckpointError, RnnkitError
 from ...train.recipe import load_task_checkpoint
@@ -83,16 +84,7 @@ def read_texts(path: str | os.PathLike, text_column: str = "text") -> list[str]:
     p = Path(path)
     if p.suffix.lower() in FORMATS:
         return read_examples(p, text_column, None, flag="--input")[0]
-    if not p.is_file():
-        raise RnnkitError(f"--input {path}: no such file")
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise RnnkitError(f"--input {path} is not valid UTF-8 text") from None
-    texts = [line for line in lines if line.strip()]
-    if not texts:
-        raise RnnkitError(f"--input {path}: no texts in the file")
-    return texts
+    return read_text_lines(p, "--input")
 
 
 def predict(

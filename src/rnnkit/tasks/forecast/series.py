@@ -16,10 +16,10 @@ import itertools
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from ...data.files import read_text_file
 from ...errors import RnnkitError
 
 __all__ = ["Series", "bundled_series", "next_times", "read_csv_series"]
@@ -53,18 +53,7 @@ def bundled_series() -> Series:
 
 
 def _decode(path: str | os.PathLike) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise RnnkitError(f"--data {path}: no such file")
-    if not p.is_file():
-        raise RnnkitError(f"--data {path}: not a regular file")
-    raw = p.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise RnnkitError(
-            f"--data {path} is not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
-        ) from None
+    return read_text_file(path, "--data", what="CSV text")
 
 
 def _find(header: list[str], name: str, flag: str, path: str | os.PathLike) -> int:

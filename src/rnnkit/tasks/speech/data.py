@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.files import read_text_file
 from ...errors import RnnkitError
 from .audio import read_wav
 
@@ -126,21 +128,15 @@ def _from_names(root: Path, paths: list[Path]) -> list[tuple[Path, str, str, int
 
 
 def _from_csv(root: Path, transcripts: str) -> list[tuple[Path, str, str, None]]:
-    p = Path(transcripts)
-    if not p.is_file():
-        raise RnnkitError(f"--transcripts {transcripts}: no such file")
-    try:
-        with open(p, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            missing = {"path", "text"} - set(reader.fieldnames or ())
-            if missing:
-                raise RnnkitError(
-                    f"--transcripts {transcripts}: needs the columns path,text; it has "
-                    f"{','.join(reader.fieldnames or ()) or 'none'}"
-                )
-            records = list(reader)
-    except UnicodeDecodeError:
-        raise RnnkitError(f"--transcripts {transcripts}: not UTF-8 text") from None
+    text = read_text_file(transcripts, "--transcripts", what="CSV text")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    missing = {"path", "text"} - set(reader.fieldnames or ())
+    if missing:
+        raise RnnkitError(
+            f"--transcripts {transcripts}: needs the columns path,text; it has "
+            f"{','.join(reader.fieldnames or ()) or 'none'}"
+        )
+    records = list(reader)
     rows = []
     for i, r in enumerate(records, start=2):
         path = root / (r["path"] or "").strip()

@@ -19,13 +19,12 @@ Everything a user can get wrong raises ``RnnkitError`` naming the file and the l
 
 from __future__ import annotations
 
-import gzip
-import lzma
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...data.files import read_text_file
 from ...errors import RnnkitError
 
 __all__ = ["FORMATS", "Sentence", "read_tagged", "tag_column_index"]
@@ -63,26 +62,7 @@ def tag_column_index(tag_column: str | None, fmt: str) -> int | None:
 
 
 def _text(path: str | os.PathLike, flag: str) -> str:
-    p = Path(path)
-    if not p.exists():
-        raise RnnkitError(f"{flag} {path}: no such file")
-    if not p.is_file():
-        raise RnnkitError(f"{flag} {path}: not a regular file")
-    raw = p.read_bytes()
-    try:
-        if p.suffix == ".xz":
-            raw = lzma.decompress(raw)
-        elif p.suffix == ".gz":
-            raw = gzip.decompress(raw)
-    except (lzma.LZMAError, OSError, EOFError):
-        raise RnnkitError(f"{flag} {path}: not a valid {p.suffix} file") from None
-    if b"\x00" in raw[:65536]:
-        raise RnnkitError(f"{flag} {path} is a binary file, not tagged text")
-    try:
-        text = raw.decode("utf-8").removeprefix("\ufeff")
-    except UnicodeDecodeError as exc:
-        raise RnnkitError(f"{flag} {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
-                          f"offset {exc.start})") from None  # fmt: skip
+    text = read_text_file(path, flag, what="tagged text", compressed=True)
     if not text.strip():
         raise RnnkitError(f"{flag} {path}: the file is empty")
     return text

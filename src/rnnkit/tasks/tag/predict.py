@@ -22,11 +22,11 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 
+from ...data.files import read_text_lines
 from ...errors import CheckpointError, RnnkitError
 from ...train.recipe import load_task_checkpoint
 from ..classify.metrics import write_json
@@ -127,23 +127,6 @@ def load_tagger(path: str | os.PathLike) -> Tagger:
     return Tagger(model, vocab, cfg, ckpt)
 
 
-def _read_lines(path: str | os.PathLike) -> list[str]:
-    p = Path(path)
-    if not p.is_file():
-        raise RnnkitError(f"--input {path}: no such file")
-    raw = p.read_bytes()
-    if b"\x00" in raw[:65536]:
-        raise RnnkitError(f"--input {path} is a binary file, not text")
-    try:
-        lines = raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise RnnkitError(f"--input {path} is not valid UTF-8 text") from None
-    texts = [line for line in lines if line.strip()]
-    if not texts:
-        raise RnnkitError(f"--input {path}: no texts in the file")
-    return texts
-
-
 def predict(
     checkpoint: str | os.PathLike,
     texts: Sequence[str] = (),
@@ -163,7 +146,7 @@ def predict(
         raise RnnkitError(f"--output-format must be conll or json; got {output_format}")
     tagger = load_tagger(checkpoint)
     if input_path is not None:
-        texts = _read_lines(input_path)
+        texts = read_text_lines(input_path, "--input")
     results = tagger.tag(list(texts))
     for r in results:
         if output_format == "json":

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from ...data.files import read_text_file
 from ...errors import RnnkitError
 from ...train.distributed import rank_rows
 
@@ -24,23 +24,9 @@ __all__ = ["StreamBatches", "eval_chunks", "read_corpus", "split_blocks"]
 
 def read_corpus(path: str | os.PathLike, encoding: str = "utf-8") -> str:
     """The text of ``path``; ``RnnkitError`` if it is missing, empty or not ``encoding``."""
-    p = Path(path)
-    if not p.exists():
-        raise RnnkitError(f"--data {path}: no such file")
-    if not p.is_file():
-        raise RnnkitError(f"--data {path}: not a regular file")
-    raw = p.read_bytes()
-    if not raw.strip():
+    text = read_text_file(path, "--data", encoding, encoding_flag=True)
+    if not text.strip():
         raise RnnkitError(f"--data {path}: the file is empty")
-    try:
-        text = raw.decode(encoding)
-    except LookupError:
-        raise RnnkitError(f"--encoding {encoding}: unknown text encoding") from None
-    except UnicodeDecodeError as exc:
-        raise RnnkitError(
-            f"--data {path} is not valid {encoding} (byte 0x{raw[exc.start]:02x} at offset "
-            f"{exc.start}); pass its encoding, e.g. --encoding latin-1 or --encoding cp1252"
-        ) from None
     return text.replace("\r\n", "\n")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...data.files import read_text_file
 from ...data.records import json_text, jsonl_objects
 from ...errors import RnnkitError
 from .metrics import unstressed
@@ -70,19 +71,7 @@ def read_pairs(
         raise RnnkitError(
             f"{name}: unsupported file format ({kind}); expected .tsv, .csv or .jsonl"
         )
-    if not p.is_file():
-        raise RnnkitError(f"{name}: " + ("not a regular file" if p.exists() else "no such file"))
-    raw = p.read_bytes()
-    try:
-        content = raw.decode(encoding).removeprefix("\ufeff")
-    except LookupError:
-        raise RnnkitError(f"--encoding {encoding}: unknown text encoding") from None
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise RnnkitError(
-            f"{name} is not valid {encoding}: line {line} has byte 0x{raw[exc.start]:02x}; "
-            "pass its encoding, e.g. --encoding latin-1"
-        ) from None
+    content = read_text_file(p, flag, encoding, what="text pairs", encoding_flag=True)
     columns = (source_column, target_column)
     if suffix == ".jsonl":
         rows = _jsonl_rows(content, columns, name)
