@@ -46,7 +46,7 @@ def read_text_file(
     if not p.is_file():
         raise RnnkitError(f"{name}: not a regular file")
     try:
-        codec = codecs.lookup(encoding)
+        utf8 = codecs.lookup(encoding).name.startswith("utf-8")
     except LookupError:
         raise RnnkitError(f"--encoding {encoding}: unknown text encoding") from None
     raw = p.read_bytes()
@@ -56,12 +56,12 @@ def read_text_file(
             raw = decompress(raw)
         except (error, EOFError):
             raise RnnkitError(f"{name}: not a valid {p.suffix} file") from None
-    if b"\x00" in raw[:65536] and codec.name.startswith("utf-8"):
+    if utf8 and b"\x00" in raw[:65536]:
         raise RnnkitError(f"{name} is a binary file, not {what}")
     try:
         text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
-        shown = "UTF-8" if codec.name.startswith("utf-8") else encoding
+        shown = "UTF-8" if utf8 else encoding
         line = raw[: exc.start].count(b"\n") + 1
         hint = "; pass its encoding, e.g. --encoding latin-1" if encoding_flag else ""
         raise RnnkitError(

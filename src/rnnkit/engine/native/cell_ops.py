@@ -230,7 +230,6 @@ def _backward(ctx, dy, dh_n, dxs_n, *_saved_grads):
     # (key, x, W_ih, b_in, W_hh, b_hh, h0, xs0, params, batch_sizes, reverse, bf16)
     need = ctx.needs_input_grad
     need = (need[1], need[2], need[4], ctx.has[0] and need[3], ctx.has[1] and need[5])
-    dG_h = dG if dG_h.numel() == 0 else dG_h
     dx, dW_ih, dW_hh, db_in, db_hh = layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev, ctx.gemm)
     units = cell_of(ctx.key)[1].graph.param_units
     dparams = param_grads(dP, units, h0.shape[1], len(params))  # (cell_scan's placeholder: None)

@@ -109,16 +109,19 @@ def param_grads(
 
 
 def layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev, gemm=None, kept=None) -> tuple:
-    """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G; dG itself where
-    the cell does not keep gh apart) and H_prev, each one GEMM or sum over all N rows, None
-    where ``need`` (five flags in that order, False for an absent tensor) says so. With
-    ``gemm`` (precision.py: bfloat16 under autocast) the GEMMs' operands are cast to it once
-    (x may come in it already), the results come in the weights' dtype. ``kept``: the sweep's
-    (dG, dG_h) in ``gemm`` already and their rows' sums per batch slot (B, G) each (csrc
-    backward_sweep's low_grads), used instead of casting and summing dG / dG_h here. The one
-    home of the layer gradients of every native path (autograd Functions and operators)."""
+    """dX, dW_ih, dW_hh, db_ih, db_hh from the sweep's dG (N, G), dG_h (N, G; dG itself, or
+    empty / None, where the cell does not keep gh apart) and H_prev, each one GEMM or sum over
+    all N rows; None where ``need`` (five flags in that order, False for an absent tensor)
+    says so. With ``gemm`` (precision.py: bfloat16 under autocast) the GEMMs' operands are
+    cast to it once (x may come in it already), the results come in the weights' dtype.
+    ``kept``: the sweep's (dG, dG_h) in ``gemm`` already and their rows' sums per batch slot
+    (B, G) each (csrc backward_sweep's low_grads), used instead of casting and summing dG /
+    dG_h here. The one home of the layer gradients of every native path (autograd Functions
+    and operators)."""
     need_x, need_W_ih, need_W_hh, need_b_ih, need_b_hh = need
     out = W_hh.dtype
+    if dG_h is None or dG_h.numel() == 0:
+        dG_h = dG
     if kept is None:
         dG_low = low(dG, gemm) if need_x or need_W_ih else None
         dG_h_low = dG_low if dG_h is dG and dG_low is not None else dG_h

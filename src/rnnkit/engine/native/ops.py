@@ -272,8 +272,7 @@ def _sweep_grads(ctx, dy, dh_n, dc_n, need) -> tuple:
         W_hr if has_proj else None, params, dy, dh_n, dc_n if has_c else None, batch_sizes,
         ctx.reverse, ctx.bf16,
     )  # fmt: skip
-    dG_h = dG if dG_h.numel() == 0 else dG_h  # (the GRU's b_hh: added inside the step)
-    need = (*need[:4], has_b_hh and need[4])
+    need = (*need[:4], has_b_hh and need[4])  # (the GRU's b_hh: added inside the step)
     dx, dW_ih, dW_hh, db_in, db_hh = layer_grads(need, x, W_ih, W_hh, dG, dG_h, H_prev,
                                                  gemm_of(ctx.bf16))  # fmt: skip
     dW_hr = dH_out.t() @ raw if has_proj else None  # (P, H)
