@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -44,6 +45,7 @@ __all__ = [
     "entries",
     "machine",
     "native_bf16",
+    "prevailing",
     "reset",
 ]
 
@@ -249,6 +251,26 @@ def choose(key: str, trials: dict[str, Callable[[], object]], default: str) -> s
     else:
         _save()
     return winner
+
+
+def prevailing(key: str, default: str) -> str:
+    """The path that won the most of the plan's buckets whose key, with its B and T fields
+    left out, is ``key`` (a bucket of every batch and length: torch.compile's choice, which
+    holds for a graph of any B and T); ``default`` where none is kept, on a tie, or with
+    measuring off. Reads the plan, measures nothing."""
+    if not enabled():
+        return default
+    _load()
+    wins: dict[str, int] = {}
+    for k, v in _table.items():
+        if _SIZES.sub("", k) == key:
+            wins[v["path"]] = wins.get(v["path"], 0) + 1
+    if not wins or wins.get(default, 0) == max(wins.values()):
+        return default
+    return max(wins, key=wins.__getitem__)
+
+
+_SIZES = re.compile(r"\|[BT]\d+(?=\|)")  # a key's batch and length fields
 
 
 def _busy() -> bool:

@@ -32,7 +32,7 @@ from .native import StackWeights, native_cells, team_cap
 from .noise import sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
-from .stack import StackCall, StackSpec, StackWeightsSource
+from .stack import StackCall, StackSpec, StackWeightsSource, bucket_key, pow2
 from .traced import Traced
 
 __all__ = ["PLAN", "LayerByLayer", "NativeStack", "TorchKernel"]
@@ -88,7 +88,7 @@ _buckets: dict[tuple, tuple[StackSpec, str]] = {}
 def _bucket(call: StackCall) -> str:
     """The plan's key of a call: what its speed depends on, B and T rounded up to a power of 2."""
     spec, c = call.spec, call.checked
-    memo = (id(spec), _pow2(c.B), _pow2(c.T), c.x.dtype, call.grad, torch.get_num_threads(),
+    memo = (id(spec), pow2(c.B), pow2(c.T), c.x.dtype, call.grad, torch.get_num_threads(),
             gemm_dtype())  # fmt: skip
     entry = _buckets.get(memo)
     if entry is not None and entry[0] is spec:  # (an id is reused only once spec is gone)
@@ -101,18 +101,8 @@ def _bucket(call: StackCall) -> str:
 
 
 def _bucket_key(call: StackCall) -> str:
-    spec, c = call.spec, call.checked
-    return "|".join((
-        spec.cell.name, f"L{spec.num_layers}", f"D{spec.num_directions}", f"P{spec.proj_size}",
-        f"bias{int(spec.bias)}", f"I{spec.input_size}", f"H{spec.hidden_size}",
-        f"B{_pow2(c.B)}", f"T{_pow2(c.T)}", str(c.x.dtype).removeprefix("torch."),
-        "train" if call.grad else "infer", f"threads{torch.get_num_threads()}",
-        *((f"gemm_{str(gemm_dtype()).removeprefix('torch.')}",) if gemm_dtype() else ()),
-    ))  # fmt: skip
-
-
-def _pow2(n: int) -> int:
-    return 1 << max(n - 1, 0).bit_length()
+    c = call.checked
+    return bucket_key(call.spec, c.x.dtype, call.grad, c.B, c.T)
 
 
 def _trial(call: StackCall, run) -> Callable[[], None]:

@@ -44,7 +44,9 @@ __all__ = [
     "StackCall",
     "StackSpec",
     "StackWeightsSource",
+    "bucket_key",
     "plan",
+    "pow2",
     "run_plan",
     "run_stack",
     "stack_output",
@@ -306,6 +308,28 @@ def through_layers(
         if noise.between_layers(spec.num_layers) and layer < spec.num_layers - 1:
             rows = F.dropout(rows, noise.dropout, training=True)
     return rows, tuple(torch.stack(b) for b in finals)
+
+
+def bucket_key(
+    spec: StackSpec, dtype: torch.dtype, grad: bool, B: int | None, T: int | None
+) -> str:
+    """The measured plan's key of a call (autotune.py): what its speed depends on, B and T
+    rounded up to a power of 2; left out where None (torch.compile's choice for every B and T,
+    ``autotune.prevailing``)."""
+    gemm = precision.gemm_dtype()
+    return "|".join((
+        spec.cell.name, f"L{spec.num_layers}", f"D{spec.num_directions}", f"P{spec.proj_size}",
+        f"bias{int(spec.bias)}", f"I{spec.input_size}", f"H{spec.hidden_size}",
+        *((f"B{pow2(B)}",) if B is not None else ()), *((f"T{pow2(T)}",) if T is not None else ()),
+        str(dtype).removeprefix("torch."), "train" if grad else "infer",
+        f"threads{torch.get_num_threads()}",
+        *((f"gemm_{str(gemm).removeprefix('torch.')}",) if gemm else ()),
+    ))  # fmt: skip
+
+
+def pow2(n: int) -> int:
+    """n rounded up to a power of 2 (1 for n <= 1)."""
+    return 1 << max(n - 1, 0).bit_length()
 
 
 def stack_states(call: StackCall) -> tuple[Tensor | None, Tensor | None]:
