@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from . import autotune
+from .gemm import matmul
 
 __all__ = [
     "addmm",
@@ -90,7 +91,10 @@ def low(t: Tensor, dtype: torch.dtype | None) -> Tensor:
 
 
 def mm(a: Tensor, b: Tensor, dtype: torch.dtype | None, out: torch.dtype) -> Tensor:
-    """a @ b with both operands in ``dtype`` where one is given, the result in ``out``."""
+    """a @ b with both operands in ``dtype`` where one is given, the result in ``out``; in the
+    tensors' own dtype on the library the plan measured faster (gemm.py)."""
+    if dtype is None:
+        return matmul(a, b).to(out)
     return (low(a, dtype) @ low(b, dtype)).to(out)
 
 
@@ -98,5 +102,5 @@ def addmm(bias: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype | None) -> Tens
     """bias + a @ b, the product's operands in ``dtype`` where one is given, the sum in bias's
     dtype."""
     if dtype is None:
-        return torch.addmm(bias, a, b)
+        return matmul(a, b, bias)
     return mm(a, b, dtype, bias.dtype).add_(bias)
