@@ -5,8 +5,11 @@ a padded batch (any batch_first / unbatched form, initial states or none, dropou
 layers, ``lengths`` or none) runs layer by layer, each built-in cell's layer-direction through
 the native operators of native/ops.py (their fake kernels keep T and B symbolic; their
 registered autograd trains), the minimal cells through their parallel scan (torch ops).
-Nothing here keeps caches, reads the clock or the environment, reads a tensor's values in
-Python, or writes a module global: what dynamo would have to break the graph for. A
+A float32 LSTM whose buckets the measured plan mostly gave to torch's kernel runs each
+layer-direction on it instead (onednn.py's operators; the plan is read once while tracing, in
+a function whose answer dynamo takes as a constant). Nothing else here keeps caches, reads the
+clock or the environment, reads a tensor's values in Python, or writes a module global: what
+dynamo would have to break the graph for. A
 PackedSequence runs too (``_packed``: its rows are the operators' order already). Calls it
 does not run (a minimal cell on a PackedSequence, noise inside the recurrence, cells compiled
 from a Python step) decline to the eager backends (a graph break).
