@@ -15,10 +15,8 @@ machine.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,15 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--name", default="gemm_plan")
     args = p.parse_args(argv)
-    os.environ["RNNKIT_AUTOTUNE"] = "1"
-    os.environ["RNNKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnkit_plan_")
     import torch
 
     import rnnkit
-    from report import machine_info, write_results
+    from report import fresh_plan, machine_info, write_results
     from rnnkit.engine import autotune, gemm
     from timing import gemm_peak
 
+    fresh_plan()
     torch.set_num_threads(args.threads)
     layers = {"gru": rnnkit.GRU, "rnn": rnnkit.RNN, "lstm": rnnkit.LSTM,
               "layernorm_lstm": rnnkit.LayerNormLSTM,

@@ -17,6 +17,7 @@ from rnnkit.engine.native import heap
 
 __all__ = [
     "COLUMNS",
+    "fresh_plan",
     "machine_info",
     "markdown",
     "table_cells",
@@ -24,6 +25,15 @@ __all__ = [
     "write_atomic",
     "write_json",
 ]
+
+
+def fresh_plan() -> str:
+    """Measuring on, in a new empty plan directory (what a first call on a new machine sees);
+    returns its path. Call before the first layer call (autotune reads both lazily)."""
+    os.environ[autotune.ENV] = "1"
+    os.environ["RNNKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnkit_plan_")
+    return os.environ["RNNKIT_CACHE_DIR"]
+
 
 COLUMNS = (
     "cell",

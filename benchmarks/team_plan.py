@@ -12,9 +12,7 @@ A configuration whose call the plan hands to torch's kernel has no team entry (n
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,15 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--name", default="team_plan")
     args = p.parse_args(argv)
-    os.environ["RNNKIT_AUTOTUNE"] = "1"
-    os.environ["RNNKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="rnnkit_plan_")
     import torch
 
     import rnnkit
-    from report import machine_info, write_results
+    from report import fresh_plan, machine_info, write_results
     from rnnkit.engine import autotune
     from timing import gemm_peak
 
+    fresh_plan()
     torch.set_num_threads(args.threads)
     layers = {"gru": rnnkit.GRU, "rnn": rnnkit.RNN, "lstm": rnnkit.LSTM,
               "layernorm_lstm": rnnkit.LayerNormLSTM}  # fmt: skip
