@@ -83,6 +83,19 @@ def test_a_second_backward_from_one_workspace_gives_the_same_gradients():
         assert torch.equal(a, b) and torch.equal(a, c)
 
 
+def test_the_two_bias_gradients_are_tensors_of_their_own():
+    _, args = _args(False, grad=True)
+    for _ in range(2):  # the second backward accumulates into each .grad
+        y, h_n, _, _ = onednn.onednn_lstm(*args)
+        (y.sum() + h_n.sum()).backward()
+    b_ih, b_hh = args[3], args[4]
+    assert b_ih.grad.data_ptr() != b_hh.grad.data_ptr()
+    assert torch.equal(b_ih.grad, b_hh.grad)
+    y, h_n, _, _ = onednn.onednn_lstm(*args)
+    once = torch.autograd.grad(y.sum() + h_n.sum(), b_ih)[0]
+    assert max_rel_err(b_ih.grad, 2 * once) < 1e-6
+
+
 def test_onednn_lstm_needs_train_for_a_backward():
     _, args = _args(False, grad=True)
     with pytest.raises(RuntimeError, match="train=True"):

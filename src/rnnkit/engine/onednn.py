@@ -135,7 +135,8 @@ def _backward(ctx, dy, dh_n, dc_n, _dwork):
     dx, dW_ih, dW_hh, db, dh0, dc0 = onednn_lstm_backward(
         x, W_ih, W_hh, b_ih, b_hh, h0, c0, y, h_n, c_n, dy, dh_n, dc_n, work, ctx.reverse
     )
-    return dx, dW_ih, dW_hh, db, db, dh0, dc0, None, None
+    # (b_hh's its own tensor: two parameters' .grad must not share storage)
+    return dx, dW_ih, dW_hh, db, db.clone(), dh0, dc0, None, None
 
 
 onednn_lstm.register_autograd(_backward, setup_context=_setup)
