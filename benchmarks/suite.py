@@ -2,7 +2,8 @@
 Python-loop baseline and rnnkit under each backend, and turn the timings into result rows.
 
 The implementations of one mode are timed together, interleaved: ``warmup`` untimed runs of
-each (in train modes the first also counts the bytes saved for backward), then ``repeats``
+each (at least two in train modes, the second of which also counts the bytes saved for
+backward), then ``repeats``
 rounds of one timed run of each, so that load from other processes on a shared machine falls on
 all of them alike. Each reports the median of its runs.
 """
@@ -69,13 +70,16 @@ def _failed(impl: Impl, e: Exception) -> None:
 
 
 def _warm_up(impl: Impl, inputs: Inputs, plan: Plan) -> None:
-    """Build the closures, run the warmups (the first counts saved bytes in train modes)."""
+    """Build the closures, run the warmups (in train modes the second counts saved bytes: on
+    a first call the measured plan times its candidates on copies, whose saved tensors the
+    count would take for the layer's)."""
     try:
         step, forward_loss = mode_closures(impl.model, impl.mode, inputs, impl.backend is None)
         impl.result, warmup = {"runs_ms": []}, plan.warmup
         if forward_loss is not None:
+            impl.run(step)
             impl.result["saved"] = impl.run(lambda: saved_bytes(forward_loss))
-            warmup = max(0, warmup - 1)
+            warmup = max(0, warmup - 2)
         for _ in range(warmup):
             impl.run(step)
         impl.step = step
