@@ -29,13 +29,21 @@ MIN_MACS = 1 << 22
 
 
 def _linear():
+    """torch's oneDNN linear operator (inductor's), where this torch has one that runs: a
+    private operator, so it is tried once on a small product first (None where it fails)."""
+    if not torch.backends.mkldnn.is_available():
+        return None
     try:
-        return torch.ops.mkldnn._linear_pointwise.default  # torch's oneDNN linear (inductor's)
+        op = torch.ops.mkldnn._linear_pointwise.default
+        probe = torch.arange(6.0).view(2, 3)
+        if not torch.equal(op(probe, probe, None, "none", [], ""), probe @ probe.t()):
+            return None
     except (AttributeError, RuntimeError):
         return None
+    return op
 
 
-_ONEDNN = _linear() if torch.backends.mkldnn.is_available() else None
+_ONEDNN = _linear()
 # (M rounded, K, N, right operand transposed, threads) -> the plan's key: a few microseconds
 # to build, which a product of MIN_MACS takes in ~0.1 ms
 _keys: dict[tuple, str] = {}
