@@ -45,6 +45,7 @@ __all__ = [
     "entries",
     "machine",
     "native_bf16",
+    "pow2",
     "prevailing",
     "reset",
 ]
@@ -251,6 +252,12 @@ def choose(key: str, trials: dict[str, Callable[[], object]], default: str) -> s
     else:
         _save()
     return winner
+
+
+def pow2(n: int) -> int:
+    """n rounded up to a power of 2 (1 for n <= 1): how a bucket's key rounds batch, length
+    and rows."""
+    return 1 << max(n - 1, 0).bit_length()
 
 
 def prevailing(key: str, default: str) -> str:

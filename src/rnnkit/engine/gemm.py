@@ -86,8 +86,8 @@ def _key(memo: tuple) -> str:
     M, K, N, transposed, threads = memo
     if len(_keys) > 4096:  # many shapes: start over
         _keys.clear()
-    rows = 1 << max(M - 1, 0).bit_length()
-    key = f"gemm|M{rows}|K{K}|N{N}|{'bT' if transposed else 'b'}|float32|threads{threads}"
+    layout = "bT" if transposed else "b"
+    key = f"gemm|M{autotune.pow2(M)}|K{K}|N{N}|{layout}|float32|threads{threads}"
     _keys[memo] = key
     return key
 

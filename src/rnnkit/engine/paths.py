@@ -32,7 +32,7 @@ from .native import StackWeights, native_cells, team_cap
 from .noise import sequence_mask, step_noise
 from .precision import gemm_dtype
 from .sequences import SeqBatch, prepare_sequences
-from .stack import StackCall, StackSpec, StackWeightsSource, bucket_key, pow2
+from .stack import StackCall, StackSpec, StackWeightsSource, bucket_key
 from .traced import Traced
 
 __all__ = ["PLAN", "LayerByLayer", "NativeStack", "TorchKernel"]
@@ -88,6 +88,7 @@ _buckets: dict[tuple, tuple[StackSpec, str]] = {}
 def _bucket(call: StackCall) -> str:
     """The plan's key of a call: what its speed depends on, B and T rounded up to a power of 2."""
     spec, c = call.spec, call.checked
+    pow2 = autotune.pow2
     memo = (id(spec), pow2(c.B), pow2(c.T), c.x.dtype, call.grad, torch.get_num_threads(),
             gemm_dtype())  # fmt: skip
     entry = _buckets.get(memo)

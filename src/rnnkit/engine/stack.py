@@ -33,6 +33,7 @@ from ..cells.base import CellMath
 from ..cells.minimal import MinCell
 from ..errors import RnnkitError
 from . import precision
+from .autotune import pow2
 from .backends import get_backend
 from .checks import check_states
 from .noise import NO_STACK_NOISE, StackNoise
@@ -46,7 +47,6 @@ __all__ = [
     "StackWeightsSource",
     "bucket_key",
     "plan",
-    "pow2",
     "run_plan",
     "run_stack",
     "stack_output",
@@ -325,11 +325,6 @@ def bucket_key(
         f"threads{torch.get_num_threads()}",
         *((f"gemm_{str(gemm).removeprefix('torch.')}",) if gemm else ()),
     ))  # fmt: skip
-
-
-def pow2(n: int) -> int:
-    """n rounded up to a power of 2 (1 for n <= 1)."""
-    return 1 << max(n - 1, 0).bit_length()
 
 
 def stack_states(call: StackCall) -> tuple[Tensor | None, Tensor | None]:
